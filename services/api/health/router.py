@@ -1,0 +1,86 @@
+"""Liveness, readiness (database, queue, optionally a job round trip) and Prometheus metrics."""
+
+import asyncio
+import logging
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from services.api.deps import StateDep
+from services.api.observability.metrics import JOBS_QUEUED, REGISTRY
+from services.api.problems import problem_response
+from services.api.state import AppState
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["operations"])
+CHECK_TIMEOUT_S = 3.0
+SELFTEST_TIMEOUT_S = 10.0
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """The process is up and serving. Says nothing of its dependencies (see /health/ready)."""
+    return {"status": "ok"}
+
+
+async def _check(name: str, probe, timeout_s: float = CHECK_TIMEOUT_S) -> tuple[str, dict[str, Any]]:
+    try:
+        detail = await asyncio.wait_for(probe(), timeout_s)
+        return name, {"ok": True, **(detail or {})}
+    except Exception as exc:
+        log.warning("readiness check %s failed: %r", name, exc)
+        return name, {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+async def _database(state: AppState) -> None:
+    async with state.db.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _queue(state: AppState) -> dict[str, Any]:
+    await state.queue.ping()
+    return {"mode": state.queue.mode}
+
+
+async def _selftest(state: AppState) -> dict[str, Any]:
+    nonce = secrets.token_hex(8)
+    result = await state.queue.run_and_wait("selftest", timeout_s=SELFTEST_TIMEOUT_S, nonce=nonce)
+    if not isinstance(result, dict) or result.get("nonce") != nonce or not result.get("database"):
+        raise RuntimeError(f"self-test job answered {result!r}")
+    return {"ran_in": {"pid": result["pid"], "host": result["host"]}}
+
+
+@router.get("/health/ready", responses={503: {"description": "A dependency is down; `checks` says which"}})
+async def ready(
+    state: StateDep,
+    deep: Annotated[
+        bool, Query(description="Also run the self-test job through the queue and a worker")
+    ] = False,
+) -> Response:
+    """Ready to serve: the database answers and, when Redis is configured, the queue does too."""
+    checks = [_check("database", lambda: _database(state)), _check("queue", lambda: _queue(state))]
+    results = dict(await asyncio.gather(*checks))
+    if deep:
+        # A longer budget than the plain checks: the worker may be busy for a moment.
+        name, outcome = await _check("selftest", lambda: _selftest(state), SELFTEST_TIMEOUT_S + 1)
+        results[name] = outcome
+    failed = sorted(name for name, outcome in results.items() if not outcome["ok"])
+    if failed:
+        return problem_response(
+            503, "Not ready", f"Failing: {', '.join(failed)}.", "not-ready", checks=results
+        )
+    return JSONResponse({"status": "ready", "checks": results})
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+async def metrics(state: StateDep) -> Response:
+    """Prometheus metrics: HTTP request counts and latency, and the job queue depth."""
+    try:
+        JOBS_QUEUED.set(await asyncio.wait_for(state.queue.queued_count(), CHECK_TIMEOUT_S))
+    except Exception as exc:
+        log.warning("queue depth unavailable: %r", exc)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

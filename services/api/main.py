@@ -1,0 +1,55 @@
+"""The FastAPI application: `uvicorn services.api.main:create_app --factory` (what `make run` starts)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.api.health.router import router as health_router
+from services.api.observability.middleware import RequestContextMiddleware
+from services.api.orgs.router import router as orgs_router
+from services.api.problems import install_problem_handlers
+from services.api.state import AppState
+from shared.db.engine import make_database
+from shared.jobs.queue import make_queue
+from shared.logging import configure_logging
+from shared.settings import Settings, get_settings
+
+DESCRIPTION = """
+Set up a marketing department (goals, objectives, structure, plans, budgets) and run it by KPIs.
+
+**Auth**: `Authorization: Bearer <api key>`. Keys belong to one organisation and have a role:
+`admin`, `editor`, `viewer` or `ingest`. Another organisation's ids answer 404.
+
+**Errors** are RFC 9457 problem details (`application/problem+json`) with `type`, `title`, `status`,
+`detail`, a `request_id`, and `errors` (one per field) for invalid input.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for one configuration (tests build several)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, json_logs=settings.log_json)
+        db = make_database(settings)
+        queue = await make_queue(settings, db)
+        app.state.kpi = AppState(settings=settings, db=db, queue=queue)
+        try:
+            yield
+        finally:
+            await queue.close()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Marketing department & KPI service",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health_router)
+    app.include_router(orgs_router)
+    return app

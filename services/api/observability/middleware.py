@@ -1,0 +1,90 @@
+"""The outermost layer of every request: request id, body limit, access log, metrics, last-resort 500."""
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.api.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from services.api.problems import PayloadTooLarge, internal_error_response, problem_response
+from shared.logging import request_id_var
+
+log = logging.getLogger("api.access")
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestContextMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware) so streaming bodies and the body limit work without buffering."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID_OK.match(given) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = {"code": 500, "started": False}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                status["started"] = True
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                await self._too_large(scope, receive, send_with_id)
+            else:
+                await self.app(scope, self._limited(receive), send_with_id)
+        except Exception:
+            log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
+            if not status["started"]:
+                await internal_error_response()(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            route_label = getattr(route, "path", None) or "unmatched"
+            HTTP_REQUESTS.labels(scope["method"], route_label, str(status["code"])).inc()
+            HTTP_LATENCY.labels(scope["method"], route_label).observe(elapsed)
+            log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status["code"],
+                extra={"status": status["code"], "duration_ms": round(elapsed * 1000, 2)},
+            )
+            request_id_var.reset(token)
+
+    def _limited(self, receive: Receive) -> Receive:
+        """Count body bytes as they arrive: a chunked body has no Content-Length to check up front."""
+        seen = 0
+        limit = self.max_body_bytes
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    # An HTTPException passes through FastAPI's body parsing untouched (others become 400).
+                    raise HTTPException(413, f"The request body exceeds the limit of {limit} bytes.")
+            return message
+
+        return limited_receive
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exc = PayloadTooLarge(f"The request body exceeds the limit of {self.max_body_bytes} bytes.")
+        response = problem_response(exc.status, exc.title, exc.detail, exc.slug)
+        await response(scope, receive, send)

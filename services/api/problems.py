@@ -1,0 +1,150 @@
+"""RFC 9457 problem details: the one error format of the API, and the exceptions that produce it."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.logging import request_id_var
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://kpi.example/problems/"
+
+
+class Problem(Exception):
+    """Raise one of these from a service or route; it becomes a problem+json response."""
+
+    status: int = 500
+    slug: str = "internal-error"
+    title: str = "Internal Server Error"
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers
+        self.extra = extra
+
+
+class BadRequest(Problem):
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(Problem):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **extra: Any):
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="kpi"'}, **extra)
+
+
+class Forbidden(Problem):
+    status, slug, title = 403, "forbidden", "Not allowed for this key's role"
+
+
+class NotFound(Problem):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(Problem):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(Problem):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class Unprocessable(Problem):
+    status, slug, title = 422, "validation-error", "Invalid input"
+
+
+class ServiceUnavailable(Problem):
+    status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+
+def problem_body(status: int, title: str, detail: str, slug: str, **extra: Any) -> dict[str, Any]:
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    request_id = request_id_var.get()
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extra)
+    return body
+
+
+def problem_response(
+    status: int, title: str, detail: str, slug: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, title, detail, slug, **extra),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def internal_error_response() -> JSONResponse:
+    return problem_response(
+        500,
+        "Internal Server Error",
+        "An unexpected error occurred; quote the request id when reporting it.",
+        "internal-error",
+    )
+
+
+def _known_problem(status: int) -> type[Problem] | None:
+    return next((cls for cls in Problem.__subclasses__() if cls.status == status), None)
+
+
+async def _on_problem(_request: Request, exc: Problem) -> JSONResponse:
+    return problem_response(exc.status, exc.title, exc.detail, exc.slug, exc.headers, **exc.extra)
+
+
+async def _on_http_exception(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Framework errors (404 route, 405 method, 413 from the body limit) in the same shape as ours."""
+    known = _known_problem(exc.status_code)
+    if known is not None:
+        title, slug = known.title, known.slug
+    else:
+        try:
+            title = HTTPStatus(exc.status_code).phrase
+        except ValueError:
+            title = "Error"
+        slug = title.lower().replace(" ", "-")
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return problem_response(exc.status_code, title, detail, slug, exc.headers)
+
+
+def _location(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _on_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"location": _location(err["loc"]), "message": err["msg"], "type": err["type"]}
+        for err in exc.errors()
+    ]
+    first = errors[0] if errors else None
+    detail = f"{first['location']}: {first['message']}" if first else "Invalid input"
+    if len(errors) > 1:
+        detail += f" (and {len(errors) - 1} more)"
+    return problem_response(422, "Invalid input", detail, "validation-error", errors=errors)
+
+
+async def _on_integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
+    # Services check the conflicts they know of; this is the backstop for a race between two requests.
+    log.warning("integrity error mapped to 409: %s", exc.orig)
+    return problem_response(
+        409, "Conflict", "The change conflicts with the current state of the resource.", "conflict"
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(IntegrityError, _on_integrity_error)

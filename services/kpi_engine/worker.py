@@ -1,0 +1,55 @@
+"""The arq worker process: `make worker` (or `arq services.kpi_engine.worker.WorkerSettings`).
+
+It runs the jobs of shared/jobs' catalogue with the same ctx the in-process queue gives them.
+"""
+
+import logging
+from typing import Any, ClassVar
+
+from arq import func
+from arq.connections import RedisSettings
+
+from shared.db.engine import make_database
+from shared.jobs.queue import ArqQueue
+from shared.jobs.registry import load_all_jobs
+from shared.logging import configure_logging
+from shared.settings import get_settings
+
+log = logging.getLogger("kpi_engine")
+_settings = get_settings()
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    configure_logging(_settings.log_level, json_logs=_settings.log_json)
+    ctx["settings"] = _settings
+    ctx["db"] = make_database(_settings)
+    ctx["queue"] = ArqQueue(ctx["redis"], _settings.queue_name)
+    log.info("worker started", extra={"queue": _settings.queue_name, "jobs": sorted(load_all_jobs())})
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    db = ctx.get("db")
+    if db is not None:
+        await db.dispose()
+
+
+def _functions() -> list:
+    return [
+        func(spec.func, name=spec.name, max_tries=spec.max_tries, timeout=spec.timeout_s)
+        for spec in load_all_jobs().values()
+    ]
+
+
+class WorkerSettings:
+    functions: ClassVar[list] = _functions()
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = RedisSettings.from_dsn(_settings.redis_url) if _settings.redis_url else RedisSettings()
+    queue_name = _settings.queue_name
+    # The health key lets probes see the worker alive (`arq --check`), refreshed every 10 s.
+    health_check_key = f"{_settings.queue_name}:health-check"
+    health_check_interval = 10
+    job_timeout = _settings.job_timeout_s
+    max_jobs = 20
+    keep_result = 300
+    poll_delay = 0.1

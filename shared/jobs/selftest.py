@@ -1,0 +1,17 @@
+"""The self-test job: proves the queue → worker → database path (used by /health/ready?deep=1)."""
+
+import os
+import socket
+
+from sqlalchemy import text
+
+from shared.jobs.context import job_session
+from shared.jobs.registry import job
+
+
+@job(name="selftest", max_tries=1, timeout_s=10)
+async def selftest(ctx, *, nonce: str) -> dict:
+    """Echo the nonce with where it ran and a database round trip from the worker's own pool."""
+    async with job_session(ctx) as session:
+        db_ok = (await session.execute(text("SELECT 1"))).scalar_one() == 1
+    return {"nonce": nonce, "pid": os.getpid(), "host": socket.gethostname(), "database": db_ok}

@@ -1,0 +1,39 @@
+"""Organisations (tenants) and their API keys."""
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base, IdMixin, TimestampMixin, UTCDateTime
+from shared.db.scoping import OrgScoped
+
+
+class Role(enum.StrEnum):
+    admin = "admin"
+    editor = "editor"
+    viewer = "viewer"
+    ingest = "ingest"
+
+
+class Org(IdMixin, TimestampMixin, Base):
+    __tablename__ = "orgs"
+
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class ApiKey(IdMixin, TimestampMixin, OrgScoped, Base):
+    __tablename__ = "api_keys"
+
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(Enum(Role, name="api_key_role", native_enum=False, length=16))
+    # The public part of the key, used to find the row; the secret part is only ever stored hashed.
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_by_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL"), default=None
+    )
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
