@@ -43,8 +43,9 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     handler.setFormatter(
         JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s")
     )
+    handler._kpi_handler = True  # replace only our own handler on reconfiguration; keep others (pytest's)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "_kpi_handler", False)] + [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "arq"):
         logging.getLogger(name).handlers[:] = []

@@ -8,11 +8,12 @@ sees data that was rolled back, and nothing is enqueued for a failed request.
 import asyncio
 import logging
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from arq import create_pool
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis
+from arq.jobs import Job, ResultNotFound
 from arq.worker import Retry
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,18 +32,33 @@ class DeferredJob:
     kwargs: dict[str, Any]
 
 
+class JobNotFound(LookupError):
+    """No job with this id is queued, running or kept."""
+
+
 class JobQueue(Protocol):
     mode: str
 
     async def enqueue(self, name: str, *, job_id: str | None = None, **kwargs: Any) -> str | None: ...
 
-    async def run_and_wait(self, name: str, *, timeout_s: float, **kwargs: Any) -> Any: ...
+    async def result(self, job_id: str, *, timeout_s: float) -> Any:
+        """The job's return value once it has run (kept for a while); raises JobNotFound, TimeoutError,
+        or the job's own exception."""
+        ...
 
     async def queued_count(self) -> int: ...
 
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+async def run_and_wait(queue: "JobQueue", name: str, *, timeout_s: float, **kwargs: Any) -> Any:
+    """Enqueue a job now and wait for its result (the self-test uses this)."""
+    job_id = await queue.enqueue(name, **kwargs)
+    if job_id is None:
+        raise RuntimeError(f"job {name} was not enqueued")
+    return await queue.result(job_id, timeout_s=timeout_s)
 
 
 def defer(session: AsyncSession, name: str, *, job_id: str | None = None, **kwargs: Any) -> None:
@@ -76,22 +92,22 @@ class ArqQueue:
         self.queue_name = queue_name
 
     @classmethod
-    async def connect(cls, settings: Settings) -> "ArqQueue":
-        redis_settings = RedisSettings.from_dsn(settings.redis_url)
-        redis_settings.conn_timeout = 2
-        redis_settings.conn_retries = 1
-        pool = await create_pool(redis_settings, default_queue_name=settings.queue_name)
-        return cls(pool, settings.queue_name)
+    def from_settings(cls, settings: Settings) -> "ArqQueue":
+        """Connects lazily: the API starts while Redis is down, and /health/ready reports it."""
+        redis = ArqRedis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        redis.default_queue_name = settings.queue_name
+        return cls(redis, settings.queue_name)
 
     async def enqueue(self, name: str, *, job_id: str | None = None, **kwargs: Any) -> str | None:
         job = await self.redis.enqueue_job(name, _job_id=job_id, _queue_name=self.queue_name, **kwargs)
         return job.job_id if job else None
 
-    async def run_and_wait(self, name: str, *, timeout_s: float, **kwargs: Any) -> Any:
-        job = await self.redis.enqueue_job(name, _queue_name=self.queue_name, **kwargs)
-        if job is None:
-            raise RuntimeError(f"job {name} was not enqueued")
-        return await job.result(timeout=timeout_s, poll_delay=0.05)
+    async def result(self, job_id: str, *, timeout_s: float) -> Any:
+        job = Job(job_id, self.redis, _queue_name=self.queue_name)
+        try:
+            return await job.result(timeout=timeout_s, poll_delay=0.05)
+        except ResultNotFound as exc:
+            raise JobNotFound(job_id) from exc
 
     async def queued_count(self) -> int:
         return await self.redis.zcard(self.queue_name)
@@ -110,7 +126,9 @@ class InProcessQueue:
     settings: Settings
     db: Database
     mode: str = "in-process"
+    keep_results: int = 1000
     _tasks: dict[str, asyncio.Task] = field(default_factory=dict)
+    _results: "OrderedDict[str, tuple[bool, Any]]" = field(default_factory=OrderedDict)
 
     def _ctx(self, job_id: str, job_try: int) -> dict[str, Any]:
         return {"settings": self.settings, "db": self.db, "queue": self, "job_id": job_id, "job_try": job_try}
@@ -118,33 +136,43 @@ class InProcessQueue:
     async def enqueue(self, name: str, *, job_id: str | None = None, **kwargs: Any) -> str | None:
         spec = load_all_jobs()[name]
         job_id = job_id or uuid.uuid4().hex
-        if job_id in self._tasks:  # arq dedupes a job id that is queued or running; so do we
+        if job_id in self._tasks or job_id in self._results:  # arq dedupes against queued, running and kept
             return None
         task = asyncio.create_task(self._run(spec, job_id, kwargs), name=f"job:{name}:{job_id}")
         self._tasks[job_id] = task
         task.add_done_callback(lambda _t, key=job_id: self._tasks.pop(key, None))
         return job_id
 
-    async def _run(self, spec: JobSpec, job_id: str, kwargs: dict[str, Any]) -> Any:
+    async def _run(self, spec: JobSpec, job_id: str, kwargs: dict[str, Any]) -> None:
+        outcome: tuple[bool, Any]
         for job_try in range(1, spec.max_tries + 1):
             try:
                 coro = spec.func(self._ctx(job_id, job_try), **kwargs)
-                timeout = spec.timeout_s or self.settings.job_timeout_s
-                return await asyncio.wait_for(coro, timeout)
+                outcome = (True, await asyncio.wait_for(coro, spec.timeout_s or self.settings.job_timeout_s))
+                break
             except Retry as retry:
-                if job_try == spec.max_tries:
-                    log.error("job %s (%s) gave up after %d tries", spec.name, job_id, job_try)
-                    return None
-                await asyncio.sleep(retry.defer_score / 1000 if retry.defer_score else 0)
-            except Exception:
+                outcome = (False, RuntimeError(f"job {spec.name} gave up after {job_try} tries"))
+                if job_try < spec.max_tries:
+                    await asyncio.sleep((retry.defer_score or 0) / 1000)
+            except Exception as exc:
                 # Like arq: an ordinary exception fails the job without retrying.
                 log.exception("job %s (%s) failed", spec.name, job_id)
-                return None
-        return None
+                outcome = (False, exc)
+                break
+        self._results[job_id] = outcome
+        while len(self._results) > self.keep_results:
+            self._results.popitem(last=False)
 
-    async def run_and_wait(self, name: str, *, timeout_s: float, **kwargs: Any) -> Any:
-        spec = load_all_jobs()[name]
-        return await asyncio.wait_for(spec.func(self._ctx(uuid.uuid4().hex, 1), **kwargs), timeout_s)
+    async def result(self, job_id: str, *, timeout_s: float) -> Any:
+        task = self._tasks.get(job_id)
+        if task is not None:
+            await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        if job_id not in self._results:
+            raise JobNotFound(job_id)
+        ok, value = self._results[job_id]
+        if not ok:
+            raise value
+        return value
 
     async def queued_count(self) -> int:
         return len(self._tasks)
@@ -166,5 +194,5 @@ class InProcessQueue:
 async def make_queue(settings: Settings, db: Database) -> JobQueue:
     """The queue this configuration asks for."""
     if settings.redis_url:
-        return await ArqQueue.connect(settings)
+        return ArqQueue.from_settings(settings)
     return InProcessQueue(settings=settings, db=db)

@@ -14,6 +14,7 @@ from services.api.deps import StateDep
 from services.api.observability.metrics import JOBS_QUEUED, REGISTRY
 from services.api.problems import problem_response
 from services.api.state import AppState
+from shared.jobs.queue import run_and_wait
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -48,7 +49,7 @@ async def _queue(state: AppState) -> dict[str, Any]:
 
 async def _selftest(state: AppState) -> dict[str, Any]:
     nonce = secrets.token_hex(8)
-    result = await state.queue.run_and_wait("selftest", timeout_s=SELFTEST_TIMEOUT_S, nonce=nonce)
+    result = await run_and_wait(state.queue, "selftest", timeout_s=SELFTEST_TIMEOUT_S, nonce=nonce)
     if not isinstance(result, dict) or result.get("nonce") != nonce or not result.get("database"):
         raise RuntimeError(f"self-test job answered {result!r}")
     return {"ran_in": {"pid": result["pid"], "host": result["host"]}}

@@ -13,6 +13,7 @@ from services.api.problems import PayloadTooLarge, internal_error_response, prob
 from shared.logging import request_id_var
 
 log = logging.getLogger("api.access")
+error_log = logging.getLogger("api.errors")
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -49,7 +50,7 @@ class RequestContextMiddleware:
             else:
                 await self.app(scope, self._limited(receive), send_with_id)
         except Exception:
-            log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
+            error_log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
             if not status["started"]:
                 await internal_error_response()(scope, receive, send_with_id)
         finally:

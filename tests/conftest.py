@@ -1,0 +1,135 @@
+"""Fixtures: one backend per run (TEST_BACKEND=sqlite | postgres), the app with its lifespan, orgs.
+
+`make test` runs the suite twice: on SQLite with in-process jobs, then on Postgres + Redis with a real
+arq worker process this session starts. With CI=true a missing Postgres, Redis or worker fails.
+"""
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from services.api.main import create_app
+from shared.settings import Settings
+from tests import support
+
+PLATFORM_TOKEN = "test-platform-token"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    queue_name = f"arq:kpi-test:{os.getpid()}"
+    if support.BACKEND == "postgres":
+        return Settings(
+            database_url=support.PG_URL, redis_url=support.REDIS_URL, platform_token=PLATFORM_TOKEN,
+            queue_name=queue_name, log_level="INFO",
+        )
+    path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{path}", redis_url=None, platform_token=PLATFORM_TOKEN,
+        queue_name=queue_name, log_level="INFO",
+    )
+
+
+@pytest.fixture(scope="session")
+async def database(settings: Settings) -> str:
+    """A fresh database migrated to head; its URL."""
+    if support.BACKEND == "postgres":
+        from sqlalchemy.engine import make_url
+
+        url = make_url(settings.database_url)
+        if not _reachable(url.host, url.port or 5432):
+            support.unavailable("Postgres", f"nothing listens on {url.host}:{url.port or 5432}")
+        await support.recreate_pg_database(settings.database_url)
+    await support.migrate(settings.database_url, ("upgrade", "head"))
+    return settings.database_url
+
+
+@pytest.fixture(scope="session")
+def worker(settings: Settings, database: str):
+    """The real arq worker process (Postgres backend only; SQLite runs jobs in-process)."""
+    if settings.redis_url is None:
+        yield None
+        return
+    from redis.connection import parse_url
+
+    redis_params = parse_url(settings.redis_url)
+    if not _reachable(redis_params.get("host", "127.0.0.1"), redis_params.get("port", 6379)):
+        support.unavailable("Redis", f"nothing answers at {settings.redis_url}")
+    env = {
+        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+        "QUEUE_NAME": settings.queue_name, "LOG_LEVEL": "INFO",
+    }
+    proc = support.start_worker(env, f"{settings.queue_name}:health-check", settings.redis_url)
+    yield proc
+    output = support.stop_worker(proc)
+    if os.environ.get("SHOW_WORKER_LOG"):
+        print(output)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, database: str, worker):
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def state(app):
+    return app.state.kpi
+
+
+@pytest.fixture
+async def client(app):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        yield c
+
+
+@dataclass(frozen=True)
+class OrgHandle:
+    id: uuid.UUID
+    admin_key: str
+    admin_key_id: uuid.UUID
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return auth(self.admin_key)
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def create_org(client: httpx.AsyncClient, name: str = "Acme") -> OrgHandle:
+    r = await client.post("/v1/orgs", json={"name": name}, headers={"X-Platform-Token": PLATFORM_TOKEN})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return OrgHandle(uuid.UUID(body["org"]["id"]), body["api_key"]["key"], uuid.UUID(body["api_key"]["id"]))
+
+
+@pytest.fixture
+async def org(client) -> OrgHandle:
+    """A new organisation per test: tests share a database but never each other's data."""
+    return await create_org(client, "Org A")
+
+
+@pytest.fixture
+async def other_org(client) -> OrgHandle:
+    return await create_org(client, "Org B")
+
+
+async def make_key(client: httpx.AsyncClient, org: OrgHandle, role: str, name: str | None = None) -> str:
+    r = await client.post("/v1/api-keys", json={"name": name or f"{role} key", "role": role}, headers=org.headers)
+    assert r.status_code == 201, r.text
+    return r.json()["key"]

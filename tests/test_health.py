@@ -1,0 +1,69 @@
+"""Operators probe liveness and readiness, and scrape Prometheus metrics."""
+
+import os
+
+import httpx
+
+from services.api.main import create_app
+from tests.support import BACKEND
+
+
+async def test_live_says_ok(client):
+    r = await client.get("/health/live")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+async def test_ready_checks_database_and_queue(client):
+    r = await client.get("/health/ready")
+    assert r.status_code == 200
+    checks = r.json()["checks"]
+    assert checks["database"]["ok"] is True
+    assert checks["queue"] == {"ok": True, "mode": "arq" if BACKEND == "postgres" else "in-process"}
+
+
+async def test_deep_ready_runs_the_self_test_job_through_the_worker(client):
+    r = await client.get("/health/ready?deep=1")
+    assert r.status_code == 200, r.text
+    ran_in = r.json()["checks"]["selftest"]["ran_in"]
+    if BACKEND == "postgres":
+        assert ran_in["pid"] != os.getpid(), "with Redis the job must run in the separate arq worker"
+    else:
+        assert ran_in["pid"] == os.getpid()
+
+
+async def _ready_of(settings) -> httpx.Response:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            return await c.get("/health/ready")
+
+
+async def test_ready_is_503_naming_the_database_when_it_points_nowhere(settings):
+    r = await _ready_of(settings.model_copy(update={"database_url": "postgresql+asyncpg://x@127.0.0.1:1/none"}))
+    assert r.status_code == 503
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["detail"] == "Failing: database."
+    assert body["checks"]["database"]["ok"] is False
+    assert body["checks"]["queue"]["ok"] is True
+
+
+async def test_ready_is_503_naming_the_queue_when_redis_points_nowhere(settings, database):
+    r = await _ready_of(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
+    assert r.status_code == 503
+    assert r.json()["detail"] == "Failing: queue."
+    assert r.json()["checks"]["database"]["ok"] is True
+
+
+async def test_metrics_count_requests_by_route_template(client, org):
+    await client.get("/v1/api-keys", headers=org.headers)
+    await client.delete(f"/v1/api-keys/{org.admin_key_id}", headers=org.headers)
+    r = await client.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert 'http_requests_total{method="GET",route="/v1/api-keys",status="200"}' in text
+    assert 'http_requests_total{method="DELETE",route="/v1/api-keys/{key_id}",status="409"}' in text
+    assert str(org.admin_key_id) not in text, "ids must not become label values"
+    assert "http_request_duration_seconds_bucket" in text
+    assert "kpi_jobs_queued " in text
