@@ -7,10 +7,13 @@ arq worker process this session starts. With CI=true a missing Postgres, Redis o
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from services.api.main import create_app
 from shared.settings import Settings
@@ -32,13 +35,19 @@ def settings(tmp_path_factory) -> Settings:
     queue_name = f"arq:kpi-test:{os.getpid()}"
     if support.BACKEND == "postgres":
         return Settings(
-            database_url=support.PG_URL, redis_url=support.REDIS_URL, platform_token=PLATFORM_TOKEN,
-            queue_name=queue_name, log_level="INFO",
+            database_url=support.PG_URL,
+            redis_url=support.REDIS_URL,
+            platform_token=PLATFORM_TOKEN,
+            queue_name=queue_name,
+            log_level="INFO",
         )
     path = tmp_path_factory.mktemp("db") / "test.sqlite3"
     return Settings(
-        database_url=f"sqlite+aiosqlite:///{path}", redis_url=None, platform_token=PLATFORM_TOKEN,
-        queue_name=queue_name, log_level="INFO",
+        database_url=f"sqlite+aiosqlite:///{path}",
+        redis_url=None,
+        platform_token=PLATFORM_TOKEN,
+        queue_name=queue_name,
+        log_level="INFO",
     )
 
 
@@ -68,8 +77,10 @@ def worker(settings: Settings, database: str):
     if not _reachable(redis_params.get("host", "127.0.0.1"), redis_params.get("port", 6379)):
         support.unavailable("Redis", f"nothing answers at {settings.redis_url}")
     env = {
-        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-        "QUEUE_NAME": settings.queue_name, "LOG_LEVEL": "INFO",
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "QUEUE_NAME": settings.queue_name,
+        "LOG_LEVEL": "INFO",
     }
     proc = support.start_worker(env, f"{settings.queue_name}:health-check", settings.redis_url)
     yield proc
@@ -88,6 +99,16 @@ async def app(settings: Settings, database: str, worker):
 @pytest.fixture(scope="session")
 def state(app):
     return app.state.kpi
+
+
+@asynccontextmanager
+async def client_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for an app of a test's own (other settings, extra routes), with its lifespan run."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c,
+    ):
+        yield c
 
 
 @pytest.fixture
@@ -130,6 +151,8 @@ async def other_org(client) -> OrgHandle:
 
 
 async def make_key(client: httpx.AsyncClient, org: OrgHandle, role: str, name: str | None = None) -> str:
-    r = await client.post("/v1/api-keys", json={"name": name or f"{role} key", "role": role}, headers=org.headers)
+    r = await client.post(
+        "/v1/api-keys", json={"name": name or f"{role} key", "role": role}, headers=org.headers
+    )
     assert r.status_code == 201, r.text
     return r.json()["key"]

@@ -48,8 +48,12 @@ async def recreate_pg_database(url: str) -> None:
 
     parsed = make_url(url)
     admin = await asyncpg.connect(
-        host=parsed.host, port=parsed.port or 5432, user=parsed.username, password=parsed.password,
-        database="postgres", timeout=5,
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        database="postgres",
+        timeout=5,
     )
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
@@ -58,13 +62,19 @@ async def recreate_pg_database(url: str) -> None:
         await admin.close()
 
 
-def start_worker(env: dict[str, str], health_key: str, redis_url: str, timeout_s: float = 20) -> subprocess.Popen:
+def start_worker(
+    env: dict[str, str], health_key: str, redis_url: str, timeout_s: float = 20
+) -> subprocess.Popen:
     """Start `python -m services.kpi_engine` and wait until it writes its health-check key."""
     import redis
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.kpi_engine"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     client = redis.Redis.from_url(redis_url)
     deadline = time.monotonic() + timeout_s

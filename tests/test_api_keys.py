@@ -70,7 +70,8 @@ async def test_another_orgs_key_is_invisible_and_its_id_is_404(client, org, othe
 async def test_revoked_key_stops_working_and_stays_listed_on_request(client, org):
     editor = await make_key(client, org, "admin", name="second admin")
     editor_id = next(
-        k["id"] for k in (await client.get("/v1/api-keys", headers=org.headers)).json()["items"]
+        k["id"]
+        for k in (await client.get("/v1/api-keys", headers=org.headers)).json()["items"]
         if k["name"] == "second admin"
     )
     assert (await client.delete(f"/v1/api-keys/{editor_id}", headers=org.headers)).status_code == 204

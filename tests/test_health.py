@@ -5,6 +5,7 @@ import os
 import httpx
 
 from services.api.main import create_app
+from tests.conftest import client_for
 from tests.support import BACKEND
 
 
@@ -32,14 +33,14 @@ async def test_deep_ready_runs_the_self_test_job_through_the_worker(client):
 
 
 async def _ready_of(settings) -> httpx.Response:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            return await c.get("/health/ready")
+    async with client_for(create_app(settings)) as c:
+        return await c.get("/health/ready")
 
 
 async def test_ready_is_503_naming_the_database_when_it_points_nowhere(settings):
-    r = await _ready_of(settings.model_copy(update={"database_url": "postgresql+asyncpg://x@127.0.0.1:1/none"}))
+    r = await _ready_of(
+        settings.model_copy(update={"database_url": "postgresql+asyncpg://x@127.0.0.1:1/none"})
+    )
     assert r.status_code == 503
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()

@@ -1,19 +1,21 @@
 """An organisation is created with the platform token (HTTP or CLI) and gets its first admin key."""
 
+import asyncio
 import json
 import os
-import subprocess
 import sys
 
 from services.api.main import create_app
-from tests.conftest import PLATFORM_TOKEN, auth, create_org
+from tests.conftest import PLATFORM_TOKEN, auth, client_for, create_org
 from tests.support import ROOT
 
 PROBLEM = "application/problem+json"
 
 
 async def test_platform_token_creates_org_with_working_admin_key(client):
-    r = await client.post("/v1/orgs", json={"name": "Acme Retail"}, headers={"X-Platform-Token": PLATFORM_TOKEN})
+    r = await client.post(
+        "/v1/orgs", json={"name": "Acme Retail"}, headers={"X-Platform-Token": PLATFORM_TOKEN}
+    )
     assert r.status_code == 201
     body = r.json()
     assert body["org"]["name"] == "Acme Retail"
@@ -38,12 +40,8 @@ async def test_missing_or_wrong_platform_token_is_401(client):
 
 
 async def test_org_bootstrap_is_off_without_a_platform_token(settings, database):
-    import httpx
-
-    app = create_app(settings.model_copy(update={"platform_token": None}))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            r = await c.post("/v1/orgs", json={"name": "x"}, headers={"X-Platform-Token": ""})
+    async with client_for(create_app(settings.model_copy(update={"platform_token": None}))) as c:
+        r = await c.post("/v1/orgs", json={"name": "x"}, headers={"X-Platform-Token": ""})
     assert r.status_code == 401
     assert "PLATFORM_TOKEN is not set" in r.json()["detail"]
 
@@ -62,12 +60,16 @@ async def test_invalid_org_name_is_422_and_creates_nothing(client, org):
 async def test_cli_create_org_prints_a_key_the_api_accepts(client, settings):
     env = {**os.environ, "DATABASE_URL": settings.database_url}
     env.pop("REDIS_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "services.api.cli", "create-org", "From The Shell"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "services.api.cli", "create-org", "From The Shell"),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert done.returncode == 0, done.stderr
-    created = json.loads(done.stdout)
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, stderr.decode()
+    created = json.loads(stdout)
     assert created["name"] == "From The Shell"
     r = await client.get("/v1/api-keys", headers=auth(created["api_key"]))
     assert r.status_code == 200

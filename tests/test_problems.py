@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from services.api.main import create_app
+from tests.conftest import client_for
 
 PROBLEM = "application/problem+json"
 
@@ -44,11 +45,10 @@ async def test_body_over_the_limit_is_413_declared_or_streamed(settings, databas
         for i in range(0, len(big), 100):
             yield big[i : i + 100]
 
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            declared = await c.post("/v1/orgs", content=big, headers={"content-type": "application/json"})
-            streamed = await c.post("/v1/orgs", content=chunks(), headers={"content-type": "application/json"})
-            small = await c.post("/v1/orgs", json={"name": "fits"})
+    async with client_for(app) as c:
+        declared = await c.post("/v1/orgs", content=big, headers={"content-type": "application/json"})
+        streamed = await c.post("/v1/orgs", content=chunks(), headers={"content-type": "application/json"})
+        small = await c.post("/v1/orgs", json={"name": "fits"})
     assert "content-length" not in streamed.request.headers
     for r in (declared, streamed):
         body = assert_problem(r, 413)
@@ -64,10 +64,9 @@ async def test_a_crash_is_a_500_problem_with_request_id_and_a_logged_traceback(s
         raise RuntimeError("kaboom in a route")
 
     app.add_api_route("/boom", explode)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            with caplog.at_level(logging.ERROR):
-                r = await c.get("/boom", headers={"X-Request-Id": "trace-me-123"})
+    async with client_for(app) as c:
+        with caplog.at_level(logging.ERROR):
+            r = await c.get("/boom", headers={"X-Request-Id": "trace-me-123"})
     body = assert_problem(r, 500)
     assert body["request_id"] == "trace-me-123"
     assert "kaboom" not in body["detail"], "internals must not leak to the caller"

@@ -50,7 +50,10 @@ async def test_new_rows_are_stamped_with_the_bound_org_and_foreign_ones_refused(
         other = generate_key()
         session.add(
             ApiKey(
-                name="smuggled", role=Role.admin, prefix=other.prefix, secret_hash=other.secret_hash,
+                name="smuggled",
+                role=Role.admin,
+                prefix=other.prefix,
+                secret_hash=other.secret_hash,
                 org_id=other_org.id,
             )
         )

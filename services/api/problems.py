@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -16,6 +17,37 @@ log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://kpi.example/problems/"
+
+
+class ProblemDetail(BaseModel):
+    """RFC 9457 problem details, as every error of this API is returned."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=[PROBLEM_BASE + "not-found"])
+    title: str = Field(examples=["Not found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["No API key 01a2…"])
+    request_id: str | None = Field(default=None, description="Quote it when reporting a problem")
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="422 only: one entry per invalid field (`location`, `message`, `type`)"
+    )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries documenting problem+json errors."""
+    return {
+        status: {
+            "model": ProblemDetail,
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "description": HTTPStatus(status).phrase,
+        }
+        for status in statuses
+    }
+
+
+# What an authenticated /v1 route can answer besides its success.
+V1_ERRORS = problem_responses(401, 403, 404, 422)
 
 
 class Problem(Exception):

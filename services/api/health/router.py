@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from services.api.deps import StateDep
 from services.api.observability.metrics import JOBS_QUEUED, REGISTRY
-from services.api.problems import problem_response
+from services.api.problems import problem_response, problem_responses
 from services.api.state import AppState
 from shared.jobs.queue import run_and_wait
 
@@ -55,7 +55,7 @@ async def _selftest(state: AppState) -> dict[str, Any]:
     return {"ran_in": {"pid": result["pid"], "host": result["host"]}}
 
 
-@router.get("/health/ready", responses={503: {"description": "A dependency is down; `checks` says which"}})
+@router.get("/health/ready", responses=problem_responses(503))
 async def ready(
     state: StateDep,
     deep: Annotated[

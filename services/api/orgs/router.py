@@ -9,10 +9,11 @@ from services.api.deps import Admin, SessionDep, require_platform_token
 from services.api.orgs import service
 from services.api.orgs.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, OrgCreate, OrgCreated, OrgOut
 from services.api.pagination import PageDep
+from services.api.problems import V1_ERRORS, problem_responses
 from services.api.schemas import Page
 from shared.orgs.models import Role
 
-router = APIRouter(prefix="/v1", tags=["organisations & API keys"])
+router = APIRouter(prefix="/v1", tags=["organisations & API keys"], responses=V1_ERRORS)
 
 
 def _created_key(key, plaintext: str) -> ApiKeyCreated:
@@ -58,7 +59,7 @@ async def list_api_keys(
     return Page[ApiKeyOut](items=[ApiKeyOut.model_validate(k) for k in keys], next_cursor=next_cursor)
 
 
-@router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(409))
 async def revoke_api_key(key_id: uuid.UUID, session: SessionDep, _caller: Admin) -> Response:
     """Revoke an API key (admin only). It stops working at once; it stays listed with `include_revoked`.
 

@@ -1,0 +1,56 @@
+# The two commands: `make run` (serve on http://127.0.0.1:8000) and `make test` (both backends).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/kpi_test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+PYTEST_ARGS ?=
+
+.PHONY: install run worker migrate test test-sqlite test-postgres lint format org clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(VENV)/bin/alembic upgrade head
+
+run: migrate
+	@if [ -n "$$REDIS_URL" ]; then echo ">> REDIS_URL is set: jobs go to Redis. Start the worker too: make worker"; \
+	else echo ">> No REDIS_URL: jobs run inside this process (embedded mode)."; fi
+	@echo ">> API on http://$(HOST):$(PORT)  (docs: http://$(HOST):$(PORT)/docs)"
+	$(VENV)/bin/uvicorn services.api.main:create_app --factory --host $(HOST) --port $(PORT)
+
+worker: install
+	$(PY) -m services.kpi_engine
+
+# NAME="Acme Retail" make org  -> prints the org's first admin key
+org: migrate
+	$(PY) -m services.api.cli create-org "$(NAME)"
+
+test: test-sqlite test-postgres
+
+test-sqlite: install
+	TEST_BACKEND=sqlite $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	TEST_BACKEND=postgres TEST_DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache
