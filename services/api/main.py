@@ -29,10 +29,10 @@ Set up a marketing department (goals, objectives, structure, plans, budgets) and
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for one configuration (tests build several)."""
     settings = settings or get_settings()
+    configure_logging(settings.log_level, json_logs=settings.log_json)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level, json_logs=settings.log_json)
         db = make_database(settings)
         queue = await make_queue(settings, db)
         app.state.kpi = AppState(settings=settings, db=db, queue=queue)
