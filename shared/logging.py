@@ -40,9 +40,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     """Route the root logger (and uvicorn's) to stdout in one format."""
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(
-        JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s"))
     handler._kpi_handler = True  # replace only our own handler on reconfiguration; keep others (pytest's)
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "_kpi_handler", False)] + [handler]

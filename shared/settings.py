@@ -19,9 +19,7 @@ class Settings(BaseSettings):
         default=f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'kpi.sqlite3'}",
         description="SQLAlchemy async URL; unset means a SQLite file under ./data.",
     )
-    redis_url: str | None = Field(
-        default=None, description="Redis for the arq queue; unset means jobs run in-process."
-    )
+    redis_url: str | None = Field(default=None, description="Redis for the arq queue; unset means jobs run in-process.")
     platform_token: SecretStr | None = Field(
         default=None, description="Secret for POST /v1/orgs; unset disables that endpoint."
     )

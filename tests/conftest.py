@@ -151,8 +151,6 @@ async def other_org(client) -> OrgHandle:
 
 
 async def make_key(client: httpx.AsyncClient, org: OrgHandle, role: str, name: str | None = None) -> str:
-    r = await client.post(
-        "/v1/api-keys", json={"name": name or f"{role} key", "role": role}, headers=org.headers
-    )
+    r = await client.post("/v1/api-keys", json={"name": name or f"{role} key", "role": role}, headers=org.headers)
     assert r.status_code == 201, r.text
     return r.json()["key"]

@@ -62,9 +62,7 @@ async def recreate_pg_database(url: str) -> None:
         await admin.close()
 
 
-def start_worker(
-    env: dict[str, str], health_key: str, redis_url: str, timeout_s: float = 20
-) -> subprocess.Popen:
+def start_worker(env: dict[str, str], health_key: str, redis_url: str, timeout_s: float = 20) -> subprocess.Popen:
     """Start `python -m services.kpi_engine` and wait until it writes its health-check key."""
     import redis
 

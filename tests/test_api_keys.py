@@ -53,9 +53,9 @@ async def test_only_admins_manage_keys(client, org):
 
 
 async def test_another_orgs_key_is_invisible_and_its_id_is_404(client, org, other_org):
-    a_viewer_id = (
-        await client.post("/v1/api-keys", json={"name": "a", "role": "viewer"}, headers=org.headers)
-    ).json()["id"]
+    a_viewer_id = (await client.post("/v1/api-keys", json={"name": "a", "role": "viewer"}, headers=org.headers)).json()[
+        "id"
+    ]
 
     b_list = (await client.get("/v1/api-keys", headers=other_org.headers)).json()["items"]
     assert [k["id"] for k in b_list] == [str(other_org.admin_key_id)]

@@ -38,9 +38,7 @@ async def _ready_of(settings) -> httpx.Response:
 
 
 async def test_ready_is_503_naming_the_database_when_it_points_nowhere(settings):
-    r = await _ready_of(
-        settings.model_copy(update={"database_url": "postgresql+asyncpg://x@127.0.0.1:1/none"})
-    )
+    r = await _ready_of(settings.model_copy(update={"database_url": "postgresql+asyncpg://x@127.0.0.1:1/none"}))
     assert r.status_code == 503
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()

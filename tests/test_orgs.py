@@ -13,9 +13,7 @@ PROBLEM = "application/problem+json"
 
 
 async def test_platform_token_creates_org_with_working_admin_key(client):
-    r = await client.post(
-        "/v1/orgs", json={"name": "Acme Retail"}, headers={"X-Platform-Token": PLATFORM_TOKEN}
-    )
+    r = await client.post("/v1/orgs", json={"name": "Acme Retail"}, headers={"X-Platform-Token": PLATFORM_TOKEN})
     assert r.status_code == 201
     body = r.json()
     assert body["org"]["name"] == "Acme Retail"

@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column(
             "role",
-            sa.Enum("admin", "editor", "viewer", "ingest", name="api_key_role", native_enum=False, length=16),
+            sa.Enum("admin", "editor", "viewer", "ingest", name="api_key_role", native_enum=False, length=32),
             nullable=False,
         ),
         sa.Column("prefix", sa.String(length=16), nullable=False),
@@ -56,9 +56,7 @@ def upgrade() -> None:
             name=op.f("fk_api_keys_created_by_key_id_api_keys"),
             ondelete="SET NULL",
         ),
-        sa.ForeignKeyConstraint(
-            ["org_id"], ["orgs.id"], name=op.f("fk_api_keys_org_id_orgs"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["org_id"], ["orgs.id"], name=op.f("fk_api_keys_org_id_orgs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("prefix", name=op.f("uq_api_keys_prefix")),
     )

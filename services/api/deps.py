@@ -93,8 +93,6 @@ Ingestor = Annotated[Principal, Depends(require_role(Role.admin, Role.editor, Ro
 def require_platform_token(state: StateDep, token: Annotated[str | None, Security(_platform)]) -> None:
     expected = state.settings.platform_token
     if expected is None or not expected.get_secret_value():
-        raise Unauthorized(
-            "Creating organisations over HTTP is off: PLATFORM_TOKEN is not set (use the CLI)."
-        )
+        raise Unauthorized("Creating organisations over HTTP is off: PLATFORM_TOKEN is not set (use the CLI).")
     if token is None or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
         raise Unauthorized("Missing or wrong X-Platform-Token.")

@@ -44,9 +44,7 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-async def fetch_page(
-    session: AsyncSession, stmt: Select, id_column: Any, page: PageParams
-) -> tuple[list, str | None]:
+async def fetch_page(session: AsyncSession, stmt: Select, id_column: Any, page: PageParams) -> tuple[list, str | None]:
     """Run `stmt` (already filtered) one page at a time, ordered by `id_column`; one query per page."""
     if page.after is not None:
         stmt = stmt.where(id_column > page.after)

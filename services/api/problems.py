@@ -156,10 +156,7 @@ def _location(loc: tuple) -> str:
 
 
 async def _on_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [
-        {"location": _location(err["loc"]), "message": err["msg"], "type": err["type"]}
-        for err in exc.errors()
-    ]
+    errors = [{"location": _location(err["loc"]), "message": err["msg"], "type": err["type"]} for err in exc.errors()]
     first = errors[0] if errors else None
     detail = f"{first['location']}: {first['message']}" if first else "Invalid input"
     if len(errors) > 1:
@@ -170,9 +167,7 @@ async def _on_validation_error(_request: Request, exc: RequestValidationError) -
 async def _on_integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
     # Services check the conflicts they know of; this is the backstop for a race between two requests.
     log.warning("integrity error mapped to 409: %s", exc.orig)
-    return problem_response(
-        409, "Conflict", "The change conflicts with the current state of the resource.", "conflict"
-    )
+    return problem_response(409, "Conflict", "The change conflicts with the current state of the resource.", "conflict")
 
 
 def install_problem_handlers(app: FastAPI) -> None:

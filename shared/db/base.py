@@ -1,11 +1,12 @@
 """Declarative base, column types and mixins every domain's tables use."""
 
+import enum
 import os
 import time
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, Enum, MetaData, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -65,5 +66,16 @@ class IdMixin:
 
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(
-        UTCDateTime(), default=utcnow, server_default=func.now(), nullable=False
+        UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP"), nullable=False
     )
+
+
+class UpdatedMixin:
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=text("CURRENT_TIMESTAMP"), nullable=False
+    )
+
+
+def str_enum(cls: type[enum.Enum], name: str) -> Enum:
+    """A string enum stored as VARCHAR with a CHECK, so adding a value needs no ALTER TYPE."""
+    return Enum(cls, name=name, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])

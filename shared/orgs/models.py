@@ -4,10 +4,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db.base import Base, IdMixin, TimestampMixin, UTCDateTime
+from shared.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
 
 
@@ -28,7 +28,7 @@ class ApiKey(IdMixin, TimestampMixin, OrgScoped, Base):
     __tablename__ = "api_keys"
 
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[Role] = mapped_column(Enum(Role, name="api_key_role", native_enum=False, length=16))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "api_key_role"))
     # The public part of the key, used to find the row; the secret part is only ever stored hashed.
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))

@@ -58,9 +58,7 @@ async def _selftest(state: AppState) -> dict[str, Any]:
 @router.get("/health/ready", responses=problem_responses(503))
 async def ready(
     state: StateDep,
-    deep: Annotated[
-        bool, Query(description="Also run the self-test job through the queue and a worker")
-    ] = False,
+    deep: Annotated[bool, Query(description="Also run the self-test job through the queue and a worker")] = False,
 ) -> Response:
     """Ready to serve: the database answers and, when Redis is configured, the queue does too."""
     checks = [_check("database", lambda: _database(state)), _check("queue", lambda: _queue(state))]
@@ -71,9 +69,7 @@ async def ready(
         results[name] = outcome
     failed = sorted(name for name, outcome in results.items() if not outcome["ok"])
     if failed:
-        return problem_response(
-            503, "Not ready", f"Failing: {', '.join(failed)}.", "not-ready", checks=results
-        )
+        return problem_response(503, "Not ready", f"Failing: {', '.join(failed)}.", "not-ready", checks=results)
     return JSONResponse({"status": "ready", "checks": results})
 
 

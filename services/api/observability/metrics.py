@@ -4,9 +4,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-HTTP_REQUESTS = Counter(
-    "http_requests_total", "HTTP requests served", ["method", "route", "status"], registry=REGISTRY
-)
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests served", ["method", "route", "status"], registry=REGISTRY)
 HTTP_LATENCY = Histogram(
     "http_request_duration_seconds",
     "Time from request start to response end",

@@ -38,9 +38,7 @@ async def create_org(body: OrgCreate, session: SessionDep) -> OrgCreated:
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
 async def create_api_key(body: ApiKeyCreate, session: SessionDep, caller: Admin) -> ApiKeyCreated:
     """Create an API key with a role for your organisation (admin only). The key is shown this once."""
-    key, plaintext = await service.issue_key(
-        session, name=body.name, role=body.role, created_by=caller.key_id
-    )
+    key, plaintext = await service.issue_key(session, name=body.name, role=body.role, created_by=caller.key_id)
     return _created_key(key, plaintext)
 
 
@@ -53,9 +51,7 @@ async def list_api_keys(
     include_revoked: Annotated[bool, Query(description="Also list revoked keys")] = False,
 ) -> Page[ApiKeyOut]:
     """List your organisation's API keys (admin only), oldest first. Secrets are never returned."""
-    keys, next_cursor = await service.list_keys(
-        session, page=page, role=role, include_revoked=include_revoked
-    )
+    keys, next_cursor = await service.list_keys(session, page=page, role=role, include_revoked=include_revoked)
     return Page[ApiKeyOut](items=[ApiKeyOut.model_validate(k) for k in keys], next_cursor=next_cursor)
 
 

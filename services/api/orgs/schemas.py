@@ -21,9 +21,7 @@ class OrgOut(Output):
 
 class ApiKeyCreate(Input):
     name: str = Field(min_length=1, max_length=200, examples=["ETL pipeline"])
-    role: Role = Field(
-        description="admin: everything; editor: write; viewer: read; ingest: push metrics only"
-    )
+    role: Role = Field(description="admin: everything; editor: write; viewer: read; ingest: push metrics only")
 
 
 class ApiKeyOut(Output):

@@ -32,9 +32,7 @@ async def issue_key(
 ) -> tuple[ApiKey, str]:
     """A new key for the session's organisation; the plaintext is returned once and never stored."""
     new = generate_key()
-    key = ApiKey(
-        name=name, role=role, prefix=new.prefix, secret_hash=new.secret_hash, created_by_key_id=created_by
-    )
+    key = ApiKey(name=name, role=role, prefix=new.prefix, secret_hash=new.secret_hash, created_by_key_id=created_by)
     session.add(key)
     await session.flush()
     return key, new.plaintext
@@ -86,9 +84,7 @@ async def revoke_key(session: AsyncSession, *, key_id: uuid.UUID) -> ApiKey:
         admins = select(ApiKey.id).where(ApiKey.role == Role.admin, ApiKey.revoked_at.is_(None))
         active_admins = len((await session.scalars(admins.with_for_update())).all())
         if active_admins <= 1:
-            raise Conflict(
-                "This is the organisation's last active admin key; create another admin key first."
-            )
+            raise Conflict("This is the organisation's last active admin key; create another admin key first.")
     key.revoked_at = utcnow()
     await session.flush()
     return key
