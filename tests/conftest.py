@@ -154,3 +154,55 @@ async def make_key(client: httpx.AsyncClient, org: OrgHandle, role: str, name: s
     r = await client.post("/v1/api-keys", json={"name": name or f"{role} key", "role": role}, headers=org.headers)
     assert r.status_code == 201, r.text
     return r.json()["key"]
+
+
+@dataclass(frozen=True)
+class RoleKeys:
+    """One key per role of one organisation, for role checks."""
+
+    admin: str
+    editor: str
+    viewer: str
+    ingest: str
+
+    def headers(self, role: str) -> dict[str, str]:
+        return auth(getattr(self, role))
+
+
+@pytest.fixture
+async def keys(client, org) -> RoleKeys:
+    return RoleKeys(
+        admin=org.admin_key,
+        editor=await make_key(client, org, "editor"),
+        viewer=await make_key(client, org, "viewer"),
+        ingest=await make_key(client, org, "ingest"),
+    )
+
+
+class QueryCounter:
+    """Counts the SQL statements the app's engine runs inside `with counter:`."""
+
+    def __init__(self, engine):
+        self.engine = engine.sync_engine
+        self.count = 0
+
+    def _on_execute(self, *args, **kwargs) -> None:
+        self.count += 1
+
+    def __enter__(self) -> "QueryCounter":
+        from sqlalchemy import event
+
+        self.count = 0
+        event.listen(self.engine, "before_cursor_execute", self._on_execute)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._on_execute)
+
+
+@pytest.fixture
+def count_queries(state) -> QueryCounter:
+    """`with count_queries as q: ...; q.count` — for proving list endpoints are not N+1."""
+    return QueryCounter(state.db.engine)

@@ -28,7 +28,8 @@ async def test_upgrade_downgrade_upgrade_round_trip_and_models_match(settings, t
     if support.BACKEND == "postgres":
         from sqlalchemy.engine import make_url
 
-        url = make_url(settings.database_url).set(database="kpi_test_migrations").render_as_string(False)
+        main = make_url(settings.database_url)
+        url = main.set(database=f"{main.database}_migrations").render_as_string(False)
         await support.recreate_pg_database(url)
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'migrations.sqlite3'}"

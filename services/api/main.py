@@ -5,11 +5,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.api.department.router import router as department_router
 from services.api.health.router import router as health_router
 from services.api.observability.middleware import RequestContextMiddleware
 from services.api.orgs.router import router as orgs_router
+from services.api.plans.router import router as plans_router
 from services.api.problems import install_problem_handlers
 from services.api.state import AppState
+from services.api.strategy.router import router as strategy_router
 from shared.db.engine import make_database
 from shared.jobs.queue import make_queue
 from shared.logging import configure_logging
@@ -51,5 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router)
-    app.include_router(orgs_router)
+    for router in (orgs_router, department_router, strategy_router, plans_router):
+        app.include_router(router)
     return app

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logging import request_id_var
@@ -170,8 +170,28 @@ async def _on_integrity_error(_request: Request, exc: IntegrityError) -> JSONRes
     return problem_response(409, "Conflict", "The change conflicts with the current state of the resource.", "conflict")
 
 
+async def _on_operational_error(_request: Request, exc: OperationalError) -> JSONResponse:
+    # The database is unreachable or busy (SQLite's single writer); the caller can simply retry.
+    log.warning("database operational error mapped to 503: %s", exc.orig)
+    return problem_response(
+        503,
+        "Service unavailable",
+        "The database is busy or unreachable; retry shortly.",
+        "service-unavailable",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _on_data_error(_request: Request, exc: DataError) -> JSONResponse:
+    # Schemas bound every value; this is the backstop for one the database still refuses.
+    log.warning("data error mapped to 422: %s", exc.orig)
+    return problem_response(422, "Invalid input", "A value is out of range for its field.", "validation-error")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(IntegrityError, _on_integrity_error)
+    app.add_exception_handler(OperationalError, _on_operational_error)
+    app.add_exception_handler(DataError, _on_data_error)

@@ -1,8 +1,12 @@
 """Base classes for request and response bodies, and the list envelope every list endpoint uses."""
 
-from typing import Generic, TypeVar
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from services.api.currencies import ISO_4217
 
 T = TypeVar("T")
 
@@ -20,3 +24,32 @@ class Output(BaseModel):
 class Page(Output, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=16, decimal_places=2, description="Decimal amount; sent and returned as a string"),
+]
+ChannelKey = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z][a-z0-9_]{0,49}$"),
+    Field(description="Channel key as metrics carry it, e.g. `meta`, `google_ads`, `email`", examples=["meta"]),
+]
+
+
+def _iso_4217(code: str) -> str:
+    code = code.upper()
+    if code not in ISO_4217:
+        raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+    return code
+
+
+Currency = Annotated[str, AfterValidator(_iso_4217), Field(examples=["EUR"], description="ISO 4217 code")]
+
+
+def check_date_order(start: date | None, end: date | None, *, start_name: str, end_name: str) -> None:
+    """Raise ValueError (a 422 inside a pydantic validator) when end is before start."""
+    if start is not None and end is not None and end < start:
+        raise ValueError(f"{end_name} ({end}) is before {start_name} ({start})")
