@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from services.api.currencies import ISO_4217
 
@@ -34,7 +34,8 @@ Money = Annotated[
 ]
 ChannelKey = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z][a-z0-9_]{0,49}$"),
+    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,49}$"),
     Field(description="Channel key as metrics carry it, e.g. `meta`, `google_ads`, `email`", examples=["meta"]),
 ]
 

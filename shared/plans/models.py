@@ -83,7 +83,9 @@ class BudgetLine(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
     name: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str | None] = mapped_column(String(50))
     team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
-    campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id", ondelete="RESTRICT"), index=True)
+    # NO ACTION (checked at statement end), not RESTRICT: deleting a draft plan cascades to its campaigns
+    # and its budget lines in one statement. The API refuses deleting a campaign that lines point to.
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     planned_amount: Mapped[Decimal] = mapped_column(MONEY)
     # Entered by hand for now; the ingestion pipeline will feed it from the `spend` metric.
     actual_amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))

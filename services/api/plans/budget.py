@@ -1,0 +1,280 @@
+"""A plan's budget: total and currency, allocation lines that never add up to more than the total
+(also under concurrent requests), reallocations with their trail, and the planned-vs-actual report."""
+
+import uuid
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, select, update
+
+from services.api.crud import apply_changes, get_or_404, require_refs
+from services.api.pagination import PageParams, fetch_page
+from services.api.plans.schemas import (
+    BudgetLineCreate,
+    BudgetLineUpdate,
+    BudgetPut,
+    BudgetReport,
+    ReallocationCreate,
+    ReportChannel,
+    ReportLine,
+    ReportRow,
+)
+from services.api.plans.service import ensure_open
+from services.api.problems import Conflict, NotFound, Unprocessable
+from shared.department.models import Team
+from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
+
+CENT = Decimal("0.01")
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(CENT))
+
+
+async def get_budget(session, *, plan_id: uuid.UUID) -> Budget:
+    await get_or_404(session, Plan, plan_id)
+    budget = await session.scalar(select(Budget).where(Budget.plan_id == plan_id))
+    if budget is None:
+        raise NotFound(f"Plan {plan_id} has no budget yet; PUT one first.")
+    return budget
+
+
+async def lock_budget(session, budget: Budget) -> None:
+    """Serialise every change to this budget's lines: the UPDATE takes the row lock on Postgres (and the
+    write lock on SQLite) before the sum is read, so two requests cannot both see room for their line."""
+    await session.execute(
+        update(Budget).where(Budget.id == budget.id).values(version=Budget.version + 1),
+        execution_options={"synchronize_session": False},
+    )
+    await session.refresh(budget)  # the total as of the lock, not as first read
+
+
+async def allocated(session, budget_id: uuid.UUID) -> Decimal:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(BudgetLine.planned_amount), 0)).where(BudgetLine.budget_id == budget_id)
+    )
+    return Decimal(total).quantize(CENT)
+
+
+def _refuse_overshoot(budget: Budget, allocated_after: Decimal) -> None:
+    if allocated_after > budget.total:
+        overshoot = allocated_after - budget.total
+        raise Conflict(
+            f"The lines would add up to {_money(allocated_after)} {budget.currency}, "
+            f"{_money(overshoot)} over the budget total of {_money(budget.total)}.",
+            overshoot=_money(overshoot),
+            total=_money(budget.total),
+            allocated_after=_money(allocated_after),
+        )
+
+
+async def budget_summary(session, budget: Budget) -> dict:
+    spent = await allocated(session, budget.id)
+    return {
+        "id": budget.id,
+        "plan_id": budget.plan_id,
+        "total": budget.total,
+        "currency": budget.currency,
+        "allocated": spent,
+        "unallocated": budget.total - spent,
+        "updated_at": budget.updated_at,
+    }
+
+
+async def put_budget(session, *, plan_id: uuid.UUID, body: BudgetPut) -> Budget:
+    """Set the plan's budget total and currency; the total may not drop below what is allocated."""
+    plan = await get_or_404(session, Plan, plan_id)
+    ensure_open(plan)
+    budget = await session.scalar(select(Budget).where(Budget.plan_id == plan_id))
+    if budget is None:
+        budget = Budget(plan_id=plan.id, total=body.total, currency=body.currency)
+        session.add(budget)
+        await session.flush()
+        return budget
+    await lock_budget(session, budget)
+    current = await allocated(session, budget.id)
+    if body.currency != budget.currency and current > 0:
+        raise Conflict(f"The budget has {budget.currency} allocations; its currency cannot change to {body.currency}.")
+    if body.total < current:
+        raise Conflict(
+            f"The lines already allocate {_money(current)} {budget.currency}; the total cannot drop to "
+            f"{_money(body.total)} ({_money(current - body.total)} short). Reduce or reallocate lines first.",
+            overshoot=_money(current - body.total),
+            allocated=_money(current),
+        )
+    budget.total, budget.currency = body.total, body.currency
+    await session.flush()
+    return budget
+
+
+async def _check_line_refs(session, plan_id: uuid.UUID, team_id, campaign_id) -> None:
+    await require_refs(session, {"team_id": (Team, team_id), "campaign_id": (Campaign, campaign_id)})
+    if campaign_id is not None:
+        campaign_plan = await session.scalar(select(Campaign.plan_id).where(Campaign.id == campaign_id))
+        if campaign_plan != plan_id:
+            raise Unprocessable(
+                f"body.campaign_id: campaign {campaign_id} belongs to another plan",
+                errors=[{"location": "body.campaign_id", "message": "campaign of another plan"}],
+            )
+
+
+async def add_line(session, *, plan_id: uuid.UUID, body: BudgetLineCreate) -> BudgetLine:
+    """Allocate part of the budget; refused (409, with the overshoot) past the total."""
+    budget = await get_budget(session, plan_id=plan_id)
+    ensure_open(await get_or_404(session, Plan, plan_id))
+    await _check_line_refs(session, plan_id, body.team_id, body.campaign_id)
+    await lock_budget(session, budget)
+    _refuse_overshoot(budget, await allocated(session, budget.id) + body.planned_amount)
+    line = BudgetLine(budget_id=budget.id, **body.model_dump())
+    session.add(line)
+    await session.flush()
+    return line
+
+
+async def get_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID) -> tuple[Budget, BudgetLine]:
+    budget = await get_budget(session, plan_id=plan_id)
+    line = await get_or_404(session, BudgetLine, line_id)
+    if line.budget_id != budget.id:
+        raise NotFound(f"No budget line {line_id} in plan {plan_id}.")
+    return budget, line
+
+
+async def list_lines(session, *, plan_id: uuid.UUID, page: PageParams, channel: str | None, team_id, campaign_id):
+    """The budget's lines, oldest first, filtered."""
+    budget = await get_budget(session, plan_id=plan_id)
+    stmt = select(BudgetLine).where(BudgetLine.budget_id == budget.id)
+    if channel is not None:
+        stmt = stmt.where(BudgetLine.channel == channel)
+    if team_id is not None:
+        stmt = stmt.where(BudgetLine.team_id == team_id)
+    if campaign_id is not None:
+        stmt = stmt.where(BudgetLine.campaign_id == campaign_id)
+    return await fetch_page(session, stmt, BudgetLine.id, page)
+
+
+async def update_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID, body: BudgetLineUpdate) -> BudgetLine:
+    """Change a line. Planned amounts respect the total; actual spend can be recorded even on a closed plan."""
+    budget, line = await get_line(session, plan_id=plan_id, line_id=line_id)
+    changes = body.model_dump(exclude_unset=True)
+    if set(changes) - {"actual_amount"}:
+        ensure_open(await get_or_404(session, Plan, plan_id))
+    for field in ("planned_amount", "actual_amount"):
+        if field in changes and changes[field] is None:
+            raise Unprocessable(f"body.{field}: may not be null", errors=[{"location": f"body.{field}"}])
+    dims = {k: changes.get(k, getattr(line, k)) for k in ("channel", "team_id", "campaign_id")}
+    if all(v is None for v in dims.values()):
+        raise Unprocessable("a budget line needs a channel, a team_id or a campaign_id")
+    await _check_line_refs(session, plan_id, changes.get("team_id"), changes.get("campaign_id"))
+    if "planned_amount" in changes:
+        await lock_budget(session, budget)
+        others = await allocated(session, budget.id) - line.planned_amount
+        _refuse_overshoot(budget, others + changes["planned_amount"])
+    apply_changes(line, changes)
+    await session.flush()
+    return line
+
+
+async def delete_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID) -> None:
+    """Delete a line with no recorded spend (its money returns to unallocated)."""
+    budget, line = await get_line(session, plan_id=plan_id, line_id=line_id)
+    ensure_open(await get_or_404(session, Plan, plan_id))
+    if line.actual_amount > 0:
+        raise Conflict(
+            f"Budget line {line.id} has {_money(line.actual_amount)} {budget.currency} of recorded spend; "
+            "reallocate its unspent money instead of deleting it."
+        )
+    await lock_budget(session, budget)
+    await session.delete(line)
+    await session.flush()
+
+
+async def reallocate(session, *, plan_id: uuid.UUID, body: ReallocationCreate, by_key_id: uuid.UUID):
+    """Move unspent planned money between two lines of the budget, in one step, with a trail."""
+    budget = await get_budget(session, plan_id=plan_id)
+    ensure_open(await get_or_404(session, Plan, plan_id))
+    await lock_budget(session, budget)
+    lines = {
+        line.id: line
+        for line in await session.scalars(
+            select(BudgetLine).where(BudgetLine.id.in_([body.from_line_id, body.to_line_id]))
+        )
+        if line.budget_id == budget.id
+    }
+    missing = [f for f, i in (("from_line_id", body.from_line_id), ("to_line_id", body.to_line_id)) if i not in lines]
+    if missing:
+        raise Unprocessable(
+            f"body.{missing[0]}: no such line in this plan's budget",
+            errors=[{"location": f"body.{f}", "message": "no such line in this plan's budget"} for f in missing],
+        )
+    source, target = lines[body.from_line_id], lines[body.to_line_id]
+    unspent = source.planned_amount - source.actual_amount
+    if body.amount > unspent:
+        raise Conflict(
+            f"Only unspent money can move: line {source.id} has {_money(source.planned_amount)} planned and "
+            f"{_money(source.actual_amount)} spent, so at most {_money(max(unspent, Decimal(0)))} "
+            f"{budget.currency}.",
+            available=_money(max(unspent, Decimal(0))),
+        )
+    source.planned_amount -= body.amount
+    target.planned_amount += body.amount
+    move = BudgetReallocation(
+        budget_id=budget.id,
+        from_line_id=source.id,
+        to_line_id=target.id,
+        amount=body.amount,
+        reason=body.reason,
+        by_key_id=by_key_id,
+    )
+    session.add(move)
+    await session.flush()
+    return move
+
+
+async def list_reallocations(session, *, plan_id: uuid.UUID, page: PageParams, line_id: uuid.UUID | None):
+    """The budget's reallocation trail, oldest first; optionally those touching one line."""
+    budget = await get_budget(session, plan_id=plan_id)
+    stmt = select(BudgetReallocation).where(BudgetReallocation.budget_id == budget.id)
+    if line_id is not None:
+        stmt = stmt.where((BudgetReallocation.from_line_id == line_id) | (BudgetReallocation.to_line_id == line_id))
+    return await fetch_page(session, stmt, BudgetReallocation.id, page)
+
+
+def _row(planned: Decimal, actual: Decimal) -> dict:
+    utilisation = (actual / planned).quantize(Decimal("0.0001"), ROUND_HALF_UP) if planned else None
+    return {"planned": planned, "actual": actual, "variance": planned - actual, "utilisation": utilisation}
+
+
+async def report(session, *, plan_id: uuid.UUID) -> BudgetReport:
+    """Planned, actual, variance and utilisation per line, per channel and in total (two queries)."""
+    budget = await get_budget(session, plan_id=plan_id)
+    lines = (
+        await session.scalars(select(BudgetLine).where(BudgetLine.budget_id == budget.id).order_by(BudgetLine.id))
+    ).all()
+    by_channel: dict[str | None, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for line in lines:
+        by_channel[line.channel][0] += line.planned_amount
+        by_channel[line.channel][1] += line.actual_amount
+    planned = sum((line.planned_amount for line in lines), Decimal(0))
+    actual = sum((line.actual_amount for line in lines), Decimal(0))
+    return BudgetReport(
+        plan_id=plan_id,
+        currency=budget.currency,
+        total=budget.total,
+        unallocated=budget.total - planned,
+        totals=ReportRow(**_row(planned, actual)),
+        lines=[
+            ReportLine(
+                line_id=line.id,
+                name=line.name,
+                channel=line.channel,
+                team_id=line.team_id,
+                campaign_id=line.campaign_id,
+                **_row(line.planned_amount, line.actual_amount),
+            )
+            for line in lines
+        ],
+        by_channel=[
+            ReportChannel(channel=channel, **_row(p, a))
+            for channel, (p, a) in sorted(by_channel.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+        ],
+    )

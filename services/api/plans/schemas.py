@@ -1,0 +1,232 @@
+"""Request and response bodies of plans, campaigns and budgets."""
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+
+from services.api.schemas import ChannelKey, Currency, Input, Money, Name, Output, Text, check_date_order
+from shared.periods import parse_period
+from shared.plans.models import PlanStatus
+
+PeriodLabel = Annotated[
+    str,
+    Field(
+        max_length=20,
+        examples=["2027-Q1"],
+        description="`2027`, `2027-H1`, `2027-Q1`, `2027-03`, `2027-W05` or `2027-03-15`",
+    ),
+]
+
+
+def _valid_label(label: str | None) -> str | None:
+    return None if label is None else parse_period(label).label
+
+
+# --- plans -----------------------------------------------------------------------------------------
+
+
+class PlanCreate(Input):
+    """A plan needs a period: a label (dates derived from it), explicit dates, or both."""
+
+    name: Name = Field(examples=["Q1 2027 growth plan"])
+    description: Text | None = None
+    period_label: PeriodLabel | None = None
+    start_date: date | None = Field(default=None, examples=["2027-01-01"])
+    end_date: date | None = Field(default=None, examples=["2027-03-31"])
+
+    _label = field_validator("period_label")(_valid_label)
+
+    @model_validator(mode="after")
+    def _period(self) -> "PlanCreate":
+        if self.period_label is not None:
+            period = parse_period(self.period_label)
+            self.start_date = self.start_date or period.start
+            self.end_date = self.end_date or period.end
+        if self.start_date is None or self.end_date is None:
+            raise ValueError("give a period_label, or both start_date and end_date")
+        check_date_order(self.start_date, self.end_date, start_name="start_date", end_name="end_date")
+        return self
+
+
+class PlanUpdate(Input):
+    name: Name | None = None
+    description: Text | None = None
+    period_label: PeriodLabel | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+
+    _label = field_validator("period_label")(_valid_label)
+
+
+class PlanStatusChange(Input):
+    status: PlanStatus = Field(examples=["approved"], description="The next status: draft → approved → active → closed")
+
+
+class PlanOut(Output):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    period_label: str | None
+    start_date: date
+    end_date: date
+    status: PlanStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- campaigns -------------------------------------------------------------------------------------
+
+
+class CampaignCreate(Input):
+    name: Name = Field(examples=["Black Friday 2027"])
+    channel: ChannelKey
+    owner_team_id: uuid.UUID | None = None
+    objective_id: uuid.UUID | None = Field(default=None, description="The objective this campaign serves")
+    start_date: date = Field(examples=["2027-01-10"])
+    end_date: date = Field(examples=["2027-02-10"])
+    description: Text | None = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> "CampaignCreate":
+        check_date_order(self.start_date, self.end_date, start_name="start_date", end_name="end_date")
+        return self
+
+
+class CampaignUpdate(Input):
+    name: Name | None = None
+    channel: ChannelKey | None = None
+    owner_team_id: uuid.UUID | None = None
+    objective_id: uuid.UUID | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    description: Text | None = None
+
+
+class CampaignOut(Output):
+    id: uuid.UUID
+    plan_id: uuid.UUID
+    name: str
+    channel: str
+    owner_team_id: uuid.UUID | None
+    objective_id: uuid.UUID | None
+    start_date: date
+    end_date: date
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- budget ----------------------------------------------------------------------------------------
+
+
+class BudgetPut(Input):
+    total: Money = Field(examples=["120000.00"])
+    currency: Currency
+
+
+class BudgetOut(Output):
+    id: uuid.UUID
+    plan_id: uuid.UUID
+    total: Decimal
+    currency: str
+    allocated: Decimal = Field(description="Sum of the lines' planned amounts")
+    unallocated: Decimal = Field(description="total − allocated")
+    updated_at: datetime
+
+
+class BudgetLineCreate(Input):
+    """Allocate part of the budget to a channel, a team and/or a campaign (at least one)."""
+
+    name: Name | None = Field(default=None, examples=["Paid social"])
+    channel: ChannelKey | None = None
+    team_id: uuid.UUID | None = None
+    campaign_id: uuid.UUID | None = Field(default=None, description="A campaign of the same plan")
+    planned_amount: Money = Field(examples=["30000.00"])
+    actual_amount: Money = Field(default=Decimal("0"), description="Spend so far, entered by hand")
+    notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _dimension(self) -> "BudgetLineCreate":
+        if self.channel is None and self.team_id is None and self.campaign_id is None:
+            raise ValueError("a budget line needs a channel, a team_id or a campaign_id")
+        return self
+
+
+class BudgetLineUpdate(Input):
+    name: Name | None = None
+    channel: ChannelKey | None = None
+    team_id: uuid.UUID | None = None
+    campaign_id: uuid.UUID | None = None
+    planned_amount: Money | None = None
+    actual_amount: Money | None = None
+    notes: Text | None = None
+
+
+class BudgetLineOut(Output):
+    id: uuid.UUID
+    name: str | None
+    channel: str | None
+    team_id: uuid.UUID | None
+    campaign_id: uuid.UUID | None
+    planned_amount: Decimal
+    actual_amount: Decimal
+    notes: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReallocationCreate(Input):
+    """Move planned money from one line to another; the budget total does not change."""
+
+    from_line_id: uuid.UUID
+    to_line_id: uuid.UUID
+    amount: Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=2, examples=["2500.00"])]
+    reason: Annotated[str, Field(min_length=3, max_length=2000, examples=["Search outperforms social in January"])]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "ReallocationCreate":
+        if self.from_line_id == self.to_line_id:
+            raise ValueError("from_line_id and to_line_id are the same line")
+        return self
+
+
+class ReallocationOut(Output):
+    id: uuid.UUID
+    from_line_id: uuid.UUID | None
+    to_line_id: uuid.UUID | None
+    amount: Decimal
+    reason: str
+    by_key_id: uuid.UUID | None = Field(description="The API key that made the move")
+    created_at: datetime
+
+
+class ReportRow(Output):
+    planned: Decimal
+    actual: Decimal
+    variance: Decimal = Field(description="planned − actual: positive is under budget, negative is overspend")
+    utilisation: Decimal | None = Field(description="actual ÷ planned (1.0 = all spent); null when planned is 0")
+
+
+class ReportLine(ReportRow):
+    line_id: uuid.UUID
+    name: str | None
+    channel: str | None
+    team_id: uuid.UUID | None
+    campaign_id: uuid.UUID | None
+
+
+class ReportChannel(ReportRow):
+    channel: str | None
+
+
+class BudgetReport(Output):
+    plan_id: uuid.UUID
+    currency: str
+    total: Decimal
+    unallocated: Decimal
+    totals: ReportRow = Field(description="Over all lines")
+    lines: list[ReportLine]
+    by_channel: list[ReportChannel] = Field(description="Lines grouped by channel (null: lines without one)")

@@ -1,0 +1,62 @@
+"""Period labels used across plans, targets and reports: `2027`, `2027-H1`, `2027-Q1`, `2027-03`,
+`2027-W05` (ISO week), `2027-03-15`. Pure functions, no I/O."""
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+_PATTERNS = (
+    ("year", re.compile(r"^(?P<y>\d{4})$")),
+    ("half", re.compile(r"^(?P<y>\d{4})-H(?P<n>[12])$")),
+    ("quarter", re.compile(r"^(?P<y>\d{4})-Q(?P<n>[1-4])$")),
+    ("month", re.compile(r"^(?P<y>\d{4})-(?P<n>\d{2})$")),
+    ("week", re.compile(r"^(?P<y>\d{4})-W(?P<n>\d{2})$")),
+    ("day", re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})$")),
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    kind: str
+    start: date
+    end: date  # inclusive
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def parse_period(label: str) -> Period:
+    """The dates a label covers; ValueError (with the accepted forms) for anything else."""
+    label = label.strip().upper()
+    for kind, pattern in _PATTERNS:
+        m = pattern.match(label)
+        if not m:
+            continue
+        year = int(m["y"])
+        try:
+            if kind == "year":
+                return Period(label, kind, date(year, 1, 1), date(year, 12, 31))
+            if kind == "half":
+                first = 1 if m["n"] == "1" else 7
+                return Period(label, kind, date(year, first, 1), _month_end(year, first + 5))
+            if kind == "quarter":
+                first = 3 * (int(m["n"]) - 1) + 1
+                return Period(label, kind, date(year, first, 1), _month_end(year, first + 2))
+            if kind == "month":
+                month = int(m["n"])
+                return Period(label, kind, date(year, month, 1), _month_end(year, month))
+            if kind == "week":
+                monday = date.fromisocalendar(year, int(m["n"]), 1)
+                return Period(label, kind, monday, monday + timedelta(days=6))
+            day = date(year, int(m["m"]), int(m["d"]))
+            return Period(label, kind, day, day)
+        except ValueError as exc:
+            raise ValueError(f"{label!r} is not a real {kind}: {exc}") from exc
+    raise ValueError(f"{label!r} is not a period label; use 2027, 2027-H1, 2027-Q1, 2027-03, 2027-W05 or 2027-03-15")
