@@ -1,6 +1,7 @@
 """Base classes for request and response bodies, and the list envelope every list endpoint uses."""
 
-from datetime import date
+import uuid
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
@@ -25,6 +26,11 @@ class Page(Output, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
+
+# Output field types with the examples the OpenAPI document shows integrators.
+Id = Annotated[uuid.UUID, Field(examples=["01a22057-e538-71c3-bf3b-0dc78b9d9dea"])]
+Timestamp = Annotated[datetime, Field(examples=["2026-11-28T09:30:00.123Z"])]
+Amount = Annotated[Decimal, Field(examples=["1250.00"], description="Decimal amount as a string")]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]

@@ -1,11 +1,10 @@
 """Request and response bodies of organisations and API keys."""
 
-import uuid
 from datetime import datetime
 
 from pydantic import Field
 
-from services.api.schemas import Input, Output
+from services.api.schemas import Id, Input, Output, Timestamp
 from shared.orgs.models import Role
 
 
@@ -14,9 +13,9 @@ class OrgCreate(Input):
 
 
 class OrgOut(Output):
-    id: uuid.UUID
+    id: Id
     name: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ApiKeyCreate(Input):
@@ -25,12 +24,12 @@ class ApiKeyCreate(Input):
 
 
 class ApiKeyOut(Output):
-    id: uuid.UUID
+    id: Id
     name: str
     role: Role
     prefix: str = Field(description="The public part of the key, shown so a key can be recognised")
-    created_at: datetime
-    last_used_at: datetime | None
+    created_at: Timestamp
+    last_used_at: Timestamp | None
     revoked_at: datetime | None
 
 

@@ -56,7 +56,7 @@ async def list_plans(
 
 @router.get("/plans/{plan_id}", response_model=PlanOut)
 async def get_plan(plan_id: uuid.UUID, session: SessionDep, _: Reader) -> PlanOut:
-    """One plan."""
+    """One plan with its period and status (another organisation's plan id answers 404)."""
     return PlanOut.model_validate(await get_or_404(session, Plan, plan_id))
 
 

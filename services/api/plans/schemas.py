@@ -7,7 +7,19 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from services.api.schemas import ChannelKey, Currency, Input, Money, Name, Output, Text, check_date_order
+from services.api.schemas import (
+    Amount,
+    ChannelKey,
+    Currency,
+    Id,
+    Input,
+    Money,
+    Name,
+    Output,
+    Text,
+    Timestamp,
+    check_date_order,
+)
 from shared.periods import parse_period
 from shared.plans.models import PlanStatus
 
@@ -66,14 +78,14 @@ class PlanStatusChange(Input):
 
 
 class PlanOut(Output):
-    id: uuid.UUID
-    name: str
+    id: Id
+    name: str = Field(examples=["Q1 2027 growth plan"])
     description: str | None
-    period_label: str | None
-    start_date: date
-    end_date: date
-    status: PlanStatus
-    created_at: datetime
+    period_label: str | None = Field(examples=["2027-Q1"])
+    start_date: date = Field(examples=["2027-01-01"])
+    end_date: date = Field(examples=["2027-03-31"])
+    status: PlanStatus = Field(examples=["draft"])
+    created_at: Timestamp
     updated_at: datetime
 
 
@@ -106,7 +118,7 @@ class CampaignUpdate(Input):
 
 
 class CampaignOut(Output):
-    id: uuid.UUID
+    id: Id
     plan_id: uuid.UUID
     name: str
     channel: str
@@ -115,7 +127,7 @@ class CampaignOut(Output):
     start_date: date
     end_date: date
     description: str | None
-    created_at: datetime
+    created_at: Timestamp
     updated_at: datetime
 
 
@@ -128,13 +140,13 @@ class BudgetPut(Input):
 
 
 class BudgetOut(Output):
-    id: uuid.UUID
+    id: Id
     plan_id: uuid.UUID
-    total: Decimal
-    currency: str
-    allocated: Decimal = Field(description="Sum of the lines' planned amounts")
+    total: Amount
+    currency: str = Field(examples=["EUR"])
+    allocated: Amount = Field(description="Sum of the lines' planned amounts")
     unallocated: Decimal = Field(description="total − allocated")
-    updated_at: datetime
+    updated_at: Timestamp
 
 
 class BudgetLineCreate(Input):
@@ -166,15 +178,15 @@ class BudgetLineUpdate(Input):
 
 
 class BudgetLineOut(Output):
-    id: uuid.UUID
+    id: Id
     name: str | None
     channel: str | None
     team_id: uuid.UUID | None
     campaign_id: uuid.UUID | None
-    planned_amount: Decimal
-    actual_amount: Decimal
+    planned_amount: Amount
+    actual_amount: Amount
     notes: str | None
-    created_at: datetime
+    created_at: Timestamp
     updated_at: datetime
 
 
@@ -194,24 +206,24 @@ class ReallocationCreate(Input):
 
 
 class ReallocationOut(Output):
-    id: uuid.UUID
+    id: Id
     from_line_id: uuid.UUID | None
     to_line_id: uuid.UUID | None
-    amount: Decimal
-    reason: str
+    amount: Amount
+    reason: str = Field(examples=["Search outperforms social in January"])
     by_key_id: uuid.UUID | None = Field(description="The API key that made the move")
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ReportRow(Output):
-    planned: Decimal
-    actual: Decimal
+    planned: Amount
+    actual: Amount
     variance: Decimal = Field(description="planned − actual: positive is under budget, negative is overspend")
     utilisation: Decimal | None = Field(description="actual ÷ planned (1.0 = all spent); null when planned is 0")
 
 
 class ReportLine(ReportRow):
-    line_id: uuid.UUID
+    line_id: Id
     name: str | None
     channel: str | None
     team_id: uuid.UUID | None
@@ -223,7 +235,7 @@ class ReportChannel(ReportRow):
 
 
 class BudgetReport(Output):
-    plan_id: uuid.UUID
+    plan_id: Id
     currency: str
     total: Decimal
     unallocated: Decimal
