@@ -59,6 +59,10 @@ def upgrade() -> None:
             "updated_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
         ),
         sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint(
+            "estimated_share_pct >= 0 AND estimated_share_pct <= 100",
+            name=op.f("ck_competitors_share_is_a_percentage"),
+        ),
         sa.ForeignKeyConstraint(["org_id"], ["orgs.id"], name=op.f("fk_competitors_org_id_orgs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_competitors")),
         sa.UniqueConstraint("org_id", "name", name=op.f("uq_competitors_org_id_name")),
@@ -85,6 +89,7 @@ def upgrade() -> None:
             "updated_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
         ),
         sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint("size_estimate >= 0", name=op.f("ck_segments_size_not_negative")),
         sa.ForeignKeyConstraint(["org_id"], ["orgs.id"], name=op.f("fk_segments_org_id_orgs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_segments")),
         sa.UniqueConstraint("org_id", "name", name=op.f("uq_segments_org_id_name")),
@@ -125,6 +130,7 @@ def upgrade() -> None:
             "updated_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
         ),
         sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint("deadline >= start_date", name=op.f("ck_objectives_dates_ordered")),
         sa.ForeignKeyConstraint(
             ["business_goal_id"],
             ["business_goals.id"],

@@ -61,7 +61,8 @@ async def refuse_if_referenced(
     rows = (await session.execute(counts)).all()
     using = {noun: n for noun, n in rows if n}
     if using:
-        listed = ", ".join(f"{n} {noun}" for noun, n in using.items())
+        # "1 budget line", "2 budget lines": the nouns are given in the plural.
+        listed = ", ".join(f"{n} {noun[:-1] if n == 1 and noun.endswith('s') else noun}" for noun, n in using.items())
         raise Conflict(
             f"{label_of(type(obj)).capitalize()} {obj.id} is still referenced by {listed}; move or delete those first.",
             referenced_by=using,

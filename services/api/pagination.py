@@ -30,7 +30,7 @@ def _decode_cursor(cursor: str) -> uuid.UUID:
         ) from exc
 
 
-def _encode_cursor(last_id: uuid.UUID) -> str:
+def encode_cursor(last_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
 
 
@@ -51,5 +51,5 @@ async def fetch_page(session: AsyncSession, stmt: Select, id_column: Any, page: 
     rows = list((await session.scalars(stmt.order_by(id_column).limit(page.limit + 1))).all())
     if len(rows) > page.limit:
         rows = rows[: page.limit]
-        return rows, _encode_cursor(rows[-1].id)
+        return rows, encode_cursor(rows[-1].id)
     return rows, None

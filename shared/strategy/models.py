@@ -5,8 +5,8 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, str_enum
 from shared.db.scoping import OrgScoped
@@ -48,6 +48,7 @@ class Objective(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
     """A marketing objective with its SMART parts; its SMART check is computed, never stored."""
 
     __tablename__ = "objectives"
+    __table_args__ = (CheckConstraint("deadline >= start_date", name="dates_ordered"),)
 
     statement: Mapped[str] = mapped_column(String(500))
     description: Mapped[str | None] = mapped_column(Text)
@@ -64,12 +65,18 @@ class Objective(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
         str_enum(ObjectiveStatus, "objective_status"), default=ObjectiveStatus.draft
     )
 
+    # Read-only and never lazy: the SMART check needs the goal's status, loaded for a whole page at once.
+    business_goal: Mapped[BusinessGoal | None] = relationship(viewonly=True, lazy="raise")
+
 
 class Segment(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
     """A target segment of the market analysis."""
 
     __tablename__ = "segments"
-    __table_args__ = (UniqueConstraint("org_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "name"),
+        CheckConstraint("size_estimate >= 0", name="size_not_negative"),
+    )
 
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
@@ -79,8 +86,13 @@ class Segment(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
 
 
 class Competitor(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
+    """A competitor of the market analysis, with its estimated market share."""
+
     __tablename__ = "competitors"
-    __table_args__ = (UniqueConstraint("org_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "name"),
+        CheckConstraint("estimated_share_pct >= 0 AND estimated_share_pct <= 100", name="share_is_a_percentage"),
+    )
 
     name: Mapped[str] = mapped_column(String(200))
     website: Mapped[str | None] = mapped_column(String(500))
