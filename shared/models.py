@@ -2,6 +2,15 @@
 
 from shared.db.base import Base
 from shared.department.models import Department, Member, Position, Team, Workflow, WorkflowStep, WorkflowTool
+from shared.kpis.models import (
+    Kpi,
+    KpiMetric,
+    KpiTarget,
+    KpiTargetRevision,
+    MetricDaily,
+    MetricDefinition,
+    ObjectiveKpi,
+)
 from shared.orgs.models import ApiKey, Org
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
 from shared.strategy.models import BusinessGoal, Competitor, Objective, Segment
@@ -16,8 +25,15 @@ __all__ = [
     "Campaign",
     "Competitor",
     "Department",
+    "Kpi",
+    "KpiMetric",
+    "KpiTarget",
+    "KpiTargetRevision",
     "Member",
+    "MetricDaily",
+    "MetricDefinition",
     "Objective",
+    "ObjectiveKpi",
     "Org",
     "Plan",
     "Position",

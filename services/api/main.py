@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from services.api.department.router import router as department_router
 from services.api.health.router import router as health_router
+from services.api.kpis.router import router as kpis_router
 from services.api.observability.middleware import RequestContextMiddleware
 from services.api.orgs.router import router as orgs_router
 from services.api.plans.router import router as plans_router
@@ -54,6 +55,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router)
-    for router in (orgs_router, department_router, strategy_router, plans_router):
+    for router in (orgs_router, department_router, strategy_router, plans_router, kpis_router):
         app.include_router(router)
     return app

@@ -11,6 +11,7 @@ from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound
 from shared.db.base import utcnow
 from shared.db.scoping import bind_org
+from shared.kpis.seed import seed_standard_metrics
 from shared.orgs.models import ApiKey, Org, Role
 
 # Recording every use would turn each read into a write; once a minute is precise enough to audit keys.
@@ -18,11 +19,12 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 async def create_org(session: AsyncSession, *, name: str) -> tuple[Org, ApiKey, str]:
-    """Create an organisation with its first admin key; returns the key's plaintext once."""
+    """Create an organisation with the standard metric catalogue and its first admin key (plaintext once)."""
     org = Org(name=name)
     session.add(org)
     await session.flush()
     bind_org(session, org.id)
+    await seed_standard_metrics(session, org_id=org.id)
     key, plaintext = await issue_key(session, name="admin (bootstrap)", role=Role.admin, created_by=None)
     return org, key, plaintext
 

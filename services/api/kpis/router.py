@@ -1,0 +1,8 @@
+"""Routes of the KPI domain: the metric catalogue, KPI templates, KPIs, and their targets."""
+
+from fastapi import APIRouter
+
+from services.api.problems import V1_ERRORS
+
+router = APIRouter(prefix="/v1", responses=V1_ERRORS)
+# Sub-routers (metrics, templates, KPIs, targets) are included below as they are written.
