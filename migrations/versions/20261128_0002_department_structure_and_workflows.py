@@ -68,6 +68,13 @@ def upgrade() -> None:
             ["parent_id"], ["teams.id"], name=op.f("fk_teams_parent_id_teams"), ondelete="RESTRICT"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_teams")),
+        sa.UniqueConstraint(
+            "org_id",
+            "parent_id",
+            "name",
+            name=op.f("uq_teams_org_id_parent_id_name"),
+            postgresql_nulls_not_distinct=True,
+        ),
     )
     with op.batch_alter_table("teams", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_teams_org_id"), ["org_id"], unique=False)
@@ -179,6 +186,9 @@ def upgrade() -> None:
         ),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.CheckConstraint("seq >= 1", name=op.f("ck_workflow_steps_seq_positive")),
+        sa.CheckConstraint(
+            "owner_position_id IS NULL OR owner_team_id IS NULL", name=op.f("ck_workflow_steps_one_owner")
+        ),
         sa.ForeignKeyConstraint(
             ["org_id"], ["orgs.id"], name=op.f("fk_workflow_steps_org_id_orgs"), ondelete="CASCADE"
         ),
@@ -199,6 +209,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("workflow_steps", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_workflow_steps_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_workflow_steps_owner_position_id"), ["owner_position_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_workflow_steps_owner_team_id"), ["owner_team_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_workflow_steps_workflow_id"), ["workflow_id"], unique=False)
 
     op.create_table(
@@ -251,6 +263,8 @@ def downgrade() -> None:
     op.drop_table("workflow_tools")
     with op.batch_alter_table("workflow_steps", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_workflow_steps_workflow_id"))
+        batch_op.drop_index(batch_op.f("ix_workflow_steps_owner_team_id"))
+        batch_op.drop_index(batch_op.f("ix_workflow_steps_owner_position_id"))
         batch_op.drop_index(batch_op.f("ix_workflow_steps_org_id"))
 
     op.drop_table("workflow_steps")

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, str_enum
 from shared.db.scoping import OrgScoped
@@ -54,7 +54,12 @@ class Department(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
 
 
 class Team(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
+    """A node of the department's team tree (`parent_id` null: a top-level team)."""
+
     __tablename__ = "teams"
+    # The service refuses sibling names that differ only in case; this is the backstop for races.
+    # NULLS NOT DISTINCT (Postgres 15+) makes it cover top-level teams too; SQLite ignores the option.
+    __table_args__ = (UniqueConstraint("org_id", "parent_id", "name", postgresql_nulls_not_distinct=True),)
 
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
@@ -72,6 +77,9 @@ class Position(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
     responsibilities: Mapped[list[str]] = mapped_column(JSON, default=list)
     target_hire_date: Mapped[date | None] = mapped_column(Date)
 
+    # Read-only: who holds the seat (members.position_id is unique). Load it with selectinload.
+    holder: Mapped["Member | None"] = relationship(viewonly=True, uselist=False, lazy="raise")
+
 
 class Member(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
     __tablename__ = "members"
@@ -81,6 +89,8 @@ class Member(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
     email: Mapped[str] = mapped_column(String(320))
     # One person per position; a member without a position (e.g. between roles) counts in no team.
     position_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("positions.id", ondelete="RESTRICT"))
+
+    position: Mapped[Position | None] = relationship(viewonly=True, lazy="raise")
 
 
 class Workflow(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
@@ -92,12 +102,22 @@ class Workflow(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
     description: Mapped[str | None] = mapped_column(Text)
     owner_team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
 
+    # Steps and tools belong to the workflow: deleting it deletes them (by the database's ON DELETE CASCADE).
+    steps: Mapped[list["WorkflowStep"]] = relationship(
+        order_by="WorkflowStep.seq", cascade="all, delete-orphan", passive_deletes=True, lazy="raise"
+    )
+    tools: Mapped[list["WorkflowTool"]] = relationship(
+        order_by="WorkflowTool.id", cascade="all, delete-orphan", passive_deletes=True, lazy="raise"
+    )
+
 
 class WorkflowStep(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
     __tablename__ = "workflow_steps"
     __table_args__ = (
         UniqueConstraint("workflow_id", "seq"),
         CheckConstraint("seq >= 1", name="seq_positive"),
+        # A step is owned by a position or by a team (or nobody yet), never both.
+        CheckConstraint("owner_position_id IS NULL OR owner_team_id IS NULL", name="one_owner"),
     )
 
     workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"), index=True)
@@ -105,8 +125,10 @@ class WorkflowStep(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
     seq: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    owner_position_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("positions.id", ondelete="RESTRICT"))
-    owner_team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
+    owner_position_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("positions.id", ondelete="RESTRICT"), index=True
+    )
+    owner_team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
     expected_duration_hours: Mapped[float | None] = mapped_column(Numeric(10, 2, asdecimal=False))
     sla_hours: Mapped[float | None] = mapped_column(Numeric(10, 2, asdecimal=False))
 
