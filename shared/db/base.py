@@ -25,15 +25,29 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+_last_ms = 0
+_counter = 0
+
+
 def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 v7): ids sort by creation, so keyset pagination can use them."""
+    """A time-ordered UUID (RFC 9562 v7): ids sort by creation, so keyset pagination can use them.
+
+    Within one millisecond a 12-bit counter (rand_a, RFC 9562 method 1) keeps the ids of this process in order.
+    """
+    global _last_ms, _counter
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    if ms <= _last_ms:
+        _counter += 1
+        if _counter > 0xFFF:  # 4096 ids in one millisecond: borrow the next one
+            _last_ms, _counter = _last_ms + 1, 0
+        ms = _last_ms
+    else:
+        _last_ms, _counter = ms, 0
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
-    value |= (rand >> 68 & 0xFFF) << 64
+    value |= _counter << 64
     value |= 0b10 << 62
-    value |= rand & ((1 << 62) - 1)
+    value |= int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
     return uuid.UUID(int=value)
 
 
