@@ -60,3 +60,40 @@ def parse_period(label: str) -> Period:
         except ValueError as exc:
             raise ValueError(f"{label!r} is not a real {kind}: {exc}") from exc
     raise ValueError(f"{label!r} is not a period label; use 2027, 2027-H1, 2027-Q1, 2027-03, 2027-W05 or 2027-03-15")
+
+
+def period_containing(kind: str, day: date) -> Period:
+    """The period of this kind (`year`, `half`, `quarter`, `month`, `week`, `day`) that contains the day."""
+    if kind == "year":
+        return parse_period(f"{day.year}")
+    if kind == "half":
+        return parse_period(f"{day.year}-H{1 if day.month <= 6 else 2}")
+    if kind == "quarter":
+        return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+    if kind == "month":
+        return parse_period(f"{day.year}-{day.month:02d}")
+    if kind == "week":
+        iso = day.isocalendar()
+        return parse_period(f"{iso.year}-W{iso.week:02d}")
+    if kind == "day":
+        return parse_period(day.isoformat())
+    raise ValueError(f"no period kind {kind!r}")
+
+
+def previous_periods(period: Period, count: int) -> list[Period]:
+    """The `count` periods of the same kind just before this one, oldest first."""
+    out, current = [], period
+    for _ in range(count):
+        current = period_containing(current.kind, current.start - timedelta(days=1))
+        out.append(current)
+    return out[::-1]
+
+
+def same_period_last_year(period: Period) -> Period:
+    """The period of the same kind one year earlier (for weeks: the same ISO week number)."""
+    if period.kind == "week":
+        year, week = int(period.label[:4]) - 1, int(period.label[-2:])
+        weeks_in_year = date(year, 12, 28).isocalendar().week
+        return parse_period(f"{year}-W{min(week, weeks_in_year):02d}")
+    start = period.start
+    return period_containing(period.kind, date(start.year - 1, start.month, min(start.day, 28)))

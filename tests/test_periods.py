@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from shared.periods import parse_period
+from shared.periods import parse_period, previous_periods, same_period_last_year
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,26 @@ def test_labels_cover_their_dates(label, kind, start, end):
 def test_nonsense_labels_are_refused(label):
     with pytest.raises(ValueError):
         parse_period(label)
+
+
+@pytest.mark.parametrize(
+    ("label", "count", "expected"),
+    [
+        ("2027-Q1", 3, ["2026-Q2", "2026-Q3", "2026-Q4"]),
+        ("2027-01", 2, ["2026-11", "2026-12"]),
+        ("2027-W01", 2, ["2026-W52", "2026-W53"]),
+        ("2027-H1", 1, ["2026-H2"]),
+        ("2027", 2, ["2025", "2026"]),
+        ("2027-03-01", 2, ["2027-02-27", "2027-02-28"]),
+    ],
+)
+def test_previous_periods_step_back_by_kind(label, count, expected):
+    assert [p.label for p in previous_periods(parse_period(label), count)] == expected
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [("2027-Q1", "2026-Q1"), ("2028-02-29", "2027-02-28"), ("2027-W10", "2026-W10"), ("2026-W53", "2025-W52")],
+)
+def test_same_period_last_year(label, expected):
+    assert same_period_last_year(parse_period(label)).label == expected
