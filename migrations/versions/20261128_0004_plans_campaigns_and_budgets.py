@@ -131,9 +131,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["budget_id"], ["budgets.id"], name=op.f("fk_budget_lines_budget_id_budgets"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"], ["campaigns.id"], name=op.f("fk_budget_lines_campaign_id_campaigns")
-        ),
+        sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"], name=op.f("fk_budget_lines_campaign_id_campaigns")),
         sa.ForeignKeyConstraint(["org_id"], ["orgs.id"], name=op.f("fk_budget_lines_org_id_orgs"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["team_id"], ["teams.id"], name=op.f("fk_budget_lines_team_id_teams"), ondelete="RESTRICT"

@@ -55,6 +55,8 @@ async def refuse_if_referenced(
 
     `refs` lists (foreign-key column, plural noun); all are counted in one query.
     """
+    if not refs:
+        return
     counts = union_all(
         *(select(literal(noun).label("noun"), func.count().label("n")).where(column == obj.id) for column, noun in refs)
     )
