@@ -5,7 +5,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 
 from services.api.currencies import ISO_4217
 
@@ -31,6 +39,20 @@ class Page(Output, Generic[T]):
 Id = Annotated[uuid.UUID, Field(examples=["01a22057-e538-71c3-bf3b-0dc78b9d9dea"])]
 Timestamp = Annotated[datetime, Field(examples=["2026-11-28T09:30:00.123Z"])]
 Amount = Annotated[Decimal, Field(examples=["1250.00"], description="Decimal amount as a string")]
+
+
+def plain_number(value: Decimal) -> str:
+    """A Decimal as plain text without exponent or trailing zeros: 100, 2.5, 0.0001."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+# A measured or target value (not money): returned as a plain decimal string, "1250.5".
+Number = Annotated[
+    Decimal, PlainSerializer(plain_number, return_type=str, when_used="json"), Field(examples=["1250.5"])
+]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]

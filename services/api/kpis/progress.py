@@ -1,0 +1,134 @@
+"""Read-side KPI maths over stored data: suggested targets from history, objective progress from KPIs."""
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select
+
+from services.api.crud import get_or_404
+from services.api.kpis.target_schemas import (
+    HistoryPoint,
+    KpiProgress,
+    ObjectiveProgress,
+    SuggestedLevels,
+    SuggestedTarget,
+)
+from services.api.kpis.targets import default_pacing
+from services.api.problems import Unprocessable
+from services.api.schemas import plain_number
+from shared.kpis.compute import Window, evaluate_targets, kpi_values
+from shared.kpis.models import Kpi, KpiTarget, ObjectiveKpi
+from shared.kpis.suggest import MIN_PERIODS, suggest_target
+from shared.periods import parse_period, previous_periods, same_period_last_year
+from shared.strategy.models import Objective
+
+TRAILING_PERIODS = 6
+HUNDRED = Decimal(100)
+
+
+async def suggest(session, *, kpi_id: uuid.UUID, period_label: str) -> SuggestedTarget:
+    """A target for the period from the KPI's trailing periods (and the same period last year, if known)."""
+    kpi = await get_or_404(session, Kpi, kpi_id)
+    try:
+        period = parse_period(period_label)
+    except ValueError as exc:
+        raise Unprocessable(str(exc), errors=[{"location": "query.period", "message": str(exc)}]) from exc
+    trailing = previous_periods(period, TRAILING_PERIODS)
+    last_year = same_period_last_year(period)
+    around_last_year = previous_periods(last_year, TRAILING_PERIODS)
+    periods = {p.label: p for p in [*trailing, last_year, *around_last_year]}
+    windows = {label: Window(kpi.id, p.start, p.end) for label, p in periods.items()}
+    values = await kpi_values(session, [kpi], windows.values())
+    value_of = {label: values[window] for label, window in windows.items()}
+
+    # Leading periods before the KPI had any data are not history; gaps after the first value are kept.
+    history = [value_of[p.label] for p in trailing]
+    while history and history[0] is None:
+        history.pop(0)
+    suggestion = suggest_target(
+        history,
+        kpi.direction,
+        same_period_last_year=value_of[last_year.label],
+        last_year_neighbours=[value_of[p.label] for p in around_last_year],
+    )
+    known = sum(v is not None for v in history)
+    shown = [HistoryPoint(period=p.label, value=value_of[p.label]) for p in trailing]
+    if suggestion is None:
+        return SuggestedTarget(
+            kpi_id=kpi.id,
+            period=period.label,
+            enough_history=False,
+            explanation=f"Not enough history: {known} of the last {TRAILING_PERIODS} periods have data; "
+            f"a suggestion needs at least {MIN_PERIODS}.",
+            suggestion=None,
+            numbers={"periods_with_data": known},
+            history=shown,
+        )
+    return SuggestedTarget(
+        kpi_id=kpi.id,
+        period=period.label,
+        enough_history=True,
+        explanation=suggestion.method,
+        suggestion=SuggestedLevels(
+            target_value=suggestion.target,
+            warning=suggestion.warning,
+            critical=suggestion.critical,
+            pacing=await default_pacing(session, kpi),
+        ),
+        numbers={k: _plain(v) for k, v in suggestion.numbers.items()},
+        history=shown,
+    )
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return plain_number(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+async def objective_progress(session, *, objective_id: uuid.UUID, as_of: date | None) -> ObjectiveProgress:
+    """Weighted mean of the linked KPIs' attainment (each capped at 100%) for the period containing as_of."""
+    objective = await get_or_404(session, Objective, objective_id)
+    as_of = as_of or datetime.now(UTC).date()
+    links = (
+        await session.execute(
+            select(ObjectiveKpi.weight, Kpi)
+            .join(Kpi, Kpi.id == ObjectiveKpi.kpi_id)
+            .where(ObjectiveKpi.objective_id == objective.id)
+        )
+    ).all()
+    kpis = {kpi.id: (weight, kpi) for weight, kpi in links}
+    targets = {
+        t.kpi_id: t
+        for t in await session.scalars(
+            select(KpiTarget).where(
+                KpiTarget.kpi_id.in_(kpis), KpiTarget.start_date <= as_of, KpiTarget.end_date >= as_of
+            )
+        )
+    }
+    evaluations = await evaluate_targets(session, [(kpis[k][1], t) for k, t in targets.items()], as_of)
+    rows, weighted, weights = [], Decimal(0), Decimal(0)
+    for kpi_id, (weight, _kpi) in sorted(kpis.items()):
+        target = targets.get(kpi_id)
+        evaluation = evaluations.get(target.id) if target else None
+        attainment = evaluation.attainment_pct if evaluation else None
+        if attainment is not None:
+            weighted += weight * min(attainment, HUNDRED)
+            weights += weight
+        rows.append(
+            KpiProgress(
+                kpi_id=kpi_id,
+                weight=weight,
+                target_id=target.id if target else None,
+                period=(target.period_label or f"{target.start_date}..{target.end_date}") if target else None,
+                value=evaluation.value if evaluation else None,
+                expected_to_date=evaluation.expected_to_date if evaluation else None,
+                attainment_pct=attainment,
+                status=evaluation.status if evaluation else None,
+            )
+        )
+    progress = (weighted / weights).quantize(Decimal("0.01"), ROUND_HALF_UP) if weights else None
+    return ObjectiveProgress(objective_id=objective.id, as_of=as_of, progress_pct=progress, kpis=rows)

@@ -1,0 +1,181 @@
+"""Request and response bodies of KPI targets, revisions, suggestions and objective progress."""
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+
+from services.api.schemas import Id, Input, Number, Output, Timestamp, check_date_order
+from shared.kpis.evaluation import Pacing, Status, ThresholdMode
+from shared.kpis.models import NoDataPolicy, PeriodKind
+from shared.periods import parse_period
+
+Value = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=24, decimal_places=8, examples=["25000"])]
+Level = Annotated[
+    Decimal | None,
+    Field(
+        default=None,
+        allow_inf_nan=False,
+        max_digits=24,
+        decimal_places=8,
+        description="An absolute value, or % of the target when threshold_mode is `percent`",
+        examples=["90"],
+    ),
+]
+
+
+class TargetCreate(Input):
+    """A target for one period: give `period` (`2027-Q1`, `2027-03`, `2027-W05`…) or custom dates."""
+
+    period: str | None = Field(default=None, max_length=20, examples=["2027-Q1"])
+    start_date: date | None = None
+    end_date: date | None = None
+    target_value: Value = Field(description="The target; for a `target_range` KPI the low end of the range")
+    target_high: Level = Field(default=None, description="`target_range` KPIs only: the high end", examples=[None])
+    threshold_mode: ThresholdMode = ThresholdMode.percent
+    warning: Level = None
+    critical: Level = Field(default=None, examples=["75"])
+    warning_high: Level = Field(default=None, examples=[None])
+    critical_high: Level = Field(default=None, examples=[None])
+    pacing: Pacing | None = Field(
+        default=None,
+        description="`linear` for cumulative KPIs (expected to date = target × elapsed share), `none` for ratios. "
+        "Default: linear when the formula is one summed metric, else none.",
+    )
+    baseline: Level = Field(default=None, description="Where the KPI stood before", examples=["18000"])
+    pending_evaluations: int = Field(default=1, ge=1, le=100, description="Evaluations a new status must hold")
+    recovery_margin_pct: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        le=100,
+        max_digits=6,
+        decimal_places=2,
+        description="How far past the warning level a value must come back before an alert resolves (hysteresis)",
+    )
+    no_data_policy: NoDataPolicy = NoDataPolicy.no_data
+
+    @field_validator("period")
+    @classmethod
+    def _label(cls, label: str | None) -> str | None:
+        return None if label is None else parse_period(label).label
+
+    @model_validator(mode="after")
+    def _period(self) -> "TargetCreate":
+        if self.period is not None:
+            period = parse_period(self.period)
+            self.start_date = self.start_date or period.start
+            self.end_date = self.end_date or period.end
+        if self.start_date is None or self.end_date is None:
+            raise ValueError("give a period (e.g. 2027-Q1), or both start_date and end_date")
+        check_date_order(self.start_date, self.end_date, start_name="start_date", end_name="end_date")
+        return self
+
+
+class TargetUpdate(Input):
+    """Changing the value or a threshold needs a `reason`; it is kept in the target's revisions."""
+
+    target_value: Value | None = None
+    target_high: Level = None
+    threshold_mode: ThresholdMode | None = None
+    warning: Level = None
+    critical: Level = None
+    warning_high: Level = None
+    critical_high: Level = None
+    pacing: Pacing | None = None
+    baseline: Level = None
+    pending_evaluations: int | None = Field(default=None, ge=1, le=100)
+    recovery_margin_pct: Decimal | None = Field(default=None, ge=0, le=100, max_digits=6, decimal_places=2)
+    no_data_policy: NoDataPolicy | None = None
+    reason: str | None = Field(
+        default=None, min_length=3, max_length=2000, examples=["Q1 launch slipped two weeks; lowering the lead target"]
+    )
+
+
+class ResolvedLevels(Output):
+    """The thresholds as absolute values, after % of target is applied."""
+
+    target: Number
+    target_high: Number | None
+    warning: Number | None
+    critical: Number | None
+    warning_high: Number | None
+    critical_high: Number | None
+
+
+class TargetOut(Output):
+    id: Id
+    kpi_id: Id
+    period_kind: PeriodKind = Field(examples=["quarter"])
+    period_label: str | None = Field(examples=["2027-Q1"])
+    start_date: date = Field(examples=["2027-01-01"])
+    end_date: date = Field(examples=["2027-03-31"])
+    target_value: Number = Field(examples=["25000"])
+    target_high: Number | None
+    threshold_mode: ThresholdMode
+    warning: Number | None
+    critical: Number | None
+    warning_high: Number | None
+    critical_high: Number | None
+    pacing: Pacing
+    baseline: Number | None
+    pending_evaluations: int
+    recovery_margin_pct: Number
+    no_data_policy: NoDataPolicy
+    resolved: ResolvedLevels
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class RevisionOut(Output):
+    id: Id
+    target_id: Id
+    reason: str = Field(examples=["Q1 launch slipped two weeks"])
+    old: dict[str, Any] = Field(examples=[{"target_value": "25000"}])
+    new: dict[str, Any] = Field(examples=[{"target_value": "21000"}])
+    by_key_id: uuid.UUID | None
+    created_at: Timestamp
+
+
+class HistoryPoint(Output):
+    period: str = Field(examples=["2026-Q4"])
+    value: Number | None = Field(examples=["23500"])
+
+
+class SuggestedLevels(Output):
+    target_value: Number = Field(examples=["26100"])
+    warning: Number
+    critical: Number
+    threshold_mode: ThresholdMode = ThresholdMode.absolute
+    pacing: Pacing
+
+
+class SuggestedTarget(Output):
+    kpi_id: Id
+    period: str = Field(examples=["2027-Q1"])
+    enough_history: bool
+    explanation: str = Field(examples=["least-squares trend over the last 6 periods, projected one period ahead"])
+    suggestion: SuggestedLevels | None
+    numbers: dict[str, Any] = Field(description="The figures behind the suggestion", examples=[{"mean": "24000"}])
+    history: list[HistoryPoint]
+
+
+class KpiProgress(Output):
+    kpi_id: Id
+    weight: Number
+    target_id: uuid.UUID | None
+    period: str | None
+    value: Number | None
+    expected_to_date: Number | None
+    attainment_pct: Number | None
+    status: Status | None
+
+
+class ObjectiveProgress(Output):
+    objective_id: Id
+    as_of: date
+    progress_pct: Number | None = Field(
+        examples=["82.50"], description="Weighted mean of the KPIs' attainment, each capped at 100%"
+    )
+    kpis: list[KpiProgress]
