@@ -2,7 +2,7 @@
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import insert
@@ -43,7 +43,12 @@ async def put_daily(state, org_id, metric: str, start: date, values: list, dimen
             "day": start + timedelta(days=i),
             "dims_key": json.dumps(dims, sort_keys=True),
             "dimensions": dims,
-            "value": Decimal(str(v)),
+            "value_sum": Decimal(str(v)),
+            "value_count": 1,
+            "value_min": Decimal(str(v)),
+            "value_max": Decimal(str(v)),
+            "value_last": Decimal(str(v)),
+            "last_at": datetime.combine(start + timedelta(days=i), time(12), UTC),
         }
         for i, v in enumerate(values)
         if v is not None

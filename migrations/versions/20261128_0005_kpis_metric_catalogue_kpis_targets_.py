@@ -26,7 +26,12 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("dims_key", sa.String(length=1000), nullable=False),
         sa.Column("dimensions", sa.JSON(), nullable=False),
-        sa.Column("value", sa.Numeric(precision=24, scale=8), nullable=False),
+        sa.Column("value_sum", sa.Numeric(precision=24, scale=8), nullable=False),
+        sa.Column("value_count", sa.Integer(), nullable=False),
+        sa.Column("value_min", sa.Numeric(precision=24, scale=8), nullable=False),
+        sa.Column("value_max", sa.Numeric(precision=24, scale=8), nullable=False),
+        sa.Column("value_last", sa.Numeric(precision=24, scale=8), nullable=False),
+        sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["org_id"], ["orgs.id"], name=op.f("fk_metric_daily_org_id_orgs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("org_id", "metric_key", "day", "dims_key", name=op.f("pk_metric_daily")),
     )

@@ -1,8 +1,8 @@
 """KPI values over date windows, computed from the daily metric roll-ups in bulk.
 
-Each metric is aggregated over the window by its own aggregation (ratios are ratios of sums), then the
-KPI's formula is applied. One query for the metric definitions and one for the roll-up rows, whatever the
-number of KPIs and windows; dimension filters are applied to the rows in Python.
+Each metric is aggregated over the window by its own aggregation from the daily roll-ups' components
+(ratios are ratios of sums), then the KPI's formula is applied. One query for the metric definitions and
+one for the roll-up rows, whatever the number of KPIs and windows; dimension filters are applied in Python.
 """
 
 import uuid
@@ -19,7 +19,6 @@ from shared.kpis.evaluation import (
     Aggregation,
     Evaluation,
     Thresholds,
-    aggregate,
     day_of_period,
     elapsed_fraction,
     evaluate,
@@ -36,8 +35,8 @@ class Window:
     end: date  # inclusive
 
 
-def _matches(dimensions: dict[str, str], wanted: dict[str, str]) -> bool:
-    return all(dimensions.get(key) == value for key, value in wanted.items())
+def _matches(dimensions: dict[str, str] | None, wanted: dict[str, str]) -> bool:
+    return all((dimensions or {}).get(key) == value for key, value in wanted.items())
 
 
 async def kpi_values(
@@ -61,40 +60,60 @@ async def kpi_values(
     )
     rows = (
         await session.execute(
-            select(MetricDaily.metric_key, MetricDaily.day, MetricDaily.dimensions, MetricDaily.value).where(
+            select(
+                MetricDaily.metric_key,
+                MetricDaily.day,
+                MetricDaily.dimensions,
+                MetricDaily.value_sum,
+                MetricDaily.value_count,
+                MetricDaily.value_min,
+                MetricDaily.value_max,
+                MetricDaily.value_last,
+                MetricDaily.last_at,
+            ).where(
                 MetricDaily.metric_key.in_(metric_keys),
                 MetricDaily.day >= min(w.start for w in windows),
                 MetricDaily.day <= max(w.end for w in windows),
             )
         )
     ).all()
-    by_metric: dict[str, list[tuple[date, dict, Decimal]]] = defaultdict(list)
-    for key, day, dimensions, value in rows:
-        by_metric[key].append((day, dimensions or {}, Decimal(value)))
+    by_metric: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_metric[row.metric_key].append(row)
 
     values: dict[Window, Decimal | None] = {}
     for window in windows:
-        kpi = by_id[window.kpi_id]
-        wanted = kpi.dimension_filter or {}
-        aggregates: dict[str, Decimal | None] = {}
-        for key in formulas[window.kpi_id].metrics:
-            how = Aggregation(aggregations.get(key, Aggregation.sum))
-            points = _daily_points(by_metric[key], window, wanted, how)
-            aggregates[key] = aggregate(points, how)
+        wanted = by_id[window.kpi_id].dimension_filter or {}
+        aggregates = {
+            key: window_aggregate(
+                [
+                    r
+                    for r in by_metric[key]
+                    if window.start <= r.day <= window.end and _matches(r.dimensions or {}, wanted)
+                ],
+                Aggregation(aggregations.get(key, Aggregation.sum)),
+            )
+            for key in formulas[window.kpi_id].metrics
+        }
         values[window] = formulas[window.kpi_id].evaluate(aggregates)
     return values
 
 
-def _daily_points(rows, window: Window, wanted: dict[str, str], how: Aggregation) -> list[tuple[date, Decimal]]:
-    """One point per day: the day's matching rows summed across dimensions for additive metrics, averaged
-    for the others (an average NPS over segments), then aggregated over the window by the metric's rule."""
-    per_day: dict[date, list[Decimal]] = defaultdict(list)
-    for day, dimensions, value in rows:
-        if window.start <= day <= window.end and _matches(dimensions, wanted):
-            per_day[day].append(value)
+def window_aggregate(rows, how: Aggregation) -> Decimal | None:
+    """One metric over a window from its daily roll-up rows: a sum of sums, an average of all points
+    (sum of sums ÷ sum of counts), the extreme, or the latest value."""
+    if not rows:
+        return None
     if how == Aggregation.sum:
-        return [(day, sum(vals, Decimal(0))) for day, vals in per_day.items()]
-    return [(day, sum(vals, Decimal(0)) / len(vals)) for day, vals in per_day.items()]
+        return sum((Decimal(r.value_sum) for r in rows), Decimal(0))
+    if how == Aggregation.avg:
+        count = sum(r.value_count for r in rows)
+        return sum((Decimal(r.value_sum) for r in rows), Decimal(0)) / count if count else None
+    if how == Aggregation.min:
+        return min(Decimal(r.value_min) for r in rows)
+    if how == Aggregation.max:
+        return max(Decimal(r.value_max) for r in rows)
+    return Decimal(max(rows, key=lambda r: r.last_at).value_last)
 
 
 def thresholds_of(kpi: Kpi, target: KpiTarget) -> Thresholds:

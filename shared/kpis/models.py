@@ -3,7 +3,7 @@ thresholds and revision history, links to objectives, and the daily metric roll-
 
 import enum
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, str_enum
+from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
 from shared.kpis.evaluation import Aggregation, Direction, Pacing, ThresholdMode
 
@@ -174,7 +174,9 @@ class KpiTargetRevision(IdMixin, TimestampMixin, OrgScoped, Base):
 class MetricDaily(OrgScoped, Base):
     """The daily roll-up of one metric for one set of dimensions: what KPIs are computed from.
 
-    `dims_key` is the canonical JSON of `dimensions` (sorted keys) so the natural key is a plain unique index.
+    It keeps what every aggregation needs (sum, count, min, max, last), so a window's average is
+    sum ÷ count over all its points, never an average of daily averages. `dims_key` is the canonical JSON
+    of `dimensions` (sorted keys), so the natural key is a plain primary key.
     """
 
     __tablename__ = "metric_daily"
@@ -184,4 +186,9 @@ class MetricDaily(OrgScoped, Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     dims_key: Mapped[str] = mapped_column(String(1000), primary_key=True)
     dimensions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    value: Mapped[Decimal] = mapped_column(VALUE)
+    value_sum: Mapped[Decimal] = mapped_column(VALUE)
+    value_count: Mapped[int] = mapped_column(Integer)
+    value_min: Mapped[Decimal] = mapped_column(VALUE)
+    value_max: Mapped[Decimal] = mapped_column(VALUE)
+    value_last: Mapped[Decimal] = mapped_column(VALUE)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
