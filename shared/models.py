@@ -2,6 +2,7 @@
 
 from shared.db.base import Base
 from shared.department.models import Department, Member, Position, Team, Workflow, WorkflowStep, WorkflowTool
+from shared.ingest.models import IngestBatch, MetricPoint
 from shared.kpis.models import (
     Kpi,
     KpiMetric,
@@ -25,6 +26,7 @@ __all__ = [
     "Campaign",
     "Competitor",
     "Department",
+    "IngestBatch",
     "Kpi",
     "KpiMetric",
     "KpiTarget",
@@ -32,6 +34,7 @@ __all__ = [
     "Member",
     "MetricDaily",
     "MetricDefinition",
+    "MetricPoint",
     "Objective",
     "ObjectiveKpi",
     "Org",

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0, description="Largest request body accepted.")
     queue_name: str = "arq:kpi"
     job_timeout_s: int = Field(default=300, gt=0)
+    run_crons: bool = Field(default=True, description="Embedded mode: run the cron jobs inside the API process")
+    ingest_max_body_bytes: int = Field(default=33_554_432, gt=0, description="Body limit of /v1/ingest/ routes")
+    ingest_max_points: int = Field(default=100_000, gt=0, description="Most points one ingest batch may carry")
     db_pool_size: int = Field(default=10, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
 

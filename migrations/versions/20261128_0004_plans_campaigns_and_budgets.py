@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("plan_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("channel", sa.String(length=50), nullable=False),
+        sa.Column("tracking_code", sa.String(length=200), nullable=True),
         sa.Column("owner_team_id", sa.Uuid(), nullable=True),
         sa.Column("objective_id", sa.Uuid(), nullable=True),
         sa.Column("start_date", sa.Date(), nullable=False),

@@ -15,7 +15,7 @@ from services.api.problems import install_problem_handlers
 from services.api.state import AppState
 from services.api.strategy.router import router as strategy_router
 from shared.db.engine import make_database
-from shared.jobs.queue import make_queue
+from shared.jobs.queue import InProcessQueue, make_queue
 from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
 
@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = make_database(settings)
         queue = await make_queue(settings, db)
+        if isinstance(queue, InProcessQueue) and settings.run_crons:
+            queue.start_crons()
         app.state.kpi = AppState(settings=settings, db=db, queue=queue)
         try:
             yield
@@ -53,7 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        ingest_max_body_bytes=settings.ingest_max_body_bytes,
+    )
     app.include_router(health_router)
     for router in (orgs_router, department_router, strategy_router, plans_router, kpis_router):
         app.include_router(router)

@@ -6,12 +6,12 @@ It runs the jobs of shared/jobs' catalogue with the same ctx the in-process queu
 import logging
 from typing import Any, ClassVar
 
-from arq import func
+from arq import cron, func
 from arq.connections import RedisSettings
 
 from shared.db.engine import make_database
 from shared.jobs.queue import ArqQueue
-from shared.jobs.registry import load_all_jobs
+from shared.jobs.registry import CRONS, JOBS, load_all_jobs
 from shared.logging import configure_logging
 from shared.settings import get_settings
 
@@ -33,6 +33,29 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await db.dispose()
 
 
+def _cron_jobs() -> list:
+    """arq crons from the registry; `unique` (arq's default) keeps two workers from running one tick twice."""
+    load_all_jobs()
+    out = []
+    for spec in CRONS.values():
+        if spec.every_s < 60:
+            out.append(
+                cron(JOBS[spec.name].func, name=spec.name, second=set(range(0, 60, spec.every_s)), run_at_startup=True)
+            )
+        else:
+            minutes = max(spec.every_s // 60, 1)
+            out.append(
+                cron(
+                    JOBS[spec.name].func,
+                    name=spec.name,
+                    minute=set(range(0, 60, minutes)),
+                    second=0,
+                    run_at_startup=True,
+                )
+            )
+    return out
+
+
 def _functions() -> list:
     return [
         func(spec.func, name=spec.name, max_tries=spec.max_tries, timeout=spec.timeout_s)
@@ -42,6 +65,7 @@ def _functions() -> list:
 
 class WorkerSettings:
     functions: ClassVar[list] = _functions()
+    cron_jobs: ClassVar[list] = _cron_jobs()
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(_settings.redis_url) if _settings.redis_url else RedisSettings()

@@ -18,7 +18,7 @@ from arq.worker import Retry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.engine import Database
-from shared.jobs.registry import JobSpec, load_all_jobs
+from shared.jobs.registry import CRONS, JOBS, CronSpec, JobSpec, load_all_jobs
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ class InProcessQueue:
     keep_results: int = 1000
     _tasks: dict[str, asyncio.Task] = field(default_factory=dict)
     _results: "OrderedDict[str, tuple[bool, Any]]" = field(default_factory=OrderedDict)
+    _crons: list[asyncio.Task] = field(default_factory=list)
 
     def _ctx(self, job_id: str, job_try: int) -> dict[str, Any]:
         return {"settings": self.settings, "db": self.db, "queue": self, "job_id": job_id, "job_try": job_try}
@@ -180,15 +181,31 @@ class InProcessQueue:
     async def ping(self) -> None:
         return None
 
+    def start_crons(self) -> None:
+        """Run the registered cron jobs on their intervals inside this process (what arq's cron does)."""
+        load_all_jobs()
+        for spec in CRONS.values():
+            self._crons.append(asyncio.create_task(self._cron_loop(spec), name=f"cron:{spec.name}"))
+
+    async def _cron_loop(self, spec: CronSpec) -> None:
+        job_spec = JOBS[spec.name]
+        while True:
+            try:
+                await asyncio.wait_for(job_spec.func(self._ctx(f"cron:{spec.name}", 1)), self.settings.job_timeout_s)
+            except Exception:
+                log.exception("cron %s failed", spec.name)
+            await asyncio.sleep(spec.every_s)
+
     async def drain(self) -> None:
         """Wait until every job (and the jobs those jobs enqueued) has finished."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
     async def close(self) -> None:
-        for task in list(self._tasks.values()):
+        tasks = [*self._tasks.values(), *self._crons]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def make_queue(settings: Settings, db: Database) -> JobQueue:

@@ -19,7 +19,14 @@ class JobSpec:
     timeout_s: float | None
 
 
+@dataclass(frozen=True)
+class CronSpec:
+    name: str
+    every_s: int
+
+
 JOBS: dict[str, JobSpec] = {}
+CRONS: dict[str, CronSpec] = {}
 
 
 def job(*, name: str, max_tries: int = 5, timeout_s: float | None = None):
@@ -34,8 +41,20 @@ def job(*, name: str, max_tries: int = 5, timeout_s: float | None = None):
     return register
 
 
+def cron_job(*, name: str, every_s: int, timeout_s: float | None = None):
+    """Register `async def fn(ctx)` as a job that also runs every `every_s` seconds (a divisor of 60 or of 3600)."""
+
+    def register(func: JobFunction) -> JobFunction:
+        job(name=name, max_tries=1, timeout_s=timeout_s)(func)
+        CRONS[name] = CronSpec(name=name, every_s=every_s)
+        return func
+
+    return register
+
+
 def load_all_jobs() -> dict[str, JobSpec]:
     """Import every module that defines jobs, so the catalogue is complete."""
+    from shared.ingest import pipeline  # noqa: F401
     from shared.jobs import selftest  # noqa: F401
 
     return JOBS

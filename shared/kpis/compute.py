@@ -153,3 +153,24 @@ async def evaluate_targets(
             day_of=day_of,
         )
     return out
+
+
+async def ingested_spend(
+    session: AsyncSession, start: date, end: date, matchers: list[dict[str, str] | None]
+) -> list[Decimal]:
+    """The ingested `spend` between two days for each dimension matcher (None matches nothing: a line that
+    cannot be attributed to ingested data, such as a team-only budget line). One query for all matchers."""
+    wanted = [m for m in matchers if m]
+    if not wanted:
+        return [Decimal(0)] * len(matchers)
+    rows = (
+        await session.execute(
+            select(MetricDaily.dimensions, MetricDaily.value_sum).where(
+                MetricDaily.metric_key == "spend", MetricDaily.day >= start, MetricDaily.day <= end
+            )
+        )
+    ).all()
+    return [
+        sum((Decimal(value) for dims, value in rows if _matches(dims, m)), Decimal(0)) if m else Decimal(0)
+        for m in matchers
+    ]

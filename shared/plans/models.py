@@ -44,6 +44,8 @@ class Campaign(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
     name: Mapped[str] = mapped_column(String(200))
     # The channel key as metrics carry it (`meta`, `google_ads`, `email`…), so spend can be matched.
     channel: Mapped[str] = mapped_column(String(50))
+    # The `campaign` dimension ingested metrics carry for this campaign (the ad platform's campaign id).
+    tracking_code: Mapped[str | None] = mapped_column(String(200))
     owner_team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
     objective_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("objectives.id", ondelete="RESTRICT"), index=True)
     start_date: Mapped[date] = mapped_column(Date)

@@ -1,7 +1,7 @@
 """Read-side KPI maths over stored data: suggested targets from history, objective progress from KPIs."""
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
@@ -10,9 +10,11 @@ from services.api.crud import get_or_404
 from services.api.kpis.target_schemas import (
     HistoryPoint,
     KpiProgress,
+    KpiValues,
     ObjectiveProgress,
     SuggestedLevels,
     SuggestedTarget,
+    ValuePoint,
 )
 from services.api.kpis.targets import default_pacing
 from services.api.problems import Unprocessable
@@ -20,7 +22,7 @@ from services.api.schemas import plain_number
 from shared.kpis.compute import Window, evaluate_targets, kpi_values
 from shared.kpis.models import Kpi, KpiTarget, ObjectiveKpi
 from shared.kpis.suggest import MIN_PERIODS, suggest_target
-from shared.periods import parse_period, previous_periods, same_period_last_year
+from shared.periods import parse_period, period_containing, previous_periods, same_period_last_year
 from shared.strategy.models import Objective
 
 TRAILING_PERIODS = 6
@@ -132,3 +134,30 @@ async def objective_progress(session, *, objective_id: uuid.UUID, as_of: date | 
         )
     progress = (weighted / weights).quantize(Decimal("0.01"), ROUND_HALF_UP) if weights else None
     return ObjectiveProgress(objective_id=objective.id, as_of=as_of, progress_pct=progress, kpis=rows)
+
+
+MAX_BUCKETS = 1000
+
+
+async def values(session, *, kpi_id: uuid.UUID, start: date, end: date, grain: str) -> KpiValues:
+    """The KPI per day, ISO week or month between two dates (two queries whatever the number of buckets)."""
+    kpi = await get_or_404(session, Kpi, kpi_id)
+    if end < start:
+        raise Unprocessable("`to` is before `from`.", errors=[{"location": "query.to", "message": "before from"}])
+    buckets, day = [], start
+    while day <= end:
+        period = period_containing(grain, day)
+        buckets.append((period.label, max(period.start, start), min(period.end, end)))
+        day = period.end + timedelta(days=1)
+        if len(buckets) > MAX_BUCKETS:
+            raise Unprocessable(f"At most {MAX_BUCKETS} {grain}s per request; narrow from/to or use a coarser grain.")
+    windows = [Window(kpi.id, first, last) for _, first, last in buckets]
+    found = await kpi_values(session, [kpi], windows)
+    return KpiValues(
+        kpi_id=kpi.id,
+        grain=grain,
+        values=[
+            ValuePoint(period=label, start=s, end=e, value=found[w])
+            for (label, s, e), w in zip(buckets, windows, strict=True)
+        ],
+    )

@@ -179,3 +179,16 @@ class ObjectiveProgress(Output):
         examples=["82.50"], description="Weighted mean of the KPIs' attainment, each capped at 100%"
     )
     kpis: list[KpiProgress]
+
+
+class ValuePoint(Output):
+    period: str = Field(examples=["2026-11-02"], description="The day, ISO week or month")
+    start: date
+    end: date
+    value: Number | None = Field(examples=["2.35"])
+
+
+class KpiValues(Output):
+    kpi_id: Id
+    grain: str = Field(examples=["day"])
+    values: list[ValuePoint]

@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -10,6 +10,7 @@ from services.api.deps import Editor, Reader, SessionDep
 from services.api.kpis import progress as progress_service
 from services.api.kpis import targets as service
 from services.api.kpis.target_schemas import (
+    KpiValues,
     ObjectiveProgress,
     RevisionOut,
     SuggestedTarget,
@@ -109,6 +110,23 @@ async def suggested_target(
     scaled by the season when a year of history exists. With fewer than three periods of history it says so
     and suggests nothing."""
     return await progress_service.suggest(session, kpi_id=kpi_id, period_label=period)
+
+
+@router.get("/kpis/{kpi_id}/values", response_model=KpiValues)
+async def kpi_values(
+    kpi_id: uuid.UUID,
+    session: SessionDep,
+    _: Reader,
+    from_: Annotated[date, Query(alias="from", examples=["2026-11-01"])],
+    to: Annotated[date, Query(examples=["2026-11-30"])],
+    grain: Annotated[Literal["day", "week", "month"], Query()] = "day",
+) -> KpiValues:
+    """The KPI's series at a grain between two dates (inclusive), from the ingested daily roll-ups.
+
+    Each value aggregates every metric over its bucket first and then applies the formula (a month's CPC is
+    the month's spend ÷ the month's clicks), with the KPI's dimension filter. No data gives null.
+    """
+    return await progress_service.values(session, kpi_id=kpi_id, start=from_, end=to, grain=grain)
 
 
 @router.get("/objectives/{objective_id}/progress", response_model=ObjectiveProgress, tags=["strategy"])

@@ -20,9 +20,14 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 class RequestContextMiddleware:
     """Pure ASGI (no BaseHTTPMiddleware) so streaming bodies and the body limit work without buffering."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int):
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, ingest_max_body_bytes: int | None = None):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.ingest_max_body_bytes = ingest_max_body_bytes or max_body_bytes
+
+    def _limit(self, path: str) -> int:
+        # Metric batches are large by nature; every other body stays small.
+        return self.ingest_max_body_bytes if path.startswith("/v1/ingest/") else self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,11 +49,12 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
+            limit = self._limit(scope["path"])
             declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-                await self._too_large(scope, receive, send_with_id)
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                await self._too_large(limit, scope, receive, send_with_id)
             else:
-                await self.app(scope, self._limited(receive), send_with_id)
+                await self.app(scope, self._limited(receive, limit), send_with_id)
         except Exception:
             error_log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
             if not status["started"]:
@@ -68,10 +74,9 @@ class RequestContextMiddleware:
             )
             request_id_var.reset(token)
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         """Count body bytes as they arrive: a chunked body has no Content-Length to check up front."""
         seen = 0
-        limit = self.max_body_bytes
 
         async def limited_receive() -> Message:
             nonlocal seen
@@ -85,7 +90,7 @@ class RequestContextMiddleware:
 
         return limited_receive
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        exc = PayloadTooLarge(f"The request body exceeds the limit of {self.max_body_bytes} bytes.")
+    async def _too_large(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        exc = PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
         response = problem_response(exc.status, exc.title, exc.detail, exc.slug)
         await response(scope, receive, send)

@@ -22,6 +22,7 @@ from services.api.plans.schemas import (
 from services.api.plans.service import ensure_open
 from services.api.problems import Conflict, NotFound, Unprocessable
 from shared.department.models import Team
+from shared.kpis.compute import ingested_spend
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
 
 CENT = Decimal("0.01")
@@ -239,23 +240,50 @@ async def list_reallocations(session, *, plan_id: uuid.UUID, page: PageParams, l
     return await fetch_page(session, stmt, BudgetReallocation.id, page)
 
 
+async def ingested_by_line(session, *, plan_id: uuid.UUID, lines: list[BudgetLine]) -> dict[uuid.UUID, Decimal]:
+    """Each line's ingested spend over its plan's period, matched by the line's channel and its campaign's
+    tracking code (a team-only line, or a campaign without a tracking code, matches nothing). Three queries."""
+    if not lines:
+        return {}
+    plan = await get_or_404(session, Plan, plan_id)
+    campaign_ids = {line.campaign_id for line in lines if line.campaign_id}
+    codes = dict(
+        (await session.execute(select(Campaign.id, Campaign.tracking_code).where(Campaign.id.in_(campaign_ids)))).all()
+        if campaign_ids
+        else []
+    )
+    matchers = []
+    for line in lines:
+        matcher = {"channel": line.channel} if line.channel else {}
+        if line.campaign_id:
+            if not codes.get(line.campaign_id):
+                matchers.append(None)
+                continue
+            matcher["campaign"] = codes[line.campaign_id]
+        matchers.append(matcher or None)
+    spend = await ingested_spend(session, plan.start_date, plan.end_date, matchers)
+    return {line.id: amount.quantize(CENT) for line, amount in zip(lines, spend, strict=True)}
+
+
 def _row(planned: Decimal, actual: Decimal) -> dict:
     utilisation = (actual / planned).quantize(Decimal("0.0001"), ROUND_HALF_UP) if planned else None
     return {"planned": planned, "actual": actual, "variance": planned - actual, "utilisation": utilisation}
 
 
 async def report(session, *, plan_id: uuid.UUID) -> BudgetReport:
-    """Planned, actual, variance and utilisation per line, per channel and in total (two queries)."""
+    """Planned, actual (manual + ingested spend), variance and utilisation per line, per channel and in total."""
     budget = await get_budget(session, plan_id=plan_id)
     lines = (
         await session.scalars(select(BudgetLine).where(BudgetLine.budget_id == budget.id).order_by(BudgetLine.id))
     ).all()
+    ingested = await ingested_by_line(session, plan_id=plan_id, lines=list(lines))
+    actual_of = {line.id: line.actual_amount + ingested[line.id] for line in lines}
     by_channel: dict[str | None, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for line in lines:
         by_channel[line.channel][0] += line.planned_amount
-        by_channel[line.channel][1] += line.actual_amount
+        by_channel[line.channel][1] += actual_of[line.id]
     planned = sum((line.planned_amount for line in lines), Decimal(0))
-    actual = sum((line.actual_amount for line in lines), Decimal(0))
+    actual = sum(actual_of.values(), Decimal(0))
     return BudgetReport(
         plan_id=plan_id,
         currency=budget.currency,
@@ -269,7 +297,9 @@ async def report(session, *, plan_id: uuid.UUID) -> BudgetReport:
                 channel=line.channel,
                 team_id=line.team_id,
                 campaign_id=line.campaign_id,
-                **_row(line.planned_amount, line.actual_amount),
+                manual_actual=line.actual_amount,
+                ingested_spend=ingested[line.id],
+                **_row(line.planned_amount, actual_of[line.id]),
             )
             for line in lines
         ],

@@ -21,6 +21,18 @@ from services.api.problems import problem_responses
 from services.api.schemas import ChannelKey, Page
 
 router = APIRouter()
+
+
+async def _lines_out(session, plan_id: uuid.UUID, lines) -> list[BudgetLineOut]:
+    ingested = await service.ingested_by_line(session, plan_id=plan_id, lines=list(lines))
+    return [
+        BudgetLineOut.model_validate(line).model_copy(
+            update={"ingested_spend": ingested[line.id], "actual": line.actual_amount + ingested[line.id]}
+        )
+        for line in lines
+    ]
+
+
 CONFLICT = problem_responses(409)
 
 
@@ -54,7 +66,8 @@ async def add_budget_line(plan_id: uuid.UUID, body: BudgetLineCreate, session: S
     The lines may never add up to more than the total: a line that would is refused with 409 and the
     `overshoot` in the problem. This holds under concurrent requests too.
     """
-    return BudgetLineOut.model_validate(await service.add_line(session, plan_id=plan_id, body=body))
+    [line] = await _lines_out(session, plan_id, [await service.add_line(session, plan_id=plan_id, body=body)])
+    return line
 
 
 @router.get("/plans/{plan_id}/budget/lines", response_model=Page[BudgetLineOut])
@@ -71,7 +84,7 @@ async def list_budget_lines(
     lines, cursor = await service.list_lines(
         session, plan_id=plan_id, page=page, channel=channel, team_id=team_id, campaign_id=campaign_id
     )
-    return Page[BudgetLineOut](items=[BudgetLineOut.model_validate(line) for line in lines], next_cursor=cursor)
+    return Page[BudgetLineOut](items=await _lines_out(session, plan_id, lines), next_cursor=cursor)
 
 
 @router.patch("/plans/{plan_id}/budget/lines/{line_id}", response_model=BudgetLineOut, responses=CONFLICT)
@@ -82,7 +95,9 @@ async def update_budget_line(
 
     Actual spend (`actual_amount`) can still be recorded once the plan is closed; nothing else can.
     """
-    return BudgetLineOut.model_validate(await service.update_line(session, plan_id=plan_id, line_id=line_id, body=body))
+    line = await service.update_line(session, plan_id=plan_id, line_id=line_id, body=body)
+    [out] = await _lines_out(session, plan_id, [line])
+    return out
 
 
 @router.delete("/plans/{plan_id}/budget/lines/{line_id}", status_code=status.HTTP_204_NO_CONTENT, responses=CONFLICT)

@@ -97,6 +97,12 @@ class CampaignCreate(Input):
     channel: ChannelKey
     owner_team_id: uuid.UUID | None = None
     objective_id: uuid.UUID | None = Field(default=None, description="The objective this campaign serves")
+    tracking_code: str | None = Field(
+        default=None,
+        max_length=200,
+        examples=["120210987654"],
+        description="The `campaign` dimension ingested metrics carry for it (the ad platform's campaign id)",
+    )
     start_date: date = Field(examples=["2027-01-10"])
     end_date: date = Field(examples=["2027-02-10"])
     description: Text | None = None
@@ -110,6 +116,7 @@ class CampaignCreate(Input):
 class CampaignUpdate(Input):
     name: Name | None = None
     channel: ChannelKey | None = None
+    tracking_code: str | None = Field(default=None, max_length=200)
     owner_team_id: uuid.UUID | None = None
     objective_id: uuid.UUID | None = None
     start_date: date | None = None
@@ -122,6 +129,7 @@ class CampaignOut(Output):
     plan_id: uuid.UUID
     name: str
     channel: str
+    tracking_code: str | None
     owner_team_id: uuid.UUID | None
     objective_id: uuid.UUID | None
     start_date: date
@@ -184,10 +192,14 @@ class BudgetLineOut(Output):
     team_id: uuid.UUID | None
     campaign_id: uuid.UUID | None
     planned_amount: Amount
-    actual_amount: Amount
+    actual_amount: Amount = Field(description="Spend entered by hand")
+    ingested_spend: Amount = Field(
+        default=Decimal(0), description="The ingested `spend` metric over the plan's period for this line"
+    )
+    actual: Amount = Field(default=Decimal(0), description="actual_amount + ingested_spend")
     notes: str | None
     created_at: Timestamp
-    updated_at: datetime
+    updated_at: Timestamp
 
 
 class ReallocationCreate(Input):
@@ -224,6 +236,8 @@ class ReportRow(Output):
 
 class ReportLine(ReportRow):
     line_id: Id
+    manual_actual: Amount
+    ingested_spend: Amount
     name: str | None
     channel: str | None
     team_id: uuid.UUID | None

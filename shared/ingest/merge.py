@@ -1,0 +1,168 @@
+# ruff: noqa: S608 - the SQL below interpolates module constants only; every value is a bound parameter.
+"""The bulk merge of a batch's points into metric_points and the refresh of the touched daily roll-ups.
+
+All in the caller's transaction, in a constant number of statements whatever the batch size:
+1. collapse the batch in Python to one change per (metric, day, dimensions) key, in push order;
+2. load it into a temporary staging table (COPY on Postgres, one executemany on SQLite);
+3. count which keys already exist (for the batch's inserted/replaced/incremented figures);
+4. merge: one INSERT … SELECT … ON CONFLICT for snapshots (replace) and one for increments (add);
+5. rebuild metric_daily for exactly the staged keys from metric_points (sum, count, min, max, last).
+Run twice in a rolled-back transaction, nothing changes; the job marks its batch done in the same
+transaction, so a re-run after a crash starts from the same state.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import TextClause, Uuid, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.base import UTCDateTime
+from shared.ingest.points import Mode, Point
+
+STAGING = "ingest_staging"
+_COLUMNS = ("metric_key", "day", "dims_key", "dimensions", "value", "mode")
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    inserted: int
+    replaced: int
+    incremented: int
+
+
+def dims_key(dimensions: dict[str, str]) -> str:
+    """The canonical text of a dimension set: the natural key of points and roll-ups."""
+    return json.dumps(dimensions, sort_keys=True, separators=(",", ":"))
+
+
+def collapse(points: list[Point]) -> list[tuple[str, date, str, dict, Decimal, Mode]]:
+    """One change per key, applying the batch in order: a snapshot resets the key, increments add to it."""
+    merged: dict[tuple[str, date, str], list] = {}
+    for p in points:
+        key = (p.metric, p.day, dims_key(p.dimensions))
+        current = merged.get(key)
+        if p.mode == Mode.snapshot or current is None:
+            merged[key] = [p.dimensions, p.value, p.mode]
+        else:
+            current[1] += p.value  # an increment after a snapshot or another increment in the same batch
+    return [(m, d, k, dims, value, mode) for (m, d, k), (dims, value, mode) in merged.items()]
+
+
+async def _stage(session: AsyncSession, rows: list[tuple]) -> None:
+    dialect = session.bind.dialect.name
+    if dialect == "postgresql":
+        await session.execute(
+            text(
+                f"CREATE TEMPORARY TABLE {STAGING} (metric_key varchar(64), day date, dims_key varchar(1000), "
+                "dimensions json, value numeric(24, 8), mode varchar(16)) ON COMMIT DROP"
+            )
+        )
+        raw = await (await session.connection()).get_raw_connection()
+        records = [(m, d, k, json.dumps(dims), v, mode.value) for m, d, k, dims, v, mode in rows]
+        await raw.driver_connection.copy_records_to_table(STAGING, records=records, columns=list(_COLUMNS))
+        return
+    await session.execute(text(f"DROP TABLE IF EXISTS temp.{STAGING}"))
+    await session.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {STAGING} (metric_key TEXT, day DATE, dims_key TEXT, dimensions TEXT, "
+            "value NUMERIC, mode TEXT)"
+        )
+    )
+    await session.execute(
+        text(f"INSERT INTO {STAGING} VALUES (:metric_key, :day, :dims_key, :dimensions, :value, :mode)"),
+        [
+            {
+                "metric_key": m,
+                "day": d,
+                "dims_key": k,
+                "dimensions": json.dumps(dims),
+                "value": str(v),
+                "mode": mode.value,
+            }
+            for m, d, k, dims, v, mode in rows
+        ],
+    )
+
+
+def _typed(sql: str) -> TextClause:
+    """Bind our parameters with their column types (UUIDs and UTC times differ between backends)."""
+    return text(sql).bindparams(
+        bindparam("org", type_=Uuid()), bindparam("batch", type_=Uuid()), bindparam("now", type_=UTCDateTime())
+    )
+
+
+async def merge_points(
+    session: AsyncSession, *, org_id: uuid.UUID, source: str, batch_id: uuid.UUID, points: list[Point]
+) -> MergeCounts:
+    """Upsert the points and refresh the touched roll-ups; returns what happened to the keys."""
+    rows = collapse(points)
+    if not rows:
+        return MergeCounts(0, 0, 0)
+    postgres = session.bind.dialect.name == "postgresql"
+    params = {"org": org_id, "source": source, "batch": batch_id, "now": datetime.now(UTC)}
+    await _stage(session, rows)
+    existing = await session.execute(
+        _typed(
+            f"SELECT s.mode, count(*) FROM {STAGING} s JOIN metric_points p ON p.org_id = :org "
+            "AND p.metric_key = s.metric_key AND p.day = s.day AND p.dims_key = s.dims_key "
+            "AND p.source = :source GROUP BY s.mode"
+        ),
+        params,
+    )
+    found = dict(existing.all())
+    for mode, on_conflict in (
+        ("snapshot", "value = excluded.value"),
+        ("increment", "value = metric_points.value + excluded.value"),
+    ):
+        # The WHERE before ON CONFLICT also keeps SQLite from reading ON CONFLICT as a join constraint.
+        await session.execute(
+            _typed(
+                "INSERT INTO metric_points (org_id, metric_key, day, dims_key, source, dimensions, value, "
+                "updated_at, batch_id) SELECT :org, s.metric_key, s.day, s.dims_key, :source, s.dimensions, "
+                f"s.value, :now, :batch FROM {STAGING} s WHERE s.mode = '{mode}' "
+                "ON CONFLICT (org_id, metric_key, day, dims_key, source) DO UPDATE SET "
+                f"{on_conflict}, updated_at = excluded.updated_at, batch_id = excluded.batch_id"
+            ),
+            params,
+        )
+    await refresh_rollups(session, org_id=org_id, postgres=postgres)
+    if not postgres:
+        await session.execute(text(f"DROP TABLE temp.{STAGING}"))
+    replaced, incremented = found.get("snapshot", 0), found.get("increment", 0)
+    return MergeCounts(inserted=len(rows) - replaced - incremented, replaced=replaced, incremented=incremented)
+
+
+async def refresh_rollups(session: AsyncSession, *, org_id: uuid.UUID, postgres: bool) -> None:
+    """Rebuild metric_daily for the staged keys from all sources' points (two statements)."""
+    keys = f"SELECT DISTINCT metric_key, day, dims_key FROM {STAGING}"
+    await session.execute(
+        _typed(
+            "DELETE FROM metric_daily WHERE org_id = :org AND EXISTS (SELECT 1 FROM "
+            f"{STAGING} s WHERE s.metric_key = metric_daily.metric_key AND s.day = metric_daily.day "
+            "AND s.dims_key = metric_daily.dims_key)"
+        ),
+        {"org": org_id},
+    )
+    last_value = (
+        "(array_agg(p.value ORDER BY p.updated_at DESC, p.source))[1]"
+        if postgres
+        else "(SELECT p2.value FROM metric_points p2 WHERE p2.org_id = p.org_id AND p2.metric_key = p.metric_key "
+        "AND p2.day = p.day AND p2.dims_key = p.dims_key ORDER BY p2.updated_at DESC, p2.source LIMIT 1)"
+    )
+    dimensions = "(array_agg(p.dimensions::text))[1]::json" if postgres else "min(p.dimensions)"
+    await session.execute(
+        _typed(
+            "INSERT INTO metric_daily (org_id, metric_key, day, dims_key, dimensions, value_sum, value_count, "
+            "value_min, value_max, value_last, last_at) "
+            f"SELECT p.org_id, p.metric_key, p.day, p.dims_key, {dimensions}, sum(p.value), count(*), "
+            f"min(p.value), max(p.value), {last_value}, max(p.updated_at) "
+            f"FROM metric_points p JOIN ({keys}) k ON k.metric_key = p.metric_key AND k.day = p.day "
+            "AND k.dims_key = p.dims_key WHERE p.org_id = :org "
+            "GROUP BY p.org_id, p.metric_key, p.day, p.dims_key"
+        ),
+        {"org": org_id},
+    )

@@ -1,0 +1,67 @@
+"""Ingestion: batches (durable first: the normalised points are committed before any job runs) and the
+stored metric points, one row per (metric, day, dimensions, source)."""
+
+import enum
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, str_enum
+from shared.db.scoping import OrgScoped
+
+
+class BatchStatus(enum.StrEnum):
+    pending = "pending"
+    processing = "processing"
+    done = "done"
+    failed = "failed"
+
+
+class IngestBatch(IdMixin, TimestampMixin, OrgScoped, Base):
+    __tablename__ = "ingest_batches"
+    __table_args__ = (
+        UniqueConstraint("org_id", "idempotency_key"),
+        Index("ix_ingest_batches_status_created", "status", "created_at"),
+    )
+
+    source: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[BatchStatus] = mapped_column(str_enum(BatchStatus, "batch_status"), default=BatchStatus.pending)
+    error: Mapped[str | None] = mapped_column(Text)
+    # The normalised points: [[metric, value, day, dimensions, mode], ...] (value as a decimal string).
+    points: Mapped[list] = mapped_column(JSON)
+    point_count: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer, default=0)
+    replaced: Mapped[int] = mapped_column(Integer, default=0)
+    incremented: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    enqueues: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the batch changed, for evaluation: {kpi_id: [first_day, last_day]}.
+    changed_kpis: Mapped[dict | None] = mapped_column(JSON)
+    by_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+
+
+class MetricPoint(OrgScoped, Base):
+    """The value a source reported for a metric on a day for one set of dimensions.
+
+    Snapshots replace the row, increments add to it. The primary key leads with (org, metric, day) so a
+    time-range scan of one metric is an index range scan.
+    """
+
+    __tablename__ = "metric_points"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True)
+    metric_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    dims_key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dimensions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    value: Mapped[Decimal] = mapped_column(Numeric(24, 8))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    batch_id: Mapped[uuid.UUID] = mapped_column()

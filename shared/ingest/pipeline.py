@@ -1,0 +1,140 @@
+"""The ingestion jobs: process one batch (durable, idempotent, bulk), and sweep batches left behind."""
+
+import logging
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from arq import Retry
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from shared.ingest.merge import merge_points
+from shared.ingest.models import BatchStatus, IngestBatch
+from shared.ingest.points import Mode, Point
+from shared.jobs.context import job_session
+from shared.jobs.registry import cron_job, job
+from shared.kpis.models import KpiMetric
+
+log = logging.getLogger(__name__)
+PROCESS_JOB = "ingest.process_batch"
+# Pending this long without a worker picking it up, a batch is enqueued again by the sweeper.
+PENDING_GRACE = timedelta(seconds=30)
+RETRY_BACKOFF_S = (1, 5, 15, 60, 300)
+
+
+def encode_points(points: list[Point]) -> list[list]:
+    return [[p.metric, str(p.value), p.day.isoformat(), p.dimensions, p.mode.value] for p in points]
+
+
+def decode_points(rows: list[list]) -> list[Point]:
+    return [Point(m, Decimal(v), date.fromisoformat(d), dims, Mode(mode)) for m, v, d, dims, mode in rows]
+
+
+def process_job_id(batch_id: uuid.UUID, enqueues: int) -> str:
+    """A new id per enqueue: arq ignores an id it still keeps a result for, so re-enqueues need their own."""
+    return f"ingest:{batch_id}:{enqueues}"
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated)
+    return isinstance(exc, ConnectionError | OSError)
+
+
+@job(name=PROCESS_JOB, max_tries=len(RETRY_BACKOFF_S) + 1)
+async def process_batch(ctx, *, batch_id: str) -> dict:
+    """Merge a batch's points into metric_points and the roll-ups, and record which KPIs changed."""
+    batch_uuid = uuid.UUID(batch_id)
+    try:
+        async with job_session(ctx) as session:
+            batch = await session.scalar(select(IngestBatch).where(IngestBatch.id == batch_uuid).with_for_update())
+            if batch is None or batch.status in (BatchStatus.done, BatchStatus.failed):
+                return {"batch_id": batch_id, "skipped": True}
+            batch.status, batch.started_at = BatchStatus.processing, datetime.now(UTC)
+            batch.attempts += 1
+        async with job_session(ctx) as session:
+            # The merge and the `done` mark commit together: a crash in between leaves nothing half-applied.
+            batch = await session.scalar(select(IngestBatch).where(IngestBatch.id == batch_uuid).with_for_update())
+            if batch.status != BatchStatus.processing:
+                return {"batch_id": batch_id, "skipped": True}
+            points = decode_points(batch.points)
+            counts = await merge_points(
+                session, org_id=batch.org_id, source=batch.source, batch_id=batch.id, points=points
+            )
+            batch.changed_kpis = await changed_kpis(session, batch.org_id, points)
+            batch.inserted, batch.replaced, batch.incremented = counts.inserted, counts.replaced, counts.incremented
+            batch.status, batch.finished_at = BatchStatus.done, datetime.now(UTC)
+            return {"batch_id": batch_id, "points": len(points), **counts.__dict__}
+    except Exception as exc:
+        if _transient(exc) and ctx.get("job_try", 1) <= len(RETRY_BACKOFF_S):
+            delay = RETRY_BACKOFF_S[ctx.get("job_try", 1) - 1]
+            log.warning("batch %s hit a transient fault, retrying in %ss: %r", batch_id, delay, exc)
+            raise Retry(defer=delay) from exc
+        log.exception("batch %s failed", batch_id)
+        await _mark_failed(ctx, batch_uuid, f"{type(exc).__name__}: {exc}"[:2000])
+        return {"batch_id": batch_id, "failed": True}
+
+
+async def _mark_failed(ctx, batch_id: uuid.UUID, error: str) -> None:
+    async with job_session(ctx) as session:
+        await session.execute(
+            update(IngestBatch)
+            .where(IngestBatch.id == batch_id)
+            .values(status=BatchStatus.failed, error=error, finished_at=datetime.now(UTC))
+        )
+
+
+async def changed_kpis(session, org_id: uuid.UUID, points: list[Point]) -> dict[str, list[str]]:
+    """{kpi_id: [first_day, last_day]} of the KPIs whose formulas read a metric the batch touched."""
+    span: dict[str, list[date]] = {}
+    for p in points:
+        first, last = span.setdefault(p.metric, [p.day, p.day])
+        span[p.metric] = [min(first, p.day), max(last, p.day)]
+    rows = await session.execute(
+        select(KpiMetric.kpi_id, KpiMetric.metric_key).where(KpiMetric.org_id == org_id, KpiMetric.metric_key.in_(span))
+    )
+    changed: dict[str, list[date]] = {}
+    for kpi_id, metric in rows:
+        first, last = span[metric]
+        current = changed.setdefault(str(kpi_id), [first, last])
+        changed[str(kpi_id)] = [min(current[0], first), max(current[1], last)]
+    return {k: [d.isoformat() for d in v] for k, v in changed.items()}
+
+
+@cron_job(name="ingest.sweep_batches", every_s=30)
+async def sweep_batches(ctx) -> int:
+    """Re-enqueue batches nobody is processing: pending past the grace time (the enqueue after commit
+    failed, or Redis lost the job), or processing for longer than a job may run (the worker died)."""
+    now = datetime.now(UTC)
+    stuck_after = now - timedelta(seconds=ctx["settings"].job_timeout_s + 60)
+    async with job_session(ctx) as session:
+        stale = (
+            await session.scalars(
+                select(IngestBatch)
+                .where(
+                    ((IngestBatch.status == BatchStatus.pending) & (IngestBatch.created_at < now - PENDING_GRACE))
+                    | ((IngestBatch.status == BatchStatus.processing) & (IngestBatch.started_at < stuck_after))
+                )
+                .order_by(IngestBatch.created_at)
+                .limit(500)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for batch in stale:
+            batch.enqueues += 1
+            if batch.status == BatchStatus.processing:
+                batch.status = BatchStatus.pending
+    for batch in stale:
+        await ctx["queue"].enqueue(PROCESS_JOB, job_id=process_job_id(batch.id, batch.enqueues), batch_id=str(batch.id))
+    if stale:
+        log.info("re-enqueued %d batches", len(stale))
+    return len(stale)
+
+
+async def batch_counts(session) -> dict[str, int]:
+    """Batches by status (for /metrics)."""
+    rows = await session.execute(select(IngestBatch.status, func.count()).group_by(IngestBatch.status))
+    return {status.value: n for status, n in rows}
