@@ -91,7 +91,8 @@ async def test_parallel_overlapping_targets_leave_exactly_one(client, keys, stat
     kpi = await make_kpi(state, org.id)
     h = keys.headers("editor")
     bodies = [
-        {"period": label, "target_value": "5"} for label in ("2027-Q2", "2027-04", "2027-05", "2027-06", "2027-H1")
+        {"period": label, "target_value": "5"}
+        for label in ("2027-Q2", "2027-05", "2027-W20", "2027-H1", "2027")  # all contain mid-May
     ]
     results = await asyncio.gather(*(client.post(f"/v1/kpis/{kpi}/targets", json=b, headers=h) for b in bodies))
     created = [r for r in results if r.status_code == 201]
