@@ -8,11 +8,13 @@ from typing import Any, ClassVar
 
 from arq import cron, func
 from arq.connections import RedisSettings
+from prometheus_client import start_http_server
 
 from shared.db.engine import make_database
 from shared.jobs.queue import ArqQueue
 from shared.jobs.registry import CRONS, JOBS, load_all_jobs
 from shared.logging import configure_logging
+from shared.metrics import JOB_REGISTRY
 from shared.settings import get_settings
 
 log = logging.getLogger("kpi_engine")
@@ -24,6 +26,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["settings"] = _settings
     ctx["db"] = make_database(_settings)
     ctx["queue"] = ArqQueue(ctx["redis"], _settings.queue_name)
+    if _settings.worker_metrics_port:
+        start_http_server(_settings.worker_metrics_port, addr="0.0.0.0", registry=JOB_REGISTRY)  # noqa: S104
     log.info("worker started", extra={"queue": _settings.queue_name, "jobs": sorted(load_all_jobs())})
 
 

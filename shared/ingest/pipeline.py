@@ -15,6 +15,7 @@ from shared.ingest.points import Mode, Point
 from shared.jobs.context import job_session
 from shared.jobs.registry import cron_job, job
 from shared.kpis.models import KpiMetric
+from shared.metrics import INGEST_BATCHES, INGEST_LATENCY, INGEST_POINTS
 
 log = logging.getLogger(__name__)
 PROCESS_JOB = "ingest.process_batch"
@@ -67,7 +68,11 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
             batch.changed_kpis = await changed_kpis(session, batch.org_id, points)
             batch.inserted, batch.replaced, batch.incremented = counts.inserted, counts.replaced, counts.incremented
             batch.status, batch.finished_at = BatchStatus.done, datetime.now(UTC)
-            return {"batch_id": batch_id, "points": len(points), **counts.__dict__}
+            accepted_at = batch.created_at
+        INGEST_POINTS.inc(len(points))
+        INGEST_BATCHES.labels("done").inc()
+        INGEST_LATENCY.observe((datetime.now(UTC) - accepted_at).total_seconds())
+        return {"batch_id": batch_id, "points": len(points), **counts.__dict__}
     except Exception as exc:
         if _transient(exc) and ctx.get("job_try", 1) <= len(RETRY_BACKOFF_S):
             delay = RETRY_BACKOFF_S[ctx.get("job_try", 1) - 1]
@@ -75,6 +80,7 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
             raise Retry(defer=delay) from exc
         log.exception("batch %s failed", batch_id)
         await _mark_failed(ctx, batch_uuid, f"{type(exc).__name__}: {exc}"[:2000])
+        INGEST_BATCHES.labels("failed").inc()
         return {"batch_id": batch_id, "failed": True}
 
 

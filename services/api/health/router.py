@@ -11,10 +11,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from services.api.deps import StateDep
-from services.api.observability.metrics import JOBS_QUEUED, REGISTRY
+from services.api.observability.metrics import INGEST_BATCHES_BY_STATUS, JOBS_QUEUED, REGISTRY
 from services.api.problems import problem_response, problem_responses
 from services.api.state import AppState
+from shared.db.scoping import allow_all_orgs
+from shared.ingest.models import BatchStatus
+from shared.ingest.pipeline import batch_counts
 from shared.jobs.queue import run_and_wait
+from shared.metrics import JOB_REGISTRY
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -75,9 +79,18 @@ async def ready(
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
 async def metrics(state: StateDep) -> Response:
-    """Prometheus metrics: HTTP request counts and latency, and the job queue depth."""
+    """Prometheus metrics: HTTP requests and latency, queue depth, ingest batches by status, points processed
+    and batch latency (the last two from jobs run in this process; the worker serves its own)."""
     try:
         JOBS_QUEUED.set(await asyncio.wait_for(state.queue.queued_count(), CHECK_TIMEOUT_S))
     except Exception as exc:
         log.warning("queue depth unavailable: %r", exc)
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    try:
+        async with state.db.sessionmaker() as session:
+            allow_all_orgs(session)
+            counts = await asyncio.wait_for(batch_counts(session), CHECK_TIMEOUT_S)
+        for status in BatchStatus:
+            INGEST_BATCHES_BY_STATUS.labels(status.value).set(counts.get(status.value, 0))
+    except Exception as exc:
+        log.warning("batch counts unavailable: %r", exc)
+    return Response(generate_latest(REGISTRY) + generate_latest(JOB_REGISTRY), media_type=CONTENT_TYPE_LATEST)

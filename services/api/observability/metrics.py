@@ -15,3 +15,6 @@ HTTP_LATENCY = Histogram(
 JOBS_QUEUED = Gauge(
     "kpi_jobs_queued", "Jobs waiting in the queue (arq) or running in-process (embedded)", registry=REGISTRY
 )
+INGEST_BATCHES_BY_STATUS = Gauge(
+    "kpi_ingest_batches", "Ingest batches in the database, by status (all organisations)", ["status"], registry=REGISTRY
+)

@@ -1,0 +1,17 @@
+"""Prometheus metrics of the jobs, wherever they run: the worker serves them on WORKER_METRICS_PORT, and the
+API's /metrics includes them (in embedded mode the jobs run in the API process)."""
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+JOB_REGISTRY = CollectorRegistry(auto_describe=True)
+
+INGEST_POINTS = Counter("kpi_ingest_points_processed", "Metric points merged by ingest jobs", registry=JOB_REGISTRY)
+INGEST_BATCHES = Counter(
+    "kpi_ingest_batches_finished", "Ingest batches finished, by outcome", ["outcome"], registry=JOB_REGISTRY
+)
+INGEST_LATENCY = Histogram(
+    "kpi_ingest_batch_latency_seconds",
+    "From a batch's acceptance to its merge",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    registry=JOB_REGISTRY,
+)
