@@ -15,6 +15,7 @@ from services.api.pagination import PageParams, encode_cursor, fetch_page
 from services.api.problems import Conflict, NotFound, Unprocessable
 from shared.db.base import utcnow
 from shared.department.models import Team
+from shared.kpis.models import ObjectiveKpi
 from shared.plans.models import Campaign
 from shared.strategy.models import (
     BusinessGoal,
@@ -104,11 +105,15 @@ async def delete_goal(session: AsyncSession, *, goal_id: uuid.UUID) -> None:
 
 
 async def _linked_kpi_counts(session: AsyncSession, objective_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """How many KPIs measure each objective: none can yet (the objective↔KPI link comes with KPIs).
-
-    When it does, this becomes one grouped COUNT over the link table for the whole page.
-    """
-    return {}
+    """How many KPIs measure each objective: one grouped COUNT over the link table for the whole page."""
+    if not objective_ids:
+        return {}
+    stmt = (
+        select(ObjectiveKpi.objective_id, func.count())
+        .where(ObjectiveKpi.objective_id.in_(objective_ids))
+        .group_by(ObjectiveKpi.objective_id)
+    )
+    return dict((await session.execute(stmt)).all())
 
 
 def _facts(objective: Objective) -> ObjectiveFacts:
