@@ -76,7 +76,7 @@ async def test_editor_sets_a_goal_and_an_objective_and_reads_its_smart_check(cli
     created = r.json()
     assert created["baseline_value"] == "9000" and created["target_value"] == "12000"
     assert created["owner_team_id"] == team_id and created["business_goal_id"] == goal["id"]
-    # No KPI can be linked yet, so a numeric target is only a warning for "measurable".
+    # No KPI is linked to this objective, so a numeric target is only a warning for "measurable".
     assert verdicts(created) == {
         "specific": "pass",
         "measurable": "warn",

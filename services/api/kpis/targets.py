@@ -56,6 +56,7 @@ async def _lock_kpi_and_refuse_overlap(session, kpi: Kpi, start: date, end: date
         update(Kpi).where(Kpi.id == kpi.id).values(version=Kpi.version + 1),
         execution_options={"synchronize_session": False},
     )
+    await session.refresh(kpi)  # the KPI as of the lock (its direction may just have changed)
     stmt = select(KpiTarget).where(KpiTarget.kpi_id == kpi.id, KpiTarget.start_date <= end, KpiTarget.end_date >= start)
     if exclude is not None:
         stmt = stmt.where(KpiTarget.id != exclude)
@@ -78,8 +79,8 @@ async def create_target(session, *, kpi_id: uuid.UUID, body: TargetCreate) -> tu
         period_label=body.period,
         **{**fields, "pacing": body.pacing or await default_pacing(session, kpi)},
     )
-    _check_levels(kpi, target)
     await _lock_kpi_and_refuse_overlap(session, kpi, target.start_date, target.end_date, exclude=None)
+    _check_levels(kpi, target)
     session.add(target)
     await session.flush()
     return kpi, target
