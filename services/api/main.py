@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from services.api.department.router import router as department_router
 from services.api.health.router import router as health_router
+from services.api.ingest.router import router as ingest_router
 from services.api.kpis.router import router as kpis_router
 from services.api.observability.middleware import RequestContextMiddleware
 from services.api.orgs.router import router as orgs_router
@@ -61,6 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ingest_max_body_bytes=settings.ingest_max_body_bytes,
     )
     app.include_router(health_router)
-    for router in (orgs_router, department_router, strategy_router, plans_router, kpis_router):
+    for router in (orgs_router, department_router, strategy_router, plans_router, kpis_router, ingest_router):
         app.include_router(router)
     return app

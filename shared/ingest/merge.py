@@ -90,9 +90,8 @@ async def _stage(session: AsyncSession, rows: list[tuple]) -> None:
 
 def _typed(sql: str) -> TextClause:
     """Bind our parameters with their column types (UUIDs and UTC times differ between backends)."""
-    return text(sql).bindparams(
-        bindparam("org", type_=Uuid()), bindparam("batch", type_=Uuid()), bindparam("now", type_=UTCDateTime())
-    )
+    types = {"org": Uuid(), "batch": Uuid(), "now": UTCDateTime()}
+    return text(sql).bindparams(*(bindparam(name, type_=t) for name, t in types.items() if f":{name}" in sql))
 
 
 async def merge_points(

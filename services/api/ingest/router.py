@@ -1,0 +1,165 @@
+"""Routes: push metrics (generic batches and ad-platform payloads), and read batches back."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
+
+from services.api.deps import Ingestor, Principal, SessionDep, StateDep, require_role
+from services.api.ingest import service
+from services.api.ingest.schemas import BatchAccepted, BatchOut, MetricBatchIn
+from services.api.pagination import PageDep
+from services.api.problems import V1_ERRORS, NotFound, Unprocessable, problem_responses
+from services.api.schemas import Page
+from shared.ingest.adapters import ADAPTERS, AdapterConfig
+from shared.ingest.models import BatchStatus
+from shared.ingest.points import AdapterError, Point
+from shared.orgs.models import Role
+
+# Whoever pushes may follow their batches; viewers may read them too.
+BatchReader = Annotated[Principal, Depends(require_role(Role.admin, Role.editor, Role.viewer, Role.ingest))]
+router = APIRouter(prefix="/v1/ingest", tags=["ingestion"], responses=V1_ERRORS)
+ACCEPT_RESPONSES = {
+    200: {"model": BatchAccepted, "description": "A replay of an idempotency key: the original batch"},
+    **problem_responses(409, 413),
+}
+IdempotencyHeader = Annotated[
+    str | None, Header(alias="Idempotency-Key", max_length=200, description="Makes a retried push safe")
+]
+
+
+async def _accepted(session, request: Request, response: Response, caller, **kwargs) -> BatchAccepted:
+    batch, created = await service.accept_batch(
+        session, fingerprint=service.body_hash(await request.body()), by_key_id=caller.key_id, **kwargs
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return BatchAccepted(batch_id=batch.id, status=batch.status)
+
+
+@router.post("/metrics", status_code=status.HTTP_202_ACCEPTED, response_model=BatchAccepted, responses=ACCEPT_RESPONSES)
+async def push_metrics(
+    body: MetricBatchIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: Ingestor,
+    state: StateDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> BatchAccepted:
+    """Push a batch of metric points (needs a key with role `ingest`, `editor` or `admin`).
+
+    The whole batch is validated first: one bad point is a 422 naming it (`body.points.3.value`), unknown
+    metrics are listed, and nothing is stored. Accepted, the batch is stored durably and answered with
+    `202 {batch_id, status}`; a worker then merges it. Follow it at `GET /v1/ingest/batches/{batch_id}`.
+    """
+    service.check_size(len(body.points), state.settings.ingest_max_points)
+    points = [Point(p.metric, p.value, _utc_day(p.timestamp), p.dimensions, p.mode) for p in body.points]
+    return await _accepted(
+        session,
+        request,
+        response,
+        caller,
+        source=body.source,
+        points=points,
+        locations=[f"body.points.{i}" for i in range(len(points))],
+        idempotency_key=idempotency_key or body.idempotency_key,
+    )
+
+
+def _utc_day(timestamp):
+    if isinstance(timestamp, datetime):
+        if timestamp.tzinfo is None:
+            return timestamp.date()
+        return timestamp.astimezone(UTC).date()
+    return timestamp
+
+
+@router.post(
+    "/{source}", status_code=status.HTTP_202_ACCEPTED, response_model=BatchAccepted, responses=ACCEPT_RESPONSES
+)
+async def push_platform_report(
+    source: str,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: Ingestor,
+    state: StateDep,
+    payload: Annotated[
+        Any,
+        Body(
+            examples=[
+                {
+                    "data": [
+                        {
+                            "date_start": "2026-11-02",
+                            "date_stop": "2026-11-02",
+                            "campaign_id": "120210",
+                            "spend": "132.47",
+                            "impressions": "10450",
+                            "clicks": "212",
+                        }
+                    ]
+                }
+            ]
+        ),
+    ],
+    idempotency_key: IdempotencyHeader = None,
+) -> BatchAccepted:
+    """Push a report as an ad platform's API returns it: `meta` (Insights), `google_ads` (search/searchStream,
+    nested or flattened), `tiktok` (integrated report), `linkedin` (adAnalytics).
+
+    Each row becomes `snapshot` points with dimensions `channel` (the platform) and `campaign`, units
+    normalised (Google's micros, strings, Meta's action arrays). A row the platform would not send daily is
+    refused (422 says so); see docs/domains/ingest-adapters.md for the field mapping.
+    """
+    adapter = ADAPTERS.get(source)
+    if adapter is None:
+        raise NotFound(f"No adapter for {source!r}; use one of {', '.join(sorted(ADAPTERS))} or /v1/ingest/metrics.")
+    try:
+        points = adapter(payload, AdapterConfig())
+    except AdapterError as exc:
+        raise Unprocessable(
+            f"body.{exc.location}: {exc.message}", errors=[{"location": f"body.{exc.location}", "message": exc.message}]
+        ) from exc
+    if not points:
+        raise Unprocessable("The report has no rows with metrics.")
+    service.check_size(len(points), state.settings.ingest_max_points)
+    return await _accepted(
+        session,
+        request,
+        response,
+        caller,
+        source=source,
+        points=points,
+        locations=[f"body.row[{i}]" for i in range(len(points))],
+        idempotency_key=idempotency_key,
+    )
+
+
+def _batch_out(batch) -> BatchOut:
+    latency = None
+    if batch.finished_at is not None:
+        latency = round((batch.finished_at - batch.created_at).total_seconds() * 1000, 1)
+    fields = {name: getattr(batch, name) for name in BatchOut.model_fields if name != "latency_ms"}
+    return BatchOut(**fields, latency_ms=latency)
+
+
+@router.get("/batches/{batch_id}", response_model=BatchOut)
+async def get_batch(batch_id: uuid.UUID, session: SessionDep, _: BatchReader) -> BatchOut:
+    """A batch's status (`pending`, `processing`, `done`, `failed` with its error), counts and timings."""
+    return _batch_out(await service.get_batch(session, batch_id=batch_id))
+
+
+@router.get("/batches", response_model=Page[BatchOut])
+async def list_batches(
+    session: SessionDep,
+    _: BatchReader,
+    page: PageDep,
+    status_: Annotated[BatchStatus | None, Query(alias="status")] = None,
+    source: str | None = None,
+) -> Page[BatchOut]:
+    """The organisation's ingest batches, oldest first; filter by status or source."""
+    batches, cursor = await service.list_batches(session, page=page, status=status_, source=source)
+    return Page[BatchOut](items=[_batch_out(b) for b in batches], next_cursor=cursor)

@@ -1,0 +1,74 @@
+"""Request and response bodies of metric ingestion."""
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from services.api.schemas import Id, Input, Number, Output, Timestamp
+from shared.ingest.models import BatchStatus
+from shared.ingest.points import Mode
+
+MAX_DIMENSIONS = 8
+MAX_DIMENSION_VALUE = 200
+_DIMENSION_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+SourceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["crm"])]
+
+
+class PointIn(Input):
+    """One metric value for one day (the timestamp's UTC date) and one set of dimensions."""
+
+    metric: str = Field(max_length=64, examples=["spend"])
+    value: Decimal = Field(allow_inf_nan=False, max_digits=24, decimal_places=8, examples=["120.5"])
+    timestamp: datetime | date = Field(examples=["2026-11-02T00:00:00Z"])
+    dimensions: dict[str, str] = Field(default_factory=dict, examples=[{"channel": "meta", "campaign": "bf-2026"}])
+    mode: Mode = Field(
+        default=Mode.snapshot,
+        description="`snapshot`: the value for that metric/day/dimensions from this source (a later push replaces "
+        "it); `increment`: adds to it",
+    )
+
+    @field_validator("dimensions")
+    @classmethod
+    def _dimensions(cls, dims: dict[str, str]) -> dict[str, str]:
+        if len(dims) > MAX_DIMENSIONS:
+            raise ValueError(f"at most {MAX_DIMENSIONS} dimensions")
+        for key, value in dims.items():
+            if not _DIMENSION_KEY.match(key):
+                raise ValueError(f"dimension name {key!r} must be lower-case letters, digits and _ (max 40)")
+            if not value or len(value) > MAX_DIMENSION_VALUE:
+                raise ValueError(f"dimension {key!r} must be 1 to {MAX_DIMENSION_VALUE} characters")
+        return dims
+
+
+class MetricBatchIn(Input):
+    """A batch of points from one source. The same `idempotency_key` (here or in the `Idempotency-Key`
+    header) with the same body is the same batch; with another body it is refused (409)."""
+
+    points: list[PointIn] = Field(min_length=1)
+    source: SourceKey = "api"
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200, examples=["crm-2026-11-02"])
+
+
+class BatchAccepted(Output):
+    batch_id: Id
+    status: BatchStatus = Field(examples=["pending"])
+
+
+class BatchOut(Output):
+    id: Id
+    source: str = Field(examples=["meta"])
+    status: BatchStatus = Field(examples=["done"])
+    error: str | None = Field(examples=[None])
+    idempotency_key: str | None
+    point_count: int = Field(examples=[1200])
+    inserted: int = Field(description="Keys (metric, day, dimensions) stored for the first time", examples=[1000])
+    replaced: int = Field(description="Keys whose snapshot replaced an earlier value", examples=[200])
+    incremented: int = Field(description="Keys an increment added to", examples=[0])
+    attempts: int
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    latency_ms: Number | None = Field(description="From acceptance to done")
