@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = Field(default=33_554_432, gt=0, description="Body limit of /v1/ingest/ routes")
     ingest_max_points: int = Field(default=100_000, gt=0, description="Most points one ingest batch may carry")
     worker_metrics_port: int | None = Field(default=None, description="Serve the worker's Prometheus metrics here")
+    ingest_pending_grace_s: int = Field(
+        default=30, ge=0, description="A batch pending this long is enqueued again by the sweeper"
+    )
     db_pool_size: int = Field(default=10, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
 

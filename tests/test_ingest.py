@@ -1,6 +1,7 @@
 """Systems push metrics; a worker merges them in bulk; KPI values and budgets follow. Nothing is lost or
 counted twice."""
 
+import asyncio
 from decimal import Decimal
 
 from tests.ingest_support import point, push, push_and_wait, wait_done
@@ -125,3 +126,29 @@ async def test_pushing_needs_an_ingest_capable_key_and_batches_stay_in_their_org
     assert (await client.get(f"/v1/ingest/batches/{batch_id}", headers=keys.headers("ingest"))).status_code == 200
     assert (await client.get(f"/v1/ingest/batches/{batch_id}", headers=other_org.headers)).status_code == 404
     assert (await client.get("/v1/ingest/batches", headers=other_org.headers)).json()["items"] == []
+
+
+async def test_a_batch_accepted_while_redis_is_down_is_kept_and_swept_in_later(client, keys, state, settings, org):
+    from services.api.main import create_app
+    from shared.ingest.pipeline import sweep_batches
+    from tests.conftest import client_for
+
+    offline = create_app(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0", "run_crons": False}))
+    async with client_for(offline) as c:
+        r = await push(c, keys.headers("ingest"), [point("leads", 7, "2026-11-04")])
+        assert r.status_code == 202, "the batch is durable in the database even though it could not be enqueued"
+    batch_id = r.json()["batch_id"]
+    await asyncio.sleep(0.5)
+    assert (await client.get(f"/v1/ingest/batches/{batch_id}", headers=keys.headers("ingest"))).json()[
+        "status"
+    ] == "pending"
+
+    ctx = {
+        "db": state.db,
+        "queue": state.queue,
+        "settings": state.settings.model_copy(update={"ingest_pending_grace_s": 0}),
+    }
+    assert await sweep_batches(ctx) >= 1
+    batch = await wait_done(client, keys.headers("ingest"), batch_id)
+    assert (batch["status"], batch["inserted"]) == ("done", 1)
+    assert await sweep_batches(ctx) == 0, "a done batch is not swept again"

@@ -19,8 +19,6 @@ from shared.metrics import INGEST_BATCHES, INGEST_LATENCY, INGEST_POINTS
 
 log = logging.getLogger(__name__)
 PROCESS_JOB = "ingest.process_batch"
-# Pending this long without a worker picking it up, a batch is enqueued again by the sweeper.
-PENDING_GRACE = timedelta(seconds=30)
 RETRY_BACKOFF_S = (1, 5, 15, 60, 300)
 
 
@@ -114,14 +112,15 @@ async def changed_kpis(session, org_id: uuid.UUID, points: list[Point]) -> dict[
 async def sweep_batches(ctx) -> int:
     """Re-enqueue batches nobody is processing: pending past the grace time (the enqueue after commit
     failed, or Redis lost the job), or processing for longer than a job may run (the worker died)."""
-    now = datetime.now(UTC)
-    stuck_after = now - timedelta(seconds=ctx["settings"].job_timeout_s + 60)
+    settings, now = ctx["settings"], datetime.now(UTC)
+    pending_before = now - timedelta(seconds=settings.ingest_pending_grace_s)
+    stuck_after = now - timedelta(seconds=settings.job_timeout_s + 60)
     async with job_session(ctx) as session:
         stale = (
             await session.scalars(
                 select(IngestBatch)
                 .where(
-                    ((IngestBatch.status == BatchStatus.pending) & (IngestBatch.created_at < now - PENDING_GRACE))
+                    ((IngestBatch.status == BatchStatus.pending) & (IngestBatch.created_at < pending_before))
                     | ((IngestBatch.status == BatchStatus.processing) & (IngestBatch.started_at < stuck_after))
                 )
                 .order_by(IngestBatch.created_at)
