@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/kpi_test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: install run worker migrate test test-sqlite test-postgres lint format org clean
+.PHONY: install run worker migrate test test-sqlite test-postgres lint format org bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test-sqlite: install
 test-postgres: install
 	TEST_BACKEND=postgres TEST_DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' \
 		$(PY) -m pytest $(PYTEST_ARGS)
+
+# Ingestion throughput on Postgres as ratios to a raw COPY measured in the same run (BENCH_DATABASE_URL).
+bench: install
+	$(PY) -m tests.bench.ingest
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -39,17 +39,22 @@ def dims_key(dimensions: dict[str, str]) -> str:
     return json.dumps(dimensions, sort_keys=True, separators=(",", ":"))
 
 
-def collapse(points: list[Point]) -> list[tuple[str, date, str, dict, Decimal, Mode]]:
+def collapse(points: list[Point]) -> list[tuple[str, date, str, Decimal, Mode]]:
     """One change per key, applying the batch in order: a snapshot resets the key, increments add to it."""
     merged: dict[tuple[str, date, str], list] = {}
+    keys: dict[tuple, str] = {}  # a batch has few distinct dimension sets; serialise each once
     for p in points:
-        key = (p.metric, p.day, dims_key(p.dimensions))
+        items = tuple(sorted(p.dimensions.items()))
+        text_key = keys.get(items)
+        if text_key is None:
+            text_key = keys[items] = dims_key(p.dimensions)
+        key = (p.metric, p.day, text_key)
         current = merged.get(key)
         if p.mode == Mode.snapshot or current is None:
-            merged[key] = [p.dimensions, p.value, p.mode]
+            merged[key] = [p.value, p.mode]
         else:
-            current[1] += p.value  # an increment after a snapshot or another increment in the same batch
-    return [(m, d, k, dims, value, mode) for (m, d, k), (dims, value, mode) in merged.items()]
+            current[0] += p.value  # an increment after a snapshot or another increment in the same batch
+    return [(m, d, k, value, mode) for (m, d, k), (value, mode) in merged.items()]
 
 
 async def _stage(session: AsyncSession, rows: list[tuple]) -> None:
@@ -62,7 +67,8 @@ async def _stage(session: AsyncSession, rows: list[tuple]) -> None:
             )
         )
         raw = await (await session.connection()).get_raw_connection()
-        records = [(m, d, k, json.dumps(dims), v, mode.value) for m, d, k, dims, v, mode in rows]
+        # dims_key is already the canonical JSON of the dimensions: reuse it instead of serialising again.
+        records = [(m, d, k, k, v, mode.value) for m, d, k, v, mode in rows]
         await raw.driver_connection.copy_records_to_table(STAGING, records=records, columns=list(_COLUMNS))
         return
     await session.execute(text(f"DROP TABLE IF EXISTS temp.{STAGING}"))
@@ -79,11 +85,11 @@ async def _stage(session: AsyncSession, rows: list[tuple]) -> None:
                 "metric_key": m,
                 "day": d,
                 "dims_key": k,
-                "dimensions": json.dumps(dims),
+                "dimensions": k,
                 "value": str(v),
                 "mode": mode.value,
             }
-            for m, d, k, dims, v, mode in rows
+            for m, d, k, v, mode in rows
         ],
     )
 
@@ -137,7 +143,6 @@ async def merge_points(
 
 async def refresh_rollups(session: AsyncSession, *, org_id: uuid.UUID, postgres: bool) -> None:
     """Rebuild metric_daily for the staged keys from all sources' points (two statements)."""
-    keys = f"SELECT DISTINCT metric_key, day, dims_key FROM {STAGING}"
     await session.execute(
         _typed(
             "DELETE FROM metric_daily WHERE org_id = :org AND EXISTS (SELECT 1 FROM "
@@ -152,16 +157,18 @@ async def refresh_rollups(session: AsyncSession, *, org_id: uuid.UUID, postgres:
         else "(SELECT p2.value FROM metric_points p2 WHERE p2.org_id = p.org_id AND p2.metric_key = p.metric_key "
         "AND p2.day = p.day AND p2.dims_key = p.dims_key ORDER BY p2.updated_at DESC, p2.source LIMIT 1)"
     )
-    dimensions = "(array_agg(p.dimensions::text))[1]::json" if postgres else "min(p.dimensions)"
+    # The staging table holds one row per key (collapse), so it joins directly and carries the dimensions.
+    dimensions = "s.dimensions::text" if postgres else "s.dimensions"
+    dimensions_out = "(s.dimensions::text)::json" if postgres else "s.dimensions"
     await session.execute(
         _typed(
             "INSERT INTO metric_daily (org_id, metric_key, day, dims_key, dimensions, value_sum, value_count, "
             "value_min, value_max, value_last, last_at) "
-            f"SELECT p.org_id, p.metric_key, p.day, p.dims_key, {dimensions}, sum(p.value), count(*), "
+            f"SELECT p.org_id, p.metric_key, p.day, p.dims_key, {dimensions_out}, sum(p.value), count(*), "
             f"min(p.value), max(p.value), {last_value}, max(p.updated_at) "
-            f"FROM metric_points p JOIN ({keys}) k ON k.metric_key = p.metric_key AND k.day = p.day "
-            "AND k.dims_key = p.dims_key WHERE p.org_id = :org "
-            "GROUP BY p.org_id, p.metric_key, p.day, p.dims_key"
+            f"FROM metric_points p JOIN {STAGING} s ON s.metric_key = p.metric_key AND s.day = p.day "
+            "AND s.dims_key = p.dims_key WHERE p.org_id = :org "
+            f"GROUP BY p.org_id, p.metric_key, p.day, p.dims_key, {dimensions}"
         ),
         {"org": org_id},
     )
