@@ -1,0 +1,38 @@
+"""Native ad-platform adapters: a reporting API's payload (or an ETL tool's relay of it) → snapshot points.
+
+Pure functions, no I/O. Each takes the decoded JSON and the organisation's `AdapterConfig` and returns the
+points, or raises `AdapterError(message, location)`, and nothing else, whatever the JSON. Field mappings,
+units and defaults: docs/domains/ingest-adapters.md.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from shared.ingest.adapters._common import DEFAULT_CONFIG, LEAD_TYPES, PURCHASE_TYPES, AdapterConfig
+from shared.ingest.adapters.google_ads import parse_google_ads
+from shared.ingest.adapters.linkedin import parse_linkedin
+from shared.ingest.adapters.meta import parse_meta
+from shared.ingest.adapters.tiktok import parse_tiktok
+from shared.ingest.points import Point
+
+Adapter = Callable[[Any, AdapterConfig], list[Point]]
+
+ADAPTERS: dict[str, Adapter] = {
+    "meta": parse_meta,
+    "google_ads": parse_google_ads,
+    "tiktok": parse_tiktok,
+    "linkedin": parse_linkedin,
+}
+
+__all__ = [
+    "ADAPTERS",
+    "DEFAULT_CONFIG",
+    "LEAD_TYPES",
+    "PURCHASE_TYPES",
+    "Adapter",
+    "AdapterConfig",
+    "parse_google_ads",
+    "parse_linkedin",
+    "parse_meta",
+    "parse_tiktok",
+]

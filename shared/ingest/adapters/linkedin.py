@@ -1,0 +1,100 @@
+"""LinkedIn Marketing API (`GET /rest/adAnalytics?q=analytics&pivot=CAMPAIGN&timeGranularity=DAILY`) → points.
+
+Input: `{"elements": [element, ...], "paging": {...}}`. An element:
+
+    {"pivotValues": ["urn:li:sponsoredCampaign:123456789"],
+     "dateRange": {"start": {"year": 2026, "month": 11, "day": 2}, "end": {"year": 2026, "month": 11, "day": 2}},
+     "impressions": 1000, "clicks": 20, "costInLocalCurrency": "12.345678901",
+     "externalWebsiteConversions": 2, "oneClickLeads": 1, "conversionValueInLocalCurrency": "99.80"}
+
+Counts are JSON numbers, money is a decimal string in the account's currency (not `costInUsd`). LinkedIn returns
+only the fields asked for with `fields=`. Older API versions name the pivot `pivotValue` (one string); accepted.
+"""
+
+from datetime import date
+from typing import Any
+
+from shared.ingest.adapters._common import (
+    DEFAULT_CONFIG,
+    AdapterConfig,
+    Rows,
+    amount,
+    array,
+    at,
+    campaign_id,
+    describe,
+    obj,
+)
+from shared.ingest.points import AdapterError, Point
+
+CHANNEL = "linkedin"
+_CAMPAIGN_URN = "urn:li:sponsoredCampaign:"
+# Metric ← fields in priority order (the first one present counts).
+_FIELDS = (
+    ("spend", ("costInLocalCurrency",)),
+    ("impressions", ("impressions",)),
+    ("clicks", ("clicks",)),
+    # approximateMemberReach replaced approximateUniqueImpressions (deprecated); both are the members reached.
+    ("reach", ("approximateMemberReach", "approximateUniqueImpressions")),
+    ("conversions", ("externalWebsiteConversions",)),
+    ("leads", ("oneClickLeads",)),
+    ("revenue", ("conversionValueInLocalCurrency",)),
+)
+
+
+def parse_linkedin(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> list[Point]:
+    """Snapshot points from one page of daily campaign adAnalytics; AdapterError for anything else."""
+    response = obj(payload, "$", 'the adAnalytics response {"elements": [...]}')
+    rows = array(response.get("elements"), "elements")
+    out = Rows(CHANNEL)
+    for i, raw in enumerate(rows):
+        where = at("elements", i)
+        row = obj(raw, where, "an analytics element")
+        on = _day(row, where)
+        campaign = _campaign(row, where)
+        values = []
+        for metric, fields in _FIELDS:
+            field = next((f for f in fields if row.get(f) is not None), None)
+            if field is not None:
+                values.append((metric, amount(row[field], at(where, field))))
+        out.add(campaign, on, values, where)
+    return out.points
+
+
+def _campaign(row: dict[str, Any], where: str) -> str:
+    if row.get("pivotValues") is None and isinstance(row.get("pivotValue"), str):
+        location = at(where, "pivotValue")
+        spots = [(location, row["pivotValue"])]
+    else:
+        location = at(where, "pivotValues")
+        pivots = array(row.get("pivotValues"), location, "the pivot values (ask for pivot=CAMPAIGN)")
+        spots = [(at(location, j), urn) for j, urn in enumerate(pivots)]
+    for spot, urn in spots:
+        if isinstance(urn, str) and urn.startswith(_CAMPAIGN_URN):
+            return campaign_id(urn.removeprefix(_CAMPAIGN_URN), spot)
+    raise AdapterError(f"no campaign ({_CAMPAIGN_URN}…) among the pivot values; ask for pivot=CAMPAIGN", location)
+
+
+def _day(row: dict[str, Any], where: str) -> date:
+    location = at(where, "dateRange")
+    span = obj(row.get("dateRange"), location, "the dateRange {start, end}")
+    start = _date(span.get("start"), at(location, "start"))
+    if span.get("end") is not None:
+        end = _date(span["end"], at(location, "end"))
+        if end != start:
+            raise AdapterError(
+                f"a daily row is required (timeGranularity=DAILY); this row covers {start}..{end}", where
+            )
+    return start
+
+
+def _date(value: Any, location: str) -> date:
+    parts = obj(value, location, "a date {year, month, day}")
+    numbers = [parts.get(k) for k in ("year", "month", "day")]
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+        raise AdapterError("expected whole numbers year, month and day", location)
+    try:
+        return date(*numbers)
+    except (ValueError, OverflowError):
+        shown = "-".join(describe(n) for n in numbers)
+        raise AdapterError(f"{shown} is not a calendar date", location) from None
