@@ -12,7 +12,7 @@ from services.api.ingest.schemas import BatchAccepted, BatchOut, MetricBatchIn
 from services.api.pagination import PageDep
 from services.api.problems import V1_ERRORS, NotFound, Unprocessable, problem_responses
 from services.api.schemas import Page
-from shared.ingest.adapters import ADAPTERS, AdapterConfig
+from shared.ingest.adapters import ADAPTERS, DEFAULT_CONFIG
 from shared.ingest.models import BatchStatus
 from shared.ingest.points import AdapterError, Point
 from shared.orgs.models import Role
@@ -118,7 +118,7 @@ async def push_platform_report(
     if adapter is None:
         raise NotFound(f"No adapter for {source!r}; use one of {', '.join(sorted(ADAPTERS))} or /v1/ingest/metrics.")
     try:
-        points = adapter(payload, AdapterConfig())
+        points = adapter(payload, DEFAULT_CONFIG)
     except AdapterError as exc:
         raise Unprocessable(
             f"body.{exc.location}: {exc.message}", errors=[{"location": f"body.{exc.location}", "message": exc.message}]

@@ -1,0 +1,143 @@
+"""Ad platforms push a month of reports; KPI values at day and month grain and the budget's actual spend
+equal the numbers computed by hand from the same reports (ratios of sums, never averages of ratios)."""
+
+from decimal import Decimal
+
+from tests.ingest_support import wait_done
+
+D = Decimal
+DAYS = range(1, 32)
+
+
+def meta_day(d: int, campaign: str) -> dict:
+    factor = 1 if campaign == "111" else 2
+    return {
+        "date_start": f"2026-10-{d:02d}",
+        "date_stop": f"2026-10-{d:02d}",
+        "campaign_id": campaign,
+        "spend": str(D(10 + d) * factor + D("0.35")),
+        "impressions": str((1000 + 10 * d) * factor),
+        "clicks": str((20 + d) * factor),
+        "actions": [{"action_type": "purchase", "value": str(1 + d % 3)}, {"action_type": "link_click", "value": "9"}],
+        "action_values": [{"action_type": "purchase", "value": str((1 + d % 3) * 50)}],
+    }
+
+
+def google_day(d: int) -> dict:
+    return {
+        "campaign": {"id": "333"},
+        "segments": {"date": f"2026-10-{d:02d}"},
+        "metrics": {
+            "costMicros": str((5 + d) * 1_000_000 + 250_000),
+            "impressions": str(2000 + d),
+            "clicks": str(30 + d),
+            "conversions": str(D(d) / 2),
+            "conversionsValue": str(D(d) * 40),
+        },
+    }
+
+
+def expected(days, channel=None) -> dict[str, Decimal]:
+    """The month's (or a day's) sums, straight from the generators."""
+    totals = dict.fromkeys(("spend", "impressions", "clicks", "conversions", "revenue"), D(0))
+    for d in days:
+        if channel in (None, "meta"):
+            for c in ("111", "222"):
+                row = meta_day(d, c)
+                totals["spend"] += D(row["spend"])
+                totals["impressions"] += D(row["impressions"])
+                totals["clicks"] += D(row["clicks"])
+                totals["conversions"] += D(row["actions"][0]["value"])
+                totals["revenue"] += D(row["action_values"][0]["value"])
+        if channel in (None, "google_ads"):
+            m = google_day(d)["metrics"]
+            totals["spend"] += D(m["costMicros"]) / 1_000_000
+            totals["impressions"] += D(m["impressions"])
+            totals["clicks"] += D(m["clicks"])
+            totals["conversions"] += D(m["conversions"])
+            totals["revenue"] += D(m["conversionsValue"])
+    return totals
+
+
+async def create_kpi(client, headers, name, formula, **extra) -> str:
+    body = {"name": name, "category": "output", "formula": formula, "unit": "ratio", "direction": "higher_is_better"}
+    r = await client.post("/v1/kpis", json={**body, **extra}, headers=headers)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def close(value: str, want: Decimal) -> bool:
+    return abs(D(value) - want) < D("0.000001")
+
+
+async def test_a_month_of_meta_and_google_reports_gives_hand_computed_kpis_and_actuals(client, keys):
+    ingest, editor, viewer = keys.headers("ingest"), keys.headers("editor"), keys.headers("viewer")
+    meta = {"data": [meta_day(d, c) for d in DAYS for c in ("111", "222")], "paging": {"cursors": {}}}
+    google = {"results": [google_day(d) for d in DAYS]}
+    for source, payload in (("meta", meta), ("google_ads", google)):
+        r = await client.post(f"/v1/ingest/{source}", json=payload, headers=ingest)
+        assert r.status_code == 202, r.text
+        assert (await wait_done(client, ingest, r.json()["batch_id"]))["status"] == "done"
+
+    cpa = await create_kpi(client, editor, "CPA", "spend / conversions", direction="lower_is_better")
+    ctr = await create_kpi(client, editor, "CTR", "clicks / impressions * 100")
+    roas = await create_kpi(client, editor, "ROAS", "revenue / spend")
+    meta_cpa = await create_kpi(
+        client,
+        editor,
+        "Meta CPA",
+        "spend / conversions",
+        direction="lower_is_better",
+        dimension_filter={"channel": "meta"},
+    )
+
+    async def value(kpi, grain, start, end):
+        r = await client.get(f"/v1/kpis/{kpi}/values?grain={grain}&from={start}&to={end}", headers=viewer)
+        assert r.status_code == 200, r.text
+        return r.json()["values"]
+
+    month, day5 = expected(DAYS), expected([5])
+    [m] = await value(cpa, "month", "2026-10-01", "2026-10-31")
+    assert m["period"] == "2026-10" and close(m["value"], month["spend"] / month["conversions"])
+    [m] = await value(ctr, "month", "2026-10-01", "2026-10-31")
+    assert close(m["value"], month["clicks"] / month["impressions"] * 100)
+    [m] = await value(roas, "month", "2026-10-01", "2026-10-31")
+    assert close(m["value"], month["revenue"] / month["spend"])
+    days = await value(roas, "day", "2026-10-04", "2026-10-06")
+    assert [d["period"] for d in days] == ["2026-10-04", "2026-10-05", "2026-10-06"]
+    assert close(days[1]["value"], day5["revenue"] / day5["spend"])
+    meta_month = expected(DAYS, "meta")
+    [m] = await value(meta_cpa, "month", "2026-10-01", "2026-10-31")
+    assert close(m["value"], meta_month["spend"] / meta_month["conversions"])
+    # A ratio of sums is not the mean of the daily ratios (the numbers differ, so the test can tell).
+    daily = [expected([d]) for d in DAYS]
+    mean_of_ratios = sum(x["spend"] / x["conversions"] for x in daily) / len(daily)
+    assert not close(str(mean_of_ratios), month["spend"] / month["conversions"])
+
+    plan = (await client.post("/v1/plans", json={"name": "Nov", "period_label": "2026-10"}, headers=editor)).json()
+    pid = plan["id"]
+    await client.put(f"/v1/plans/{pid}/budget", json={"total": "20000", "currency": "EUR"}, headers=editor)
+    camp = await client.post(
+        f"/v1/plans/{pid}/campaigns",
+        json={
+            "name": "Search",
+            "channel": "google_ads",
+            "tracking_code": "333",
+            "start_date": "2026-10-01",
+            "end_date": "2026-10-31",
+        },
+        headers=editor,
+    )
+    lines = [
+        {"channel": "meta", "planned_amount": "3000", "actual_amount": "100"},
+        {"channel": "google_ads", "campaign_id": camp.json()["id"], "planned_amount": "1000"},
+    ]
+    for line in lines:
+        assert (await client.post(f"/v1/plans/{pid}/budget/lines", json=line, headers=editor)).status_code == 201
+    report = (await client.get(f"/v1/plans/{pid}/budget/report", headers=viewer)).json()
+    by_channel = {row["channel"]: row for row in report["lines"]}
+    google_spend = expected(DAYS, "google_ads")["spend"]
+    assert D(by_channel["meta"]["ingested_spend"]) == meta_month["spend"].quantize(D("0.01"))
+    assert D(by_channel["meta"]["actual"]) == (meta_month["spend"] + 100).quantize(D("0.01"))
+    assert D(by_channel["google_ads"]["actual"]) == google_spend.quantize(D("0.01"))
+    assert D(report["totals"]["actual"]) == (month["spend"] + 100).quantize(D("0.01"))
