@@ -1,5 +1,6 @@
 """Every table of the service, imported in one place so Alembic and the tests see the whole schema."""
 
+from shared.alerts.models import Alert, KpiEvaluation, KpiTargetState
 from shared.db.base import Base
 from shared.department.models import Department, Member, Position, Team, Workflow, WorkflowStep, WorkflowTool
 from shared.ingest.models import IngestBatch, MetricPoint
@@ -15,8 +16,10 @@ from shared.kpis.models import (
 from shared.orgs.models import ApiKey, Org
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
 from shared.strategy.models import BusinessGoal, Competitor, Objective, Segment
+from shared.webhooks.models import OperatorEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
+    "Alert",
     "ApiKey",
     "Base",
     "Budget",
@@ -28,20 +31,27 @@ __all__ = [
     "Department",
     "IngestBatch",
     "Kpi",
+    "KpiEvaluation",
     "KpiMetric",
     "KpiTarget",
     "KpiTargetRevision",
+    "KpiTargetState",
     "Member",
     "MetricDaily",
     "MetricDefinition",
     "MetricPoint",
     "Objective",
     "ObjectiveKpi",
+    "OperatorEvent",
     "Org",
     "Plan",
     "Position",
     "Segment",
     "Team",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "Workflow",
     "WorkflowStep",
     "WorkflowTool",

@@ -35,6 +35,23 @@ class Settings(BaseSettings):
     ingest_pending_grace_s: int = Field(
         default=30, ge=0, description="A batch pending this long is enqueued again by the sweeper"
     )
+    webhook_allowed_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Address ranges webhook URLs may point into despite the SSRF guard (on-premise receivers)",
+    )
+    webhook_retry_schedule_s: list[float] = Field(
+        default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000],
+        description="Delays between delivery attempts (jittered ±20%)",
+    )
+    webhook_timeout_s: float = 15
+    webhook_disable_after_days: float = Field(default=5, description="Disable an endpoint failing everything this long")
+    webhook_secret_overlap_hours: float = Field(default=24, description="How long the old secret still signs")
+    alert_renotify_hours: float = Field(default=24, description="Re-send an open, unacknowledged alert this often")
+    restatement_days: dict[str, int] = Field(
+        default_factory=lambda: {"meta": 28, "google_ads": 3, "tiktok": 7, "linkedin": 7, "default": 2},
+        description="Days a source may still restate; a window reaching into them is provisional",
+    )
+    overspend_threshold_pct: float = Field(default=100, description="budget.overspend fires past this % of a line")
     db_pool_size: int = Field(default=10, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
 

@@ -4,6 +4,7 @@
 arq worker process this session starts. With CI=true a missing Postgres, Redis or worker fails.
 """
 
+import json
 import os
 import socket
 import uuid
@@ -20,6 +21,8 @@ from shared.settings import Settings
 from tests import support
 
 PLATFORM_TOKEN = "test-platform-token"
+TEST_WEBHOOK_CIDRS = ["127.0.0.0/8"]
+TEST_RETRY_SCHEDULE_S = [0.2, 0.2, 0.2, 0.2, 0.2]
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -32,23 +35,18 @@ def _reachable(host: str, port: int) -> bool:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Settings:
-    queue_name = f"arq:kpi-test:{os.getpid()}"
+    common = {
+        "platform_token": PLATFORM_TOKEN,
+        "queue_name": f"arq:kpi-test:{os.getpid()}",
+        "log_level": "INFO",
+        # The tests' webhook receiver listens on loopback, which the SSRF guard otherwise refuses.
+        "webhook_allowed_cidrs": TEST_WEBHOOK_CIDRS,
+        "webhook_retry_schedule_s": TEST_RETRY_SCHEDULE_S,
+    }
     if support.BACKEND == "postgres":
-        return Settings(
-            database_url=support.PG_URL,
-            redis_url=support.REDIS_URL,
-            platform_token=PLATFORM_TOKEN,
-            queue_name=queue_name,
-            log_level="INFO",
-        )
+        return Settings(database_url=support.PG_URL, redis_url=support.REDIS_URL, **common)
     path = tmp_path_factory.mktemp("db") / "test.sqlite3"
-    return Settings(
-        database_url=f"sqlite+aiosqlite:///{path}",
-        redis_url=None,
-        platform_token=PLATFORM_TOKEN,
-        queue_name=queue_name,
-        log_level="INFO",
-    )
+    return Settings(database_url=f"sqlite+aiosqlite:///{path}", redis_url=None, **common)
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +79,8 @@ def worker(settings: Settings, database: str):
         "REDIS_URL": settings.redis_url,
         "QUEUE_NAME": settings.queue_name,
         "LOG_LEVEL": "INFO",
+        "WEBHOOK_ALLOWED_CIDRS": json.dumps(TEST_WEBHOOK_CIDRS),
+        "WEBHOOK_RETRY_SCHEDULE_S": json.dumps(TEST_RETRY_SCHEDULE_S),
     }
     proc = support.start_worker(env, f"{settings.queue_name}:health-check", settings.redis_url)
     yield proc

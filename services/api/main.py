@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.api.alerts.router import router as alerts_router
 from services.api.department.router import router as department_router
 from services.api.health.router import router as health_router
 from services.api.ingest.router import router as ingest_router
@@ -13,8 +14,10 @@ from services.api.observability.middleware import RequestContextMiddleware
 from services.api.orgs.router import router as orgs_router
 from services.api.plans.router import router as plans_router
 from services.api.problems import install_problem_handlers
+from services.api.reports.router import router as reports_router
 from services.api.state import AppState
 from services.api.strategy.router import router as strategy_router
+from services.api.webhooks.router import router as webhooks_router
 from shared.db.engine import make_database
 from shared.jobs.queue import InProcessQueue, make_queue
 from shared.logging import configure_logging
@@ -62,6 +65,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ingest_max_body_bytes=settings.ingest_max_body_bytes,
     )
     app.include_router(health_router)
-    for router in (orgs_router, department_router, strategy_router, plans_router, kpis_router, ingest_router):
+    for router in (
+        orgs_router,
+        department_router,
+        strategy_router,
+        plans_router,
+        kpis_router,
+        ingest_router,
+        alerts_router,
+        webhooks_router,
+        reports_router,
+    ):
         app.include_router(router)
     return app

@@ -6,16 +6,20 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from arq import Retry
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import defer as defer_column
 
 from shared.ingest.merge import merge_points
 from shared.ingest.models import BatchStatus, IngestBatch
 from shared.ingest.points import Mode, Point
 from shared.jobs.context import job_session
+from shared.jobs.queue import defer
 from shared.jobs.registry import cron_job, job
 from shared.kpis.models import KpiMetric
 from shared.metrics import INGEST_BATCHES, INGEST_LATENCY, INGEST_POINTS
+from shared.webhooks.events import emit
+from shared.webhooks.models import EventType
 
 log = logging.getLogger(__name__)
 PROCESS_JOB = "ingest.process_batch"
@@ -64,6 +68,18 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
                 session, org_id=batch.org_id, source=batch.source, batch_id=batch.id, points=points
             )
             batch.changed_kpis = await changed_kpis(session, batch.org_id, points)
+            if any(p.metric == "spend" for p in points):
+                defer(session, "budgets.check_overspend", job_id=f"overspend:{batch.id}", org_id=str(batch.org_id))
+            if batch.changed_kpis:
+                # Evaluation runs after this commit, on exactly the KPIs (and days) the batch changed.
+                defer(
+                    session,
+                    "kpis.evaluate",
+                    job_id=f"eval:{batch.id}",
+                    org_id=str(batch.org_id),
+                    kpi_ids=sorted(batch.changed_kpis),
+                    since=min(days[0] for days in batch.changed_kpis.values()),
+                )
             batch.inserted, batch.replaced, batch.incremented = counts.inserted, counts.replaced, counts.incremented
             batch.status, batch.finished_at = BatchStatus.done, datetime.now(UTC)
             accepted_at = batch.created_at
@@ -84,10 +100,25 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
 
 async def _mark_failed(ctx, batch_id: uuid.UUID, error: str) -> None:
     async with job_session(ctx) as session:
-        await session.execute(
-            update(IngestBatch)
-            .where(IngestBatch.id == batch_id)
-            .values(status=BatchStatus.failed, error=error, finished_at=datetime.now(UTC))
+        batch = await session.scalar(
+            select(IngestBatch).where(IngestBatch.id == batch_id).options(defer_column(IngestBatch.points))
+        )
+        if batch is None:
+            return
+        batch.status, batch.error, batch.finished_at = BatchStatus.failed, error, datetime.now(UTC)
+        await emit(
+            session,
+            org_id=batch.org_id,
+            type_=EventType.ingest_batch_failed,
+            data={
+                "batch": {
+                    "id": str(batch.id),
+                    "source": batch.source,
+                    "points": batch.point_count,
+                    "error": error,
+                    "received_at": batch.created_at.isoformat(),
+                }
+            },
         )
 
 

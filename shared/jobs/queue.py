@@ -30,6 +30,7 @@ class DeferredJob:
     name: str
     job_id: str | None
     kwargs: dict[str, Any]
+    defer_s: float | None = None
 
 
 class JobNotFound(LookupError):
@@ -39,7 +40,9 @@ class JobNotFound(LookupError):
 class JobQueue(Protocol):
     mode: str
 
-    async def enqueue(self, name: str, *, job_id: str | None = None, **kwargs: Any) -> str | None: ...
+    async def enqueue(
+        self, name: str, *, job_id: str | None = None, defer_s: float | None = None, **kwargs: Any
+    ) -> str | None: ...
 
     async def result(self, job_id: str, *, timeout_s: float) -> Any:
         """The job's return value once it has run (kept for a while); raises JobNotFound, TimeoutError,
@@ -61,11 +64,13 @@ async def run_and_wait(queue: "JobQueue", name: str, *, timeout_s: float, **kwar
     return await queue.result(job_id, timeout_s=timeout_s)
 
 
-def defer(session: AsyncSession, name: str, *, job_id: str | None = None, **kwargs: Any) -> None:
-    """Ask for a job to run once this session's transaction has committed."""
+def defer(
+    session: AsyncSession, name: str, *, job_id: str | None = None, defer_s: float | None = None, **kwargs: Any
+) -> None:
+    """Ask for a job to run once this session's transaction has committed (and `defer_s` seconds later)."""
     if name not in load_all_jobs():
         raise KeyError(f"unknown job {name!r}")
-    session.info.setdefault(_DEFERRED_KEY, []).append(DeferredJob(name, job_id, kwargs))
+    session.info.setdefault(_DEFERRED_KEY, []).append(DeferredJob(name, job_id, kwargs, defer_s))
 
 
 async def enqueue_deferred(session: AsyncSession, queue: "JobQueue") -> None:
@@ -73,7 +78,7 @@ async def enqueue_deferred(session: AsyncSession, queue: "JobQueue") -> None:
     committed, and the sweepers of the jobs that matter re-enqueue from the database."""
     for deferred in session.info.pop(_DEFERRED_KEY, []):
         try:
-            await queue.enqueue(deferred.name, job_id=deferred.job_id, **deferred.kwargs)
+            await queue.enqueue(deferred.name, job_id=deferred.job_id, defer_s=deferred.defer_s, **deferred.kwargs)
         except Exception:
             log.exception("enqueue of %s failed after commit", deferred.name)
 
@@ -98,8 +103,12 @@ class ArqQueue:
         redis.default_queue_name = settings.queue_name
         return cls(redis, settings.queue_name)
 
-    async def enqueue(self, name: str, *, job_id: str | None = None, **kwargs: Any) -> str | None:
-        job = await self.redis.enqueue_job(name, _job_id=job_id, _queue_name=self.queue_name, **kwargs)
+    async def enqueue(
+        self, name: str, *, job_id: str | None = None, defer_s: float | None = None, **kwargs: Any
+    ) -> str | None:
+        job = await self.redis.enqueue_job(
+            name, _job_id=job_id, _queue_name=self.queue_name, _defer_by=defer_s or None, **kwargs
+        )
         return job.job_id if job else None
 
     async def result(self, job_id: str, *, timeout_s: float) -> Any:
@@ -134,17 +143,21 @@ class InProcessQueue:
     def _ctx(self, job_id: str, job_try: int) -> dict[str, Any]:
         return {"settings": self.settings, "db": self.db, "queue": self, "job_id": job_id, "job_try": job_try}
 
-    async def enqueue(self, name: str, *, job_id: str | None = None, **kwargs: Any) -> str | None:
+    async def enqueue(
+        self, name: str, *, job_id: str | None = None, defer_s: float | None = None, **kwargs: Any
+    ) -> str | None:
         spec = load_all_jobs()[name]
         job_id = job_id or uuid.uuid4().hex
         if job_id in self._tasks or job_id in self._results:  # arq dedupes against queued, running and kept
             return None
-        task = asyncio.create_task(self._run(spec, job_id, kwargs), name=f"job:{name}:{job_id}")
+        task = asyncio.create_task(self._run(spec, job_id, kwargs, defer_s), name=f"job:{name}:{job_id}")
         self._tasks[job_id] = task
         task.add_done_callback(lambda _t, key=job_id: self._tasks.pop(key, None))
         return job_id
 
-    async def _run(self, spec: JobSpec, job_id: str, kwargs: dict[str, Any]) -> None:
+    async def _run(self, spec: JobSpec, job_id: str, kwargs: dict[str, Any], defer_s: float | None = None) -> None:
+        if defer_s:
+            await asyncio.sleep(defer_s)
         outcome: tuple[bool, Any]
         for job_try in range(1, spec.max_tries + 1):
             try:

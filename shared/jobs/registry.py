@@ -55,7 +55,9 @@ def cron_job(*, name: str, every_s: int, timeout_s: float | None = None):
 def load_all_jobs() -> dict[str, JobSpec]:
     """Import every module that defines jobs (and every model, so the ORM can resolve all foreign keys)."""
     import shared.models  # noqa: F401
+    from shared.alerts import budget, evaluate  # noqa: F401
     from shared.ingest import pipeline  # noqa: F401
     from shared.jobs import selftest  # noqa: F401
+    from shared.webhooks import delivery  # noqa: F401
 
     return JOBS

@@ -2,13 +2,13 @@
 
 import enum
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, str_enum
+from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
 
 MONEY = Numeric(18, 2)
@@ -92,6 +92,8 @@ class BudgetLine(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
     # Entered by hand for now; the ingestion pipeline will feed it from the `spend` metric.
     actual_amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
     notes: Mapped[str | None] = mapped_column(Text)
+    # When a budget.overspend event went out for this line (one per line per plan period).
+    overspend_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class BudgetReallocation(IdMixin, TimestampMixin, OrgScoped, Base):

@@ -12,6 +12,8 @@ from services.api.kpis.target_schemas import TargetCreate, TargetUpdate
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound, Unprocessable
 from services.api.schemas import plain_number
+from shared.alerts.evaluate import reset_target_state
+from shared.jobs.queue import defer
 from shared.kpis.compute import Window, kpi_values, thresholds_of
 from shared.kpis.evaluation import Pacing, validate_target
 from shared.kpis.formula import parse_formula
@@ -137,6 +139,16 @@ async def update_target(
         setattr(target, field, value)
     _check_levels(kpi, target)
     if revised:
+        # New levels: the state machine starts again from a clean state, and the target is re-evaluated.
+        await reset_target_state(session, target.id)
+        defer(
+            session,
+            "kpis.evaluate",
+            org_id=str(kpi.org_id),
+            kpi_ids=[str(kpi.id)],
+            since=target.start_date.isoformat(),
+            trigger="target_change",
+        )
         session.add(
             KpiTargetRevision(
                 target_id=target.id,

@@ -22,7 +22,8 @@ from services.api.plans.schemas import (
 from services.api.plans.service import ensure_open
 from services.api.problems import Conflict, NotFound, Unprocessable
 from shared.department.models import Team
-from shared.kpis.compute import ingested_spend
+from shared.jobs.queue import defer
+from shared.plans.actuals import ingested_by_line
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
 
 CENT = Decimal("0.01")
@@ -172,6 +173,8 @@ async def update_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID, body: 
         _refuse_overshoot(budget, others + changes["planned_amount"])
     apply_changes(line, changes)
     await session.flush()
+    if "actual_amount" in changes:
+        defer(session, "budgets.check_overspend", org_id=str(budget.org_id))
     return line
 
 
@@ -238,31 +241,6 @@ async def list_reallocations(session, *, plan_id: uuid.UUID, page: PageParams, l
     if line_id is not None:
         stmt = stmt.where((BudgetReallocation.from_line_id == line_id) | (BudgetReallocation.to_line_id == line_id))
     return await fetch_page(session, stmt, BudgetReallocation.id, page)
-
-
-async def ingested_by_line(session, *, plan_id: uuid.UUID, lines: list[BudgetLine]) -> dict[uuid.UUID, Decimal]:
-    """Each line's ingested spend over its plan's period, matched by the line's channel and its campaign's
-    tracking code (a team-only line, or a campaign without a tracking code, matches nothing). Three queries."""
-    if not lines:
-        return {}
-    plan = await get_or_404(session, Plan, plan_id)
-    campaign_ids = {line.campaign_id for line in lines if line.campaign_id}
-    codes = dict(
-        (await session.execute(select(Campaign.id, Campaign.tracking_code).where(Campaign.id.in_(campaign_ids)))).all()
-        if campaign_ids
-        else []
-    )
-    matchers = []
-    for line in lines:
-        matcher = {"channel": line.channel} if line.channel else {}
-        if line.campaign_id:
-            if not codes.get(line.campaign_id):
-                matchers.append(None)
-                continue
-            matcher["campaign"] = codes[line.campaign_id]
-        matchers.append(matcher or None)
-    spend = await ingested_spend(session, plan.start_date, plan.end_date, matchers)
-    return {line.id: amount.quantize(CENT) for line, amount in zip(lines, spend, strict=True)}
 
 
 def _row(planned: Decimal, actual: Decimal) -> dict:

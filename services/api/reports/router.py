@@ -1,0 +1,133 @@
+"""Routes: the scorecard, the budget report and the department report (JSON, or CSV where a spreadsheet helps)."""
+
+import csv
+import io
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from services.api.deps import Reader, SessionDep
+from services.api.plans import budget as budget_service
+from services.api.problems import V1_ERRORS
+from services.api.reports import scorecard as scorecard_service
+from services.api.reports.schemas import BudgetReportOut, Scorecard, ScorecardGroup, ScorecardRow
+from services.api.schemas import plain_number
+from shared.kpis.evaluation import Status, elapsed_fraction
+from shared.kpis.models import KpiCategory
+from shared.plans.models import Plan
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=V1_ERRORS)
+CSV_RESPONSE = {200: {"content": {"text/csv": {}}, "description": "With `Accept: text/csv`"}}
+
+
+def wants_csv(request: Request) -> bool:
+    return "text/csv" in request.headers.get("accept", "")
+
+
+def csv_response(header: list[str], rows: list[list], filename: str) -> Response:
+    """RFC 4180 CSV (quoted where needed, CRLF) with a header row; decimals with a point, no exponent."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else plain_number(v) if isinstance(v, Decimal) else v for v in row])
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+SCORECARD_COLUMNS = [
+    "category",
+    "kpi_id",
+    "name",
+    "unit",
+    "owner_team",
+    "period",
+    "target_value",
+    "value",
+    "expected_to_date",
+    "forecast",
+    "attainment_pct",
+    "status",
+    "provisional",
+    "previous_value",
+    "change_pct",
+]
+
+
+@router.get("/scorecard", response_model=Scorecard, responses=CSV_RESPONSE)
+async def scorecard(
+    request: Request,
+    session: SessionDep,
+    _: Reader,
+    period: Annotated[str | None, Query(examples=["2026-11"], description="Month, quarter (2026-Q4), year…")] = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+    team_id: uuid.UUID | None = None,
+    category: KpiCategory | None = None,
+    status: Status | None = None,
+    objective_id: uuid.UUID | None = None,
+):
+    """Every KPI with a target in the period, grouped input / output / impact: value, target, expected to
+    date, forecast, attainment %, status, provisional flag, previous-period value and change, owner.
+
+    The numbers are the latest evaluation records. `Accept: text/csv` returns the same rows as CSV.
+    """
+    label, start, end = scorecard_service.resolve_period(period, from_, to)
+    rows = await scorecard_service.scorecard(
+        session, start=start, end=end, team_id=team_id, category=category, status=status, objective_id=objective_id
+    )
+    if wants_csv(request):
+        return csv_response(
+            SCORECARD_COLUMNS,
+            [
+                [getattr(r, c) if c != "provisional" else str(r.provisional).lower() for c in SCORECARD_COLUMNS]
+                for r in rows
+            ],
+            f"scorecard-{label}.csv",
+        )
+    groups = [
+        ScorecardGroup(category=c.value, kpis=[ScorecardRow(**r.__dict__) for r in rows if r.category == c.value])
+        for c in scorecard_service.CATEGORIES
+    ]
+    return Scorecard(period=label, start=start, end=end, groups=groups)
+
+
+BUDGET_COLUMNS = ["line_id", "name", "channel", "planned", "actual", "variance", "utilisation"]
+
+
+@router.get("/budget", response_model=BudgetReportOut, responses=CSV_RESPONSE)
+async def budget_report(request: Request, session: SessionDep, _: Reader, plan_id: uuid.UUID):
+    """Planned vs actual (manual + ingested spend) vs variance per line, per channel and in total, with
+    utilisation and pacing: the share of the budget spent against the share of the period elapsed."""
+    report = await budget_service.report(session, plan_id=plan_id)
+    plan = await session.get(Plan, plan_id)
+    today = datetime.now(UTC).date()
+    elapsed = elapsed_fraction(plan.start_date, plan.end_date, today)
+    spent_share = (report.totals.actual / report.total).quantize(Decimal("0.0001")) if report.total else None
+    if wants_csv(request):
+        rows = [[r.line_id, r.name, r.channel, r.planned, r.actual, r.variance, r.utilisation] for r in report.lines]
+        rows.append(
+            [
+                "total",
+                None,
+                None,
+                report.totals.planned,
+                report.totals.actual,
+                report.totals.variance,
+                report.totals.utilisation,
+            ]
+        )
+        return csv_response(BUDGET_COLUMNS, rows, f"budget-{plan_id}.csv")
+    return BudgetReportOut(
+        **report.model_dump(),
+        elapsed_share=elapsed.quantize(Decimal("0.0001")),
+        spent_share=spent_share,
+        pacing=None if spent_share is None else (spent_share - elapsed).quantize(Decimal("0.0001")),
+    )

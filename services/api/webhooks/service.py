@@ -1,0 +1,115 @@
+"""Webhook endpoints: create (secret shown once), change, rotate the secret, replay deliveries."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from shared.webhooks.signing import generate_secret
+from shared.webhooks.ssrf import UnsafeUrl, check_url
+from sqlalchemy import select
+
+from services.api.crud import apply_changes, get_or_404
+from services.api.pagination import PageParams, fetch_page
+from services.api.problems import Conflict, Unprocessable
+from services.api.webhooks.schemas import EndpointCreate, EndpointUpdate
+from shared.jobs.queue import defer
+from shared.webhooks.events import DELIVER_JOB, delivery_job_id
+from shared.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+
+async def _safe_url(url: str, settings) -> None:
+    try:
+        await check_url(url, settings.webhook_allowed_cidrs)
+    except UnsafeUrl as exc:
+        raise Unprocessable(f"body.url: {exc}", errors=[{"location": "body.url", "message": str(exc)}]) from exc
+
+
+def _plain(values) -> list[str]:
+    return [getattr(v, "value", str(v)) for v in values]
+
+
+async def create_endpoint(session, *, body: EndpointCreate, settings) -> WebhookEndpoint:
+    """A new endpoint with a fresh `whsec_` secret; its URL must not point inside (SSRF guard)."""
+    await _safe_url(body.url, settings)
+    endpoint = WebhookEndpoint(
+        url=body.url,
+        description=body.description,
+        event_types=_plain(body.event_types),
+        kpi_ids=_plain(body.kpi_ids),
+        categories=_plain(body.categories),
+        enabled=body.enabled,
+        secret=generate_secret(),
+    )
+    session.add(endpoint)
+    await session.flush()
+    return endpoint
+
+
+async def list_endpoints(session, *, page: PageParams, enabled: bool | None):
+    stmt = select(WebhookEndpoint)
+    if enabled is not None:
+        stmt = stmt.where(WebhookEndpoint.enabled.is_(enabled))
+    return await fetch_page(session, stmt, WebhookEndpoint.id, page)
+
+
+async def update_endpoint(session, *, endpoint_id: uuid.UUID, body: EndpointUpdate, settings) -> WebhookEndpoint:
+    """Change an endpoint; enabling it again clears why it was disabled."""
+    endpoint = await get_or_404(session, WebhookEndpoint, endpoint_id)
+    changes = body.model_dump(exclude_unset=True)
+    for field in ("url", "enabled", "event_types", "kpi_ids", "categories"):
+        if field in changes and changes[field] is None:
+            raise Unprocessable(f"body.{field}: may not be null", errors=[{"location": f"body.{field}"}])
+    if "url" in changes:
+        await _safe_url(changes["url"], settings)
+    for field in ("event_types", "kpi_ids", "categories"):
+        if field in changes:
+            changes[field] = _plain(changes[field])
+    if changes.get("enabled") and not endpoint.enabled:
+        endpoint.disabled_reason, endpoint.disabled_at, endpoint.failing_since = None, None, None
+    apply_changes(endpoint, changes)
+    await session.flush()
+    return endpoint
+
+
+async def rotate_secret(session, *, endpoint_id: uuid.UUID, settings) -> WebhookEndpoint:
+    """A new secret; the old one keeps signing (both signatures are sent) for the overlap period."""
+    endpoint = await get_or_404(session, WebhookEndpoint, endpoint_id)
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = datetime.now(UTC) + timedelta(hours=settings.webhook_secret_overlap_hours)
+    endpoint.secret = generate_secret()
+    await session.flush()
+    return endpoint
+
+
+async def list_attempts(session, *, endpoint_id: uuid.UUID, page: PageParams, event_type: str | None):
+    """The endpoint's delivery log: every attempt, oldest first, with its delivery and event (one query)."""
+    await get_or_404(session, WebhookEndpoint, endpoint_id)
+    stmt = (
+        select(WebhookAttempt, WebhookDelivery.status, WebhookEvent.id, WebhookEvent.type)
+        .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .where(WebhookAttempt.endpoint_id == endpoint_id)
+    )
+    if event_type is not None:
+        stmt = stmt.where(WebhookEvent.type == event_type)
+    if page.after is not None:
+        stmt = stmt.where(WebhookAttempt.id > page.after)
+    rows = (await session.execute(stmt.order_by(WebhookAttempt.id).limit(page.limit + 1))).all()
+    return rows
+
+
+async def replay(session, *, delivery_id: uuid.UUID) -> WebhookDelivery:
+    """Send a delivery again now, with the same webhook-id (a manual attempt)."""
+    delivery = await get_or_404(session, WebhookDelivery, delivery_id)
+    endpoint = await get_or_404(session, WebhookEndpoint, delivery.endpoint_id)
+    if not endpoint.enabled:
+        raise Conflict(f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason}); enable it first.")
+    delivery.status, delivery.next_attempt_at = DeliveryStatus.pending, datetime.now(UTC)
+    await session.flush()
+    defer(
+        session,
+        DELIVER_JOB,
+        job_id=delivery_job_id(delivery.id, delivery.attempts + 1, f":manual:{uuid.uuid4().hex[:8]}"),
+        delivery_id=str(delivery.id),
+        trigger="manual",
+    )
+    return delivery

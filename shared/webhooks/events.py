@@ -1,0 +1,69 @@
+"""Emitting webhook events: one event (one `webhook-id`), one delivery per matching endpoint, each its own job."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from shared.jobs.queue import defer
+from shared.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from shared.webhooks.signing import new_message_id
+
+DELIVER_JOB = "webhooks.deliver"
+
+
+def delivery_job_id(delivery_id: uuid.UUID, attempt: int, suffix: str = "") -> str:
+    return f"wh:{delivery_id}:{attempt}{suffix}"
+
+
+def event_body(event: WebhookEvent) -> bytes:
+    """The exact bytes that are signed and sent, the same on every attempt."""
+    return json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _wants(endpoint: WebhookEndpoint, type_: EventType, kpi_id: uuid.UUID | None, category: str | None) -> bool:
+    return (
+        (not endpoint.event_types or type_.value in endpoint.event_types)
+        and (not endpoint.kpi_ids or (kpi_id is not None and str(kpi_id) in endpoint.kpi_ids))
+        and (not endpoint.categories or (category is not None and category in endpoint.categories))
+    )
+
+
+async def emit(
+    session,
+    *,
+    org_id: uuid.UUID,
+    type_: EventType,
+    data: dict[str, Any],
+    kpi_id: uuid.UUID | None = None,
+    category: str | None = None,
+) -> WebhookEvent | None:
+    """Record the event and a delivery per subscribed endpoint; the deliveries run after the commit."""
+    endpoints = (
+        await session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.org_id == org_id, WebhookEndpoint.enabled.is_(True))
+        )
+    ).all()
+    matching = [e for e in endpoints if _wants(e, type_, kpi_id, category)]
+    if not matching:
+        return None
+    now = datetime.now(UTC)
+    event = WebhookEvent(
+        id=new_message_id(),
+        org_id=org_id,
+        type=type_,
+        timestamp=int(now.timestamp()),
+        payload={"type": type_.value, "timestamp": now.isoformat(timespec="seconds"), "data": data},
+    )
+    session.add(event)
+    await session.flush()  # the event row first: deliveries reference it (no ORM relationship orders them)
+    deliveries = [
+        WebhookDelivery(org_id=org_id, endpoint_id=e.id, event_id=event.id, next_attempt_at=now) for e in matching
+    ]
+    session.add_all(deliveries)
+    await session.flush()
+    for delivery in deliveries:
+        defer(session, DELIVER_JOB, job_id=delivery_job_id(delivery.id, 1), delivery_id=str(delivery.id))
+    return event
