@@ -3,8 +3,6 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from shared.webhooks.signing import generate_secret
-from shared.webhooks.ssrf import UnsafeUrl, check_url
 from sqlalchemy import select
 
 from services.api.crud import apply_changes, get_or_404
@@ -14,6 +12,8 @@ from services.api.webhooks.schemas import EndpointCreate, EndpointUpdate
 from shared.jobs.queue import defer
 from shared.webhooks.events import DELIVER_JOB, delivery_job_id
 from shared.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from shared.webhooks.signing import generate_secret
+from shared.webhooks.ssrf import UnsafeUrl, check_url
 
 
 async def _safe_url(url: str, settings) -> None:
