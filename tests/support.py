@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKEND = os.environ.get("TEST_BACKEND", "sqlite")
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/kpi_test")
@@ -63,37 +64,44 @@ async def recreate_pg_database(url: str) -> None:
 
 
 def start_worker(env: dict[str, str], health_key: str, redis_url: str, timeout_s: float = 20) -> subprocess.Popen:
-    """Start `python -m services.kpi_engine` and wait until it writes its health-check key."""
+    """Start `python -m services.kpi_engine` and wait until it writes its health-check key.
+
+    Its output goes to a file under test-artifacts (a pipe nobody reads would block a chatty worker)."""
     import redis
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.kpi_engine"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / f"worker-{os.getpid()}-{time.monotonic_ns()}.log"
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.kpi_engine"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    proc.log_path = log_path
     client = redis.Redis.from_url(redis_url)
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {proc.returncode}: {proc.stdout.read()}")
+                raise RuntimeError(f"worker exited with {proc.returncode}: {log_path.read_text()}")
             if client.exists(health_key):
                 return proc
             time.sleep(0.1)
     finally:
         client.close()
     proc.kill()
-    raise RuntimeError(f"worker wrote no health key in {timeout_s}s: {proc.stdout.read()}")
+    raise RuntimeError(f"worker wrote no health key in {timeout_s}s: {log_path.read_text()}")
 
 
 def stop_worker(proc: subprocess.Popen) -> str:
+    """Stop the worker; returns what it printed."""
     proc.terminate()
     try:
-        out, _ = proc.communicate(timeout=15)
+        proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, _ = proc.communicate()
-    return out or ""
+        proc.wait()
+    return proc.log_path.read_text()

@@ -61,8 +61,16 @@ def _cron_jobs() -> list:
 
 
 def _functions() -> list:
+    # arq re-runs a killed job once its in-progress key expires, after the *longest* job timeout + 10 s; a job's
+    # own timeout is therefore capped at JOB_TIMEOUT_S, so that setting alone bounds how late a re-run comes.
+    cap = _settings.job_timeout_s
     return [
-        func(spec.func, name=spec.name, max_tries=spec.max_tries, timeout=spec.timeout_s)
+        func(
+            spec.func,
+            name=spec.name,
+            max_tries=spec.max_tries,
+            timeout=min(spec.timeout_s, cap) if spec.timeout_s else None,
+        )
         for spec in load_all_jobs().values()
     ]
 
