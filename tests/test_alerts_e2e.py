@@ -7,6 +7,7 @@ import json
 from standardwebhooks.webhooks import Webhook
 
 from shared.jobs.context import job_session
+from shared.jobs.queue import run_and_wait
 from shared.webhooks.events import emit
 from shared.webhooks.models import EventType
 from tests.ingest_support import point, push_and_wait
@@ -81,6 +82,28 @@ async def test_off_track_then_recovered_arrive_signed_once_each(client, keys):
     assert [e["transition_to"] for e in evaluations][-2:] == ["off_track", "on_track"]
     assert evaluations[-1]["transition_from"] == "off_track"
     assert all(e["transition_reason"] for e in evaluations)
+
+
+async def test_a_new_target_waiting_for_its_first_data_alerts_nobody(client, keys, state, org, other_org):
+    admin, viewer = keys.headers("admin"), keys.headers("viewer")
+    async with running_receiver() as receiver:
+        await subscribe(client, admin, receiver.url)  # every event type, kpi.no_data included
+        kpi_id = await cpa_with_target(client, admin)
+        # Another organisation's data is not this one's first data (evaluation jobs read across orgs).
+        await push_and_wait(client, other_org.headers, [point("spend", 50, DAY), point("conversions", 10, DAY)])
+        await run_and_wait(
+            state.queue, "kpis.evaluate", timeout_s=20, org_id=str(org.id), kpi_ids=[kpi_id], trigger="schedule"
+        )
+        evaluations = (await client.get(f"/v1/kpis/{kpi_id}/evaluations", headers=viewer)).json()["items"]
+        assert evaluations and {(e["status"], e["transition_from"]) for e in evaluations} == {("no_data", None)}
+        assert (await client.get(f"/v1/alerts?kpi_id={kpi_id}", headers=viewer)).json()["items"] == []
+
+        # Its first data is off target: now the alert opens and the subscriber hears of it.
+        await push_and_wait(client, keys.headers("ingest"), [point("spend", 200, DAY), point("conversions", 10, DAY)])
+        [off] = await receiver.wait_for(1)
+        assert off.headers["webhook-id"] and json.loads(off.body)["type"] == "kpi.off_track"
+    alerts = (await client.get(f"/v1/alerts?kpi_id={kpi_id}", headers=viewer)).json()["items"]
+    assert [(a["status"], a["severity"]) for a in alerts] == [("open", "critical")]
 
 
 async def _emit(state, org_id, data) -> str | None:

@@ -202,6 +202,8 @@ def _renotify_due(alert: Alert, settings, now: datetime) -> bool:
 async def _act_on_transition(session, settings, kpi, target, decision, alert, provisional, now):
     """Open, escalate or resolve the target's one alert, and tell the subscribers."""
     to = decision.transition.to_status
+    if to == Status.no_data and decision.transition.from_status is None:
+        return alert  # a new target whose data has not come yet: recorded as no_data, nobody alerted
     if to == Status.on_track:
         if alert is None:
             return None  # a first evaluation on track, or a recovery before any alert: nothing to say

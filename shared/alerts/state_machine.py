@@ -18,9 +18,9 @@ from shared.kpis.evaluation import (
     Pacing,
     Status,
     Thresholds,
-    _show,  # the number style of evaluate()'s reasons, so both sentences of an alert read alike
     evaluate,
     severity,
+    show_number,  # the number style of evaluate()'s reasons, so both sentences of an alert read alike
     worse,
 )
 from shared.kpis.models import NoDataPolicy
@@ -134,8 +134,9 @@ def _level(direction: Direction, t: Thresholds, kind: str, scale: Decimal) -> tu
     if direction == Direction.target_range:
         t = _filled(t)
         low, high = (t.warning, t.warning_high) if kind == "warning" else (t.critical, t.critical_high)
-        return ("the range" if kind == "warning" else "the critical range"), f"{_show(low)} to {_show(high)}"
-    return f"the {kind} level", _show(getattr(t, kind) * scale)
+        where = "the range" if kind == "warning" else "the critical range"
+        return where, f"{show_number(low)} to {show_number(high)}"
+    return f"the {kind} level", show_number(getattr(t, kind) * scale)
 
 
 def _reason(
@@ -165,13 +166,13 @@ def _reason(
         where = f"{label} {numbers}"
         if recovering and margin_pct > 0:
             cleared = _level(direction, strict, kind, scale)[1]
-            where = f"{cleared} ({where} with its {_show(margin_pct)}% recovery margin)"
+            where = f"{cleared} ({where} with its {show_number(margin_pct)}% recovery margin)"
         phrase = f"inside {where}" if is_range else f"at or {'above' if higher else 'below'} {where}"
     else:
         phrase = f"{'outside' if is_range else 'below' if higher else 'above'} {label} {numbers}"
-    paced = f" (levels paced to {_show(scale * _HUNDRED)}% of the period)" if scale < 1 else ""
+    paced = f" (levels paced to {show_number(scale * _HUNDRED)}% of the period)" if scale < 1 else ""
     zero = " (no data, counted as 0)" if counted_as_zero else ""
-    return f"{name} {_show(value)} {'has been' if count > 1 else 'is'} {phrase}{held}{paced}{zero}"
+    return f"{name} {show_number(value)} {'has been' if count > 1 else 'is'} {phrase}{held}{paced}{zero}"
 
 
 # --- the decision -------------------------------------------------------------------------------------

@@ -51,16 +51,21 @@ async def kpi_values(
     metric_keys = set().union(*(formulas[w.kpi_id].metrics for w in windows))
     if not metric_keys:
         return {w: formulas[w.kpi_id].evaluate({}) for w in windows}
-    aggregations = dict(
-        (
-            await session.execute(
-                select(MetricDefinition.key, MetricDefinition.aggregation).where(MetricDefinition.key.in_(metric_keys))
+    # Jobs read across organisations (allow_all_orgs), so everything is keyed by (org, metric), never by the
+    # metric key alone: two orgs' `spend` must not meet, nor their own definitions of a custom metric.
+    org_ids = {by_id[w.kpi_id].org_id for w in windows}
+    aggregations = {
+        (org_id, key): how
+        for org_id, key, how in await session.execute(
+            select(MetricDefinition.org_id, MetricDefinition.key, MetricDefinition.aggregation).where(
+                MetricDefinition.org_id.in_(org_ids), MetricDefinition.key.in_(metric_keys)
             )
-        ).all()
-    )
+        )
+    }
     rows = (
         await session.execute(
             select(
+                MetricDaily.org_id,
                 MetricDaily.metric_key,
                 MetricDaily.day,
                 MetricDaily.dimensions,
@@ -71,27 +76,29 @@ async def kpi_values(
                 MetricDaily.value_last,
                 MetricDaily.last_at,
             ).where(
+                MetricDaily.org_id.in_(org_ids),
                 MetricDaily.metric_key.in_(metric_keys),
                 MetricDaily.day >= min(w.start for w in windows),
                 MetricDaily.day <= max(w.end for w in windows),
             )
         )
     ).all()
-    by_metric: dict[str, list] = defaultdict(list)
+    by_metric: dict[tuple[uuid.UUID, str], list] = defaultdict(list)
     for row in rows:
-        by_metric[row.metric_key].append(row)
+        by_metric[(row.org_id, row.metric_key)].append(row)
 
     values: dict[Window, Decimal | None] = {}
     for window in windows:
-        wanted = by_id[window.kpi_id].dimension_filter or {}
+        kpi = by_id[window.kpi_id]
+        wanted = kpi.dimension_filter or {}
         aggregates = {
             key: window_aggregate(
                 [
                     r
-                    for r in by_metric[key]
+                    for r in by_metric[(kpi.org_id, key)]
                     if window.start <= r.day <= window.end and _matches(r.dimensions or {}, wanted)
                 ],
-                Aggregation(aggregations.get(key, Aggregation.sum)),
+                Aggregation(aggregations.get((kpi.org_id, key), Aggregation.sum)),
             )
             for key in formulas[window.kpi_id].metrics
         }
@@ -156,7 +163,7 @@ async def evaluate_targets(
 
 
 async def ingested_spend(
-    session: AsyncSession, start: date, end: date, matchers: list[dict[str, str] | None]
+    session: AsyncSession, org_id: uuid.UUID, start: date, end: date, matchers: list[dict[str, str] | None]
 ) -> list[Decimal]:
     """The ingested `spend` between two days for each dimension matcher (None matches nothing: a line that
     cannot be attributed to ingested data, such as a team-only budget line). One query for all matchers."""
@@ -166,7 +173,10 @@ async def ingested_spend(
     rows = (
         await session.execute(
             select(MetricDaily.dimensions, MetricDaily.value_sum).where(
-                MetricDaily.metric_key == "spend", MetricDaily.day >= start, MetricDaily.day <= end
+                MetricDaily.org_id == org_id,
+                MetricDaily.metric_key == "spend",
+                MetricDaily.day >= start,
+                MetricDaily.day <= end,
             )
         )
     ).all()

@@ -166,20 +166,20 @@ def validate_thresholds(direction: Direction, thresholds: Thresholds) -> list[st
         chain = [(levels[field], name) for field, name in _RANGE_CHAIN if levels[field] is not None]
         for (a, a_name), (b, b_name) in itertools.pairwise(chain):
             if a > b:
-                problems.append(f"{a_name} {_show(a)} must not be above {b_name} {_show(b)}")
+                problems.append(f"{a_name} {show_number(a)} must not be above {b_name} {show_number(b)}")
         return problems
     high_sides = ("target_high", "warning_high", "critical_high")
     problems += [f"{f} is only for target ranges" for f in high_sides if levels[f] is not None]
     if direction == Direction.higher_is_better:
         if w > t:
-            problems.append(f"the warning level {_show(w)} must not be above the target {_show(t)}")
+            problems.append(f"the warning level {show_number(w)} must not be above the target {show_number(t)}")
         if c > w:
-            problems.append(f"the critical level {_show(c)} must not be above the warning level {_show(w)}")
+            problems.append(f"the critical level {show_number(c)} must not be above the warning level {show_number(w)}")
     else:
         if w < t:
-            problems.append(f"the warning level {_show(w)} must not be below the target {_show(t)}")
+            problems.append(f"the warning level {show_number(w)} must not be below the target {show_number(t)}")
         if c < w:
-            problems.append(f"the critical level {_show(c)} must not be below the warning level {_show(w)}")
+            problems.append(f"the critical level {show_number(c)} must not be below the warning level {show_number(w)}")
     return problems
 
 
@@ -261,7 +261,7 @@ def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
         return None
 
 
-def _show(x: Decimal) -> str:
+def show_number(x: Decimal) -> str:
     """A number for a sentence: thousands separated, at most 2 places (4 significant digits when small)."""
     if not x.is_finite():
         return str(x)
@@ -278,7 +278,7 @@ def _when(pacing: Pacing, elapsed: Decimal, day_of: tuple[int, int] | None) -> s
         return ""
     if day_of is not None:
         return f" expected by day {day_of[0]} of {day_of[1]}"
-    return f" expected at {_show(elapsed * _HUNDRED)}% of the period"
+    return f" expected at {show_number(elapsed * _HUNDRED)}% of the period"
 
 
 def evaluate(
@@ -311,23 +311,23 @@ def evaluate(
             forecast = None
     warn, crit = _tidy(thresholds.warning * scale), _tidy(thresholds.critical * scale)
     when = _when(pacing, elapsed, day_of)
-    shown = f"{name} {_show(value)}"
+    shown = f"{name} {show_number(value)}"
     if direction == Direction.higher_is_better:
         attainment = _percent(value, expected)
         if value >= warn:
-            status, reason = Status.on_track, f"{shown} is at or above the warning level {_show(warn)}{when}"
+            status, reason = Status.on_track, f"{shown} is at or above the warning level {show_number(warn)}{when}"
         elif value >= crit:
-            status, reason = Status.at_risk, f"{shown} is below the warning level {_show(warn)}{when}"
+            status, reason = Status.at_risk, f"{shown} is below the warning level {show_number(warn)}{when}"
         else:
-            status, reason = Status.off_track, f"{shown} is below the critical level {_show(crit)}{when}"
+            status, reason = Status.off_track, f"{shown} is below the critical level {show_number(crit)}{when}"
     else:
         attainment = _percent(expected, value) if value > 0 and expected > 0 else None
         if value <= warn:
-            status, reason = Status.on_track, f"{shown} is at or below the warning level {_show(warn)}{when}"
+            status, reason = Status.on_track, f"{shown} is at or below the warning level {show_number(warn)}{when}"
         elif value <= crit:
-            status, reason = Status.at_risk, f"{shown} is above the warning level {_show(warn)}{when}"
+            status, reason = Status.at_risk, f"{shown} is above the warning level {show_number(warn)}{when}"
         else:
-            status, reason = Status.off_track, f"{shown} is above the critical level {_show(crit)}{when}"
+            status, reason = Status.off_track, f"{shown} is above the critical level {show_number(crit)}{when}"
     return Evaluation(value, expected, forecast, attainment, status, reason)
 
 
@@ -343,8 +343,9 @@ def _evaluate_range(value: Decimal | None, t: Thresholds, name: str) -> Evaluati
         attainment = _percent(value, low)
     else:
         attainment = _percent(high, value) if high > 0 else None
-    warn_band, crit_band = f"{_show(warn_low)} to {_show(warn_high)}", f"{_show(crit_low)} to {_show(crit_high)}"
-    shown = f"{name} {_show(value)}"
+    warn_band = f"{show_number(warn_low)} to {show_number(warn_high)}"
+    crit_band = f"{show_number(crit_low)} to {show_number(crit_high)}"
+    shown = f"{name} {show_number(value)}"
     if warn_low <= value <= warn_high:
         status, reason = Status.on_track, f"{shown} is inside the range {warn_band}"
     elif crit_low <= value <= crit_high:

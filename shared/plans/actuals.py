@@ -33,5 +33,5 @@ async def ingested_by_line(session, *, plan_id: uuid.UUID, lines: list[BudgetLin
                 continue
             matcher["campaign"] = codes[line.campaign_id]
         matchers.append(matcher or None)
-    spend = await ingested_spend(session, plan.start_date, plan.end_date, matchers)
+    spend = await ingested_spend(session, plan.org_id, plan.start_date, plan.end_date, matchers)
     return {line.id: amount.quantize(CENT) for line, amount in zip(lines, spend, strict=True)}
