@@ -44,9 +44,11 @@ test-postgres: install
 	TEST_BACKEND=postgres TEST_DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
-# Ingestion throughput on Postgres as ratios to a raw COPY measured in the same run (BENCH_DATABASE_URL).
+# Ingestion throughput on Postgres as ratios to a raw COPY measured in the same run (BENCH_DATABASE_URL), then
+# the time from ingest 202 to webhook received with a real arq worker (BENCH_REDIS_URL), against one job hop.
 bench: install
 	$(PY) -m tests.bench.ingest
+	$(PY) -m tests.bench.webhook_latency
 
 lint: install
 	$(VENV)/bin/ruff check .

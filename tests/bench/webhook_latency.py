@@ -1,0 +1,129 @@
+"""`make bench` (second part): time from an ingest `202` to the signed webhook arriving at a real receiver, on
+Postgres + Redis with a separate arq worker process, as the median of 20 transitions.
+
+limit   = one job round trip through the same queue and worker (enqueue the self-test job, which reads the
+          database, and poll its result): a transition needs three such hops in a row (merge the batch,
+          evaluate the KPI, deliver the webhook), so ~3x the limit is the floor.
+latency = push a batch that flips CPA across its critical level (off_track, then recovered, in turn); the clock
+          stops when the receiver has the request.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+import uuid
+
+from services.api.main import create_app
+from shared.jobs.queue import ArqQueue, run_and_wait
+from shared.settings import Settings
+from tests import support
+from tests.conftest import client_for
+from tests.ingest_support import point
+from tests.receiver import running_receiver
+
+URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/kpi_bench")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+TOKEN = "bench-platform-token"
+CIDRS = ["127.0.0.0/8"]
+DAY = time.strftime("%Y-%m-%d", time.gmtime())
+
+
+async def setup_org(c) -> dict[str, str]:
+    r = await c.post("/v1/orgs", json={"name": "bench"}, headers={"X-Platform-Token": TOKEN})
+    r.raise_for_status()
+    headers = {"Authorization": f"Bearer {r.json()['api_key']['key']}"}
+    kpi = await c.post(
+        "/v1/kpis",
+        json={
+            "name": "CPA",
+            "category": "output",
+            "formula": "spend / conversions",
+            "unit": "currency",
+            "direction": "lower_is_better",
+        },
+        headers=headers,
+    )
+    kpi.raise_for_status()
+    target = await c.post(
+        f"/v1/kpis/{kpi.json()['id']}/targets",
+        json={
+            "period": DAY[:7],
+            "target_value": "10",
+            "threshold_mode": "absolute",
+            "warning": "12",
+            "critical": "15",
+            "pacing": "none",
+        },
+        headers=headers,
+    )
+    target.raise_for_status()
+    return headers
+
+
+async def limit_s(queue: ArqQueue, n: int) -> float:
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        await run_and_wait(queue, "selftest", timeout_s=30, nonce=uuid.uuid4().hex)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+async def main(n: int) -> None:
+    await support.recreate_pg_database(URL)
+    await support.migrate(URL, ("upgrade", "head"))
+    queue_name = f"arq:bench:{os.getpid()}"
+    settings = Settings(
+        database_url=URL,
+        redis_url=REDIS,
+        queue_name=queue_name,
+        platform_token=TOKEN,
+        webhook_allowed_cidrs=CIDRS,
+        run_crons=False,
+    )
+    env = {
+        "DATABASE_URL": URL,
+        "REDIS_URL": REDIS,
+        "QUEUE_NAME": queue_name,
+        "LOG_LEVEL": "WARNING",
+        "WEBHOOK_ALLOWED_CIDRS": json.dumps(CIDRS),
+    }
+    worker = support.start_worker(env, f"{queue_name}:health-check", REDIS)
+    latencies: list[float] = []
+    try:
+        app = create_app(settings)
+        async with client_for(app) as c, running_receiver() as receiver:
+            headers = await setup_org(c)
+            r = await c.post("/v1/webhook-endpoints", json={"url": receiver.url}, headers=headers)
+            r.raise_for_status()
+            await c.post("/v1/ingest/metrics", json={"points": [point("spend", 200, DAY)]}, headers=headers)
+            limit = await limit_s(app.state.kpi.queue, n)
+            for i in range(n):
+                conversions = 10 if i % 2 == 0 else 25  # CPA 20 (critical) or 8 (on track): a transition each time
+                body = {"points": [point("conversions", conversions, DAY)]}
+                started = time.perf_counter()
+                r = await c.post("/v1/ingest/metrics", json=body, headers=headers)
+                assert r.status_code == 202, r.text
+                await receiver.wait_for(i + 1, timeout_s=30)
+                latencies.append(time.perf_counter() - started)
+            types = [json.loads(req.body)["type"] for req in receiver.requests]
+    finally:
+        support.stop_worker(worker)
+    assert types == ["kpi.off_track", "kpi.recovered"] * (n // 2) + ["kpi.off_track"] * (n % 2), types
+    median = statistics.median(latencies)
+    print(f"webhook latency, ingest 202 -> signed webhook received ({n} transitions, Postgres + Redis + arq worker)")
+    print(f"limit     one job round trip (self-test job: queue + worker + database): {limit * 1000:7.1f} ms")
+    print(f"latency   median: {median * 1000:7.1f} ms ({median / limit:.1f}x limit)")
+    print(
+        f"          min {min(latencies) * 1000:.1f} ms, "
+        f"p90 {statistics.quantiles(latencies, n=10)[-1] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--transitions", type=int, default=20)
+    asyncio.run(main(parser.parse_args().transitions))
