@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     overspend_threshold_pct: float = Field(default=100, description="budget.overspend fires past this % of a line")
     db_pool_size: int = Field(default=10, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs dashboard session cookies; set the same value on every API process "
+        "(unset: a random secret per process, so a restart signs everyone out)",
+    )
+    session_max_age_s: int = Field(default=28_800, gt=0, description="Dashboard sign-in lifetime (8 h)")
 
     @field_validator("database_url")
     @classmethod

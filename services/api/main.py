@@ -6,6 +6,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.api.alerts.router import router as alerts_router
+from services.api.dashboard.auth import session_key
+from services.api.dashboard.router import router as dashboard_router
 from services.api.department.router import router as department_router
 from services.api.health.router import router as health_router
 from services.api.ingest.router import router as ingest_router
@@ -75,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         alerts_router,
         webhooks_router,
         reports_router,
+        dashboard_router,
     ):
         app.include_router(router)
+    app.state.session_key = session_key(settings)
     return app

@@ -1,6 +1,7 @@
 """Read-side KPI maths over stored data: suggested targets from history, objective progress from KPIs."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -94,46 +95,70 @@ def _plain(value):
 async def objective_progress(session, *, objective_id: uuid.UUID, as_of: date | None) -> ObjectiveProgress:
     """Weighted mean of the linked KPIs' attainment (each capped at 100%) for the period containing as_of."""
     objective = await get_or_404(session, Objective, objective_id)
+    return (await objectives_progress(session, objective_ids=[objective.id], as_of=as_of))[objective.id]
+
+
+async def objectives_progress(
+    session, *, objective_ids: Sequence[uuid.UUID], as_of: date | None
+) -> dict[uuid.UUID, ObjectiveProgress]:
+    """The progress of each objective, by id: the weighted mean of its KPIs' attainment, each capped at 100%,
+    for the period containing as_of. Four queries whatever the number of objectives and KPIs (links with their
+    KPIs, targets, then metric definitions and roll-ups); a KPI measuring several objectives is evaluated once.
+    """
     as_of = as_of or datetime.now(UTC).date()
+    if not objective_ids:
+        return {}
     links = (
         await session.execute(
-            select(ObjectiveKpi.weight, Kpi)
+            select(ObjectiveKpi.objective_id, ObjectiveKpi.weight, Kpi)
             .join(Kpi, Kpi.id == ObjectiveKpi.kpi_id)
-            .where(ObjectiveKpi.objective_id == objective.id)
+            .where(ObjectiveKpi.objective_id.in_(objective_ids))
         )
     ).all()
-    kpis = {kpi.id: (weight, kpi) for weight, kpi in links}
-    targets = {
-        t.kpi_id: t
-        for t in await session.scalars(
-            select(KpiTarget).where(
-                KpiTarget.kpi_id.in_(kpis), KpiTarget.start_date <= as_of, KpiTarget.end_date >= as_of
+    kpis = {kpi.id: kpi for _, _, kpi in links}
+    # A KPI's target periods never overlap, so at most one target per KPI contains as_of.
+    targets = (
+        {
+            t.kpi_id: t
+            for t in await session.scalars(
+                select(KpiTarget).where(
+                    KpiTarget.kpi_id.in_(kpis), KpiTarget.start_date <= as_of, KpiTarget.end_date >= as_of
+                )
             )
-        )
-    }
-    evaluations = await evaluate_targets(session, [(kpis[k][1], t) for k, t in targets.items()], as_of)
-    rows, weighted, weights = [], Decimal(0), Decimal(0)
-    for kpi_id, (weight, _kpi) in sorted(kpis.items()):
-        target = targets.get(kpi_id)
-        evaluation = evaluations.get(target.id) if target else None
-        attainment = evaluation.attainment_pct if evaluation else None
-        if attainment is not None:
-            weighted += weight * min(attainment, HUNDRED)
-            weights += weight
-        rows.append(
-            KpiProgress(
-                kpi_id=kpi_id,
-                weight=weight,
-                target_id=target.id if target else None,
-                period=(target.period_label or f"{target.start_date}..{target.end_date}") if target else None,
-                value=evaluation.value if evaluation else None,
-                expected_to_date=evaluation.expected_to_date if evaluation else None,
-                attainment_pct=attainment,
-                status=evaluation.status if evaluation else None,
+        }
+        if kpis
+        else {}
+    )
+    evaluations = await evaluate_targets(session, [(kpis[k], t) for k, t in targets.items()], as_of)
+    weights_of: dict[uuid.UUID, list[tuple[uuid.UUID, Decimal]]] = {oid: [] for oid in objective_ids}
+    for objective_id, weight, kpi in links:
+        weights_of[objective_id].append((kpi.id, weight))
+    out = {}
+    for objective_id, weighted_kpis in weights_of.items():
+        rows, weighted, weights = [], Decimal(0), Decimal(0)
+        for kpi_id, weight in sorted(weighted_kpis):
+            target = targets.get(kpi_id)
+            evaluation = evaluations.get(target.id) if target else None
+            attainment = evaluation.attainment_pct if evaluation else None
+            if attainment is not None:
+                weighted += weight * min(attainment, HUNDRED)
+                weights += weight
+            rows.append(
+                KpiProgress(
+                    kpi_id=kpi_id,
+                    name=kpis[kpi_id].name,
+                    weight=weight,
+                    target_id=target.id if target else None,
+                    period=(target.period_label or f"{target.start_date}..{target.end_date}") if target else None,
+                    value=evaluation.value if evaluation else None,
+                    expected_to_date=evaluation.expected_to_date if evaluation else None,
+                    attainment_pct=attainment,
+                    status=evaluation.status if evaluation else None,
+                )
             )
-        )
-    progress = (weighted / weights).quantize(Decimal("0.01"), ROUND_HALF_UP) if weights else None
-    return ObjectiveProgress(objective_id=objective.id, as_of=as_of, progress_pct=progress, kpis=rows)
+        progress = (weighted / weights).quantize(Decimal("0.01"), ROUND_HALF_UP) if weights else None
+        out[objective_id] = ObjectiveProgress(objective_id=objective_id, as_of=as_of, progress_pct=progress, kpis=rows)
+    return out
 
 
 MAX_BUCKETS = 1000

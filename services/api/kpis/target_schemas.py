@@ -163,6 +163,7 @@ class SuggestedTarget(Output):
 
 class KpiProgress(Output):
     kpi_id: Id
+    name: str = Field(examples=["Leads"])
     weight: Number
     target_id: uuid.UUID | None
     period: str | None

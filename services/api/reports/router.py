@@ -3,7 +3,7 @@
 import csv
 import io
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -11,14 +11,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.api.deps import Reader, SessionDep
-from services.api.plans import budget as budget_service
-from services.api.problems import V1_ERRORS
+from services.api.problems import V1_ERRORS, problem_responses
+from services.api.reports import budget as budget_report_service
 from services.api.reports import scorecard as scorecard_service
-from services.api.reports.schemas import BudgetReportOut, Scorecard, ScorecardGroup, ScorecardRow
+from services.api.reports.department import department_report
+from services.api.reports.schemas import BudgetReportOut, DepartmentReport, Scorecard, ScorecardGroup, ScorecardRow
 from services.api.schemas import plain_number
-from shared.kpis.evaluation import Status, elapsed_fraction
+from shared.kpis.evaluation import Status
 from shared.kpis.models import KpiCategory
-from shared.plans.models import Plan
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=V1_ERRORS)
 CSV_RESPONSE = {200: {"content": {"text/csv": {}}, "description": "With `Accept: text/csv`"}}
@@ -106,11 +106,7 @@ BUDGET_COLUMNS = ["line_id", "name", "channel", "planned", "actual", "variance",
 async def budget_report(request: Request, session: SessionDep, _: Reader, plan_id: uuid.UUID):
     """Planned vs actual (manual + ingested spend) vs variance per line, per channel and in total, with
     utilisation and pacing: the share of the budget spent against the share of the period elapsed."""
-    report = await budget_service.report(session, plan_id=plan_id)
-    plan = await session.get(Plan, plan_id)
-    today = datetime.now(UTC).date()
-    elapsed = elapsed_fraction(plan.start_date, plan.end_date, today)
-    spent_share = (report.totals.actual / report.total).quantize(Decimal("0.0001")) if report.total else None
+    report = await budget_report_service.budget_report(session, plan_id=plan_id)
     if wants_csv(request):
         rows = [[r.line_id, r.name, r.channel, r.planned, r.actual, r.variance, r.utilisation] for r in report.lines]
         rows.append(
@@ -125,9 +121,29 @@ async def budget_report(request: Request, session: SessionDep, _: Reader, plan_i
             ]
         )
         return csv_response(BUDGET_COLUMNS, rows, f"budget-{plan_id}.csv")
-    return BudgetReportOut(
-        **report.model_dump(),
-        elapsed_share=elapsed.quantize(Decimal("0.0001")),
-        spent_share=spent_share,
-        pacing=None if spent_share is None else (spent_share - elapsed).quantize(Decimal("0.0001")),
-    )
+    return report
+
+
+@router.get(
+    "/department",
+    response_model=DepartmentReport,
+    summary="Department report",
+    responses=problem_responses(401, 403, 422),
+)
+async def department(
+    session: SessionDep,
+    _: Reader,
+    as_of: Annotated[
+        date | None,
+        Query(examples=["2026-11-20"], description="The day KPI progress is judged on; default today (UTC)"),
+    ] = None,
+) -> DepartmentReport:
+    """The department on one page: its structure type and mission, the team tree with filled and open
+    positions, every objective with its business goal, SMART check and progress rolled up from its KPIs, the
+    open (and acknowledged) alerts, and counts of each.
+
+    Progress is computed as `GET /v1/objectives/{id}/progress` does, for the period containing `as_of`; the
+    SMART check is judged as of today, as the objective endpoints do. Alerts are those unresolved now, newest
+    first, at most 100 (`open_alerts_total` counts them all).
+    """
+    return await department_report(session, as_of=as_of)

@@ -166,6 +166,12 @@ async def get_objective(session: AsyncSession, *, objective_id: uuid.UUID) -> Ob
     return result
 
 
+async def all_objectives(session: AsyncSession) -> list[ObjectiveWithCheck]:
+    """Every objective of the organisation with its SMART check, oldest first: two queries for any number."""
+    objectives = (await session.scalars(_objectives().order_by(Objective.id))).all()
+    return await _with_checks(session, objectives)
+
+
 async def _require_objective_refs(session: AsyncSession, fields: dict[str, Any]) -> None:
     refs = {
         name: (model, fields[name])

@@ -1,0 +1,125 @@
+"""Browser sign-in for the dashboard: an API key (viewer or higher) is exchanged once for a session cookie.
+
+Why a cookie and not a signed link: a link ends up in browser history, chat logs and proxies, and whoever holds
+it is signed in; a key typed into a form never appears in a URL. The cookie is HttpOnly (scripts cannot read
+it), SameSite=Strict (other sites cannot make the browser send it), Secure when PUBLIC_BASE_URL is https, and
+signed (HMAC-SHA256 with SESSION_SECRET). It names the API key, so revoking the key ends the session at once:
+every page load checks the key is still active. Each POST form carries a CSRF token: for the sign-in form a
+double-submit cookie, for signed-in forms a token derived from the session.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from fastapi import Request
+from sqlalchemy import select
+
+from shared.db.scoping import bind_org
+from shared.orgs.models import ApiKey, Role
+from shared.settings import Settings
+
+SESSION_COOKIE = "kpi_session"
+CSRF_COOKIE = "kpi_csrf"
+DASHBOARD_ROLES = frozenset({Role.admin, Role.editor, Role.viewer})
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: one API key of one organisation, signed in through the browser."""
+
+    key_id: uuid.UUID
+    org_id: uuid.UUID
+    role: Role
+    nonce: str
+
+
+def session_key(settings: Settings) -> bytes:
+    """The HMAC key of this process (a random one when SESSION_SECRET is unset)."""
+    if settings.session_secret is not None and settings.session_secret.get_secret_value():
+        return hashlib.sha256(b"kpi-dashboard-session:" + settings.session_secret.get_secret_value().encode()).digest()
+    return secrets.token_bytes(32)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, payload: str) -> str:
+    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+
+
+def issue(key: bytes, api_key: ApiKey, max_age_s: int) -> str:
+    body = {
+        "k": str(api_key.id),
+        "o": str(api_key.org_id),
+        "e": int(time.time()) + max_age_s,
+        "n": secrets.token_hex(8),
+    }
+    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
+    return f"{payload}.{_mac(key, payload)}"
+
+
+def read(key: bytes, cookie: str | None) -> dict | None:
+    """The cookie's claims if its signature holds and it has not expired."""
+    if not cookie or cookie.count(".") != 1:
+        return None
+    payload, mac = cookie.split(".")
+    if not hmac.compare_digest(mac, _mac(key, payload)):
+        return None
+    try:
+        claims = json.loads(_unb64(payload))
+        uuid.UUID(claims["k"]), uuid.UUID(claims["o"])
+        if int(claims["e"]) < time.time():
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return claims
+
+
+async def current_viewer(request: Request, session) -> Viewer | None:
+    """The signed-in viewer, with the session bound to their organisation; None when not signed in."""
+    claims = read(request.app.state.session_key, request.cookies.get(SESSION_COOKIE))
+    if claims is None:
+        return None
+    org_id = uuid.UUID(claims["o"])
+    bind_org(session, org_id)
+    key = await session.scalar(select(ApiKey).where(ApiKey.id == uuid.UUID(claims["k"]), ApiKey.revoked_at.is_(None)))
+    if key is None or key.role not in DASHBOARD_ROLES:
+        return None
+    return Viewer(key_id=key.id, org_id=org_id, role=key.role, nonce=claims["n"])
+
+
+def csrf_for(key: bytes, viewer: Viewer) -> str:
+    """The CSRF token of a signed-in session's forms."""
+    return _mac(key, f"csrf:{viewer.key_id}:{viewer.nonce}")
+
+
+def csrf_ok(expected: str | None, given: str | None) -> bool:
+    return bool(expected) and bool(given) and hmac.compare_digest(expected, given)
+
+
+def safe_next(path: str | None) -> str:
+    """Where to go after signing in: only a dashboard path of this site (never an open redirect)."""
+    if path and path.startswith("/dashboard") and not path.startswith("//") and "\\" not in path:
+        return path
+    return "/dashboard"
+
+
+def login_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/dashboard/login?next={quote(target, safe='')}"
+
+
+def cookie_secure(settings: Settings) -> bool:
+    return settings.public_base_url.startswith("https://")

@@ -1,0 +1,162 @@
+"""The dashboard: server-rendered HTML for managers at /dashboard, signed in with a session cookie.
+
+Pages: /dashboard/login (a viewer, editor or admin API key), /dashboard (status cards by category with
+charts, budget bars, open alerts, objectives, the org chart), /dashboard/kpis/{id} (one KPI in detail).
+No JavaScript; one self-hosted stylesheet; a strict Content-Security-Policy.
+"""
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from services.api.dashboard import auth, views
+from services.api.dashboard.charts import number
+from services.api.deps import SessionDep, StateDep
+from services.api.orgs import service as org_service
+from services.api.problems import NotFound
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["number"] = number
+templates.env.filters["pct"] = views.attainment_text
+templates.env.globals["look"] = views.look
+templates.env.globals["severity_look"] = lambda s: views.SEVERITY.get(str(s), views.SEVERITY["warning"])
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+MAX_FORM_BYTES = 4096
+
+
+def page(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def error_page(request: Request, status_code: int, title: str, detail: str, viewer=None) -> HTMLResponse:
+    context = {"title": title, "detail": detail, "viewer": viewer, "csrf": _csrf(request, viewer)}
+    return page(request, "error.html", context, status_code)
+
+
+def _csrf(request: Request, viewer) -> str | None:
+    return auth.csrf_for(request.app.state.session_key, viewer) if viewer else None
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).items()}
+
+
+def _login_form(request: Request, *, next_path: str, error: str | None = None, status_code: int = 200):
+    token = request.cookies.get(auth.CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = page(
+        request, "login.html", {"next": next_path, "csrf": token, "error": error, "viewer": None}, status_code
+    )
+    response.set_cookie(
+        auth.CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=auth.cookie_secure(request.app.state.kpi.settings),
+        path="/dashboard",
+    )
+    return response
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str | None = None):
+    return _login_form(request, next_path=auth.safe_next(next))
+
+
+@router.post("/login")
+async def login(request: Request, session: SessionDep, state: StateDep):
+    form = await _form(request)
+    next_path = auth.safe_next(form.get("next"))
+    if not auth.csrf_ok(request.cookies.get(auth.CSRF_COOKIE), form.get("csrf")):
+        return _login_form(
+            request, next_path=next_path, error="The form expired; please sign in again.", status_code=403
+        )
+    key = await org_service.find_key_by_token(session, token=(form.get("api_key") or "").strip())
+    if key is None:
+        return _login_form(
+            request, next_path=next_path, error="That API key is not valid or has been revoked.", status_code=401
+        )
+    if key.role not in auth.DASHBOARD_ROLES:
+        return _login_form(
+            request,
+            next_path=next_path,
+            error=f"A key with role {key.role.value} cannot open the dashboard; use a viewer, editor or admin key.",
+            status_code=403,
+        )
+    response = RedirectResponse(next_path, status_code=303)
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        auth.issue(request.app.state.session_key, key, state.settings.session_max_age_s),
+        max_age=state.settings.session_max_age_s,
+        httponly=True,
+        samesite="strict",
+        secure=auth.cookie_secure(state.settings),
+        path="/dashboard",
+    )
+    response.delete_cookie(auth.CSRF_COOKIE, path="/dashboard")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, session: SessionDep):
+    viewer = await auth.current_viewer(request, session)
+    form = await _form(request)
+    if viewer is not None and not auth.csrf_ok(_csrf(request, viewer), form.get("csrf")):
+        return error_page(request, 403, "Not signed out", "The form expired; reload the page and try again.", viewer)
+    response = RedirectResponse("/dashboard/login", status_code=303)
+    response.delete_cookie(auth.SESSION_COOKIE, path="/dashboard")
+    return response
+
+
+@router.get("")
+async def overview(request: Request, session: SessionDep, period: str | None = None):
+    viewer = await auth.current_viewer(request, session)
+    if viewer is None:
+        return RedirectResponse(auth.login_url(request), status_code=303)
+    try:
+        chosen = views.resolve(period, datetime.now(UTC).date())
+    except ValueError as exc:
+        return error_page(request, 422, "Unknown period", f"{exc} Try 2026-11, 2026-Q4 or 2026.", viewer)
+    data = await views.overview(session, org_id=viewer.org_id, period=chosen)
+    return page(request, "overview.html", {**data, "viewer": viewer, "csrf": _csrf(request, viewer)})
+
+
+@router.get("/kpis/{kpi_id}")
+async def kpi_detail(request: Request, session: SessionDep, kpi_id: str):
+    viewer = await auth.current_viewer(request, session)
+    if viewer is None:
+        return RedirectResponse(auth.login_url(request), status_code=303)
+    try:
+        data = await views.kpi_page(session, kpi_id=uuid.UUID(kpi_id))
+    except (ValueError, NotFound):
+        return error_page(request, 404, "KPI not found", "No KPI with this id in your organisation.", viewer)
+    return page(request, "kpi.html", {**data, "viewer": viewer, "csrf": _csrf(request, viewer)})
+
+
+@router.get("/static/dashboard.css")
+async def stylesheet() -> Response:
+    return FileResponse(
+        HERE / "static" / "dashboard.css",
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )

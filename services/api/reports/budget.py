@@ -1,0 +1,28 @@
+"""The budget report with pacing: the JSON/CSV report and the dashboard's budget bars both read this."""
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from services.api.crud import get_or_404
+from services.api.plans import budget as budget_service
+from services.api.reports.schemas import BudgetReportOut
+from shared.kpis.evaluation import elapsed_fraction
+from shared.plans.models import Plan
+
+SHARE = Decimal("0.0001")
+
+
+async def budget_report(session, *, plan_id: uuid.UUID, today: date | None = None) -> BudgetReportOut:
+    """Planned vs actual per line, channel and in total, and pacing: the share of the budget spent against the
+    share of the plan's period elapsed (above 0: spending ahead of time)."""
+    plan = await get_or_404(session, Plan, plan_id)
+    report = await budget_service.report(session, plan_id=plan_id)
+    elapsed = elapsed_fraction(plan.start_date, plan.end_date, today or datetime.now(UTC).date())
+    spent_share = (report.totals.actual / report.total).quantize(SHARE) if report.total else None
+    return BudgetReportOut(
+        **report.model_dump(),
+        elapsed_share=elapsed.quantize(SHARE),
+        spent_share=spent_share,
+        pacing=None if spent_share is None else (spent_share - elapsed).quantize(SHARE),
+    )

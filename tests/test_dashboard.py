@@ -1,0 +1,181 @@
+"""The dashboard: browser sign-in (API key -> HttpOnly, SameSite session cookie; CSRF on every form), tenant
+isolation, and pages that show the same numbers as the JSON reports."""
+
+import re
+from decimal import Decimal
+
+import pytest
+
+from shared.kpis.evaluation import show_number
+from tests.conftest import make_key
+from tests.dashboard_support import MONTH, seed
+from tests.test_reports import bulk_kpis
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def sign_in(client, key: str, next_path: str = "/dashboard"):
+    form = await client.get(f"/dashboard/login?next={next_path}")
+    assert form.status_code == 200 and "text/html" in form.headers["content-type"]
+    csrf = CSRF.search(form.text).group(1)
+    return await client.post("/dashboard/login", data={"api_key": key, "csrf": csrf, "next": next_path})
+
+
+async def test_without_a_session_pages_redirect_to_the_sign_in_form(client):
+    for path in ("/dashboard", "/dashboard?period=2026-Q4", "/dashboard/kpis/0194d3a0-0000-7000-8000-000000000001"):
+        r = await client.get(path)
+        assert r.status_code == 303, path
+        assert r.headers["location"].startswith("/dashboard/login?next=%2Fdashboard")
+    assert (await client.get("/dashboard/login")).status_code == 200
+
+
+async def test_a_viewer_key_signs_in_with_a_strict_http_only_cookie(client, keys):
+    r = await sign_in(client, keys.viewer)
+    assert (r.status_code, r.headers["location"]) == (303, "/dashboard")
+    cookie = r.headers["set-cookie"].lower()
+    assert (
+        "kpi_session=" in cookie
+        and "httponly" in cookie
+        and "samesite=strict" in cookie
+        and "path=/dashboard" in cookie
+    )
+    page = await client.get("/dashboard")
+    assert page.status_code == 200 and "Sign out" in page.text
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none': no script at all
+    assert page.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("role", "status", "message"),
+    [("ingest", 403, "cannot open the dashboard"), ("bogus", 401, "not valid")],
+)
+async def test_keys_that_may_not_look_are_refused_at_sign_in(client, keys, role, status, message):
+    key = "kpi_nope_0000000000000000000000000000" if role == "bogus" else getattr(keys, role)
+    r = await sign_in(client, key)
+    assert r.status_code == status and message in r.text
+    assert "kpi_session" not in r.headers.get("set-cookie", "")
+    assert (await client.get("/dashboard")).status_code == 303
+
+
+async def test_sign_in_without_the_forms_csrf_token_is_refused(client, keys):
+    await client.get("/dashboard/login")
+    r = await client.post("/dashboard/login", data={"api_key": keys.viewer, "csrf": "forged"})
+    assert r.status_code == 403 and "kpi_session" not in r.headers.get("set-cookie", "")
+
+
+async def test_sign_in_only_ever_redirects_within_the_dashboard(client, keys):
+    for target in ("https://evil.example/", "//evil.example/x", "/v1/api-keys"):
+        r = await sign_in(client, keys.viewer, next_path=target)
+        assert r.headers["location"] == "/dashboard", target
+
+
+async def test_a_tampered_or_revoked_session_is_signed_out(client, keys, org):
+    viewer_key = await make_key(client, org, "viewer", "temporary")
+    await sign_in(client, viewer_key)
+    assert (await client.get("/dashboard")).status_code == 200
+    good = client.cookies.get("kpi_session")
+    payload, mac = good.split(".")
+    client.cookies.clear()
+    client.cookies.set("kpi_session", f"{payload[:-2]}AA.{mac}", path="/dashboard")
+    assert (await client.get("/dashboard")).status_code == 303, "a changed payload fails its signature"
+
+    client.cookies.clear()
+    client.cookies.set("kpi_session", good, path="/dashboard")
+    assert (await client.get("/dashboard")).status_code == 200
+    keys_list = (await client.get("/v1/api-keys?role=viewer", headers=org.headers)).json()["items"]
+    key_id = next(k["id"] for k in keys_list if k["name"] == "temporary")
+    assert (await client.delete(f"/v1/api-keys/{key_id}", headers=org.headers)).status_code == 204
+    assert (await client.get("/dashboard")).status_code == 303, "revoking the key ends its sessions"
+
+
+async def test_signing_out_needs_the_pages_csrf_token(client, keys):
+    await sign_in(client, keys.viewer)
+    page = await client.get("/dashboard")
+    forged = await client.post("/dashboard/logout", data={"csrf": "forged"})
+    assert forged.status_code == 403
+    assert (await client.get("/dashboard")).status_code == 200, "still signed in"
+    out = await client.post("/dashboard/logout", data={"csrf": CSRF.search(page.text).group(1)})
+    assert (out.status_code, out.headers["location"]) == (303, "/dashboard/login")
+    assert (await client.get("/dashboard")).status_code == 303
+
+
+async def test_a_viewer_of_one_org_never_sees_anothers_dashboard(client, keys, other_org):
+    theirs = await seed(client, other_org.headers)
+    await sign_in(client, keys.viewer)
+    page = await client.get("/dashboard")
+    assert page.status_code == 200 and "Ada Park" not in page.text
+    assert "CPA" not in page.text and "Performance plan" not in page.text and "No open alerts" in page.text
+    detail = await client.get(f"/dashboard/kpis/{theirs.kpis['CPA']}")
+    assert detail.status_code == 404 and "CPA" not in detail.text
+
+
+async def test_the_overview_shows_the_scorecards_numbers_grouped_with_charts_budget_alerts_and_org_chart(
+    client, keys, org
+):
+    seeded = await seed(client, org.headers)
+    await sign_in(client, keys.viewer)
+    page = await client.get("/dashboard")
+    assert page.status_code == 200
+    html = page.text
+    assert html.index("Input KPIs") < html.index("Output KPIs") < html.index("Impact KPIs")
+
+    scorecard = (await client.get(f"/v1/reports/scorecard?period={MONTH}", headers=keys.headers("viewer"))).json()
+    rows = {r["name"]: r for g in scorecard["groups"] for r in g["kpis"]}
+    for name, kpi_id in seeded.kpis.items():
+        card = re.search(rf'<article class="card ([a-z-]+)" data-kpi="{kpi_id}">(.*?)</article>', html, re.S)
+        assert card, name
+        row = rows[name]
+        shown = "—" if row["value"] is None else show_number(Decimal(row["value"]))
+        assert f"<strong>{shown}" in card.group(2), name
+        status_text = {"on_track": "On track", "at_risk": "At risk", "off_track": "Off track", "no_data": "No data"}
+        assert status_text[row["status"]] in card.group(2), f"{name}: the status in words, not colour alone"
+        assert card.group(1) == row["status"].replace("_", "-")
+        if row["value"] is not None:
+            assert '<svg class="chart"' in card.group(2) and 'class="level level-target"' in card.group(2)
+    assert rows["CPA"]["status"] == "off_track" and rows["NPS"]["status"] == "no_data"
+
+    alerts = re.search(r'<section class="panel alerts".*?</section>', html, re.S).group(0)
+    assert "CPA" in alerts and "Critical" in alerts
+    budget = re.search(r'<section class="panel budget".*?</section>', html, re.S).group(0)
+    assert budget.count('<svg class="bar"') == 4 and "over by" in budget  # total + 3 lines; Meta is overspent
+    org_chart = re.search(r'<section class="panel org".*?</section>', html, re.S).group(0)
+    assert org_chart.index("Marketing") < org_chart.index("Paid media") and "1 open" in org_chart
+    assert "Raise monthly online revenue" in html
+
+
+async def test_the_kpi_page_shows_its_levels_history_and_alert(client, keys, org):
+    seeded = await seed(client, org.headers)
+    await sign_in(client, keys.viewer)
+    page = await client.get(f"/dashboard/kpis/{seeded.kpis['CPA']}")
+    assert page.status_code == 200
+    for level in ("target", "warning", "critical"):
+        assert f'class="level level-{level}"' in page.text
+    assert "Off track" in page.text and "spend / conversions" in page.text
+    assert "→ Off track" in page.text, "the transition is listed with its reason"
+    assert (await client.get("/dashboard/kpis/not-an-id")).status_code == 404
+
+
+async def test_an_unknown_period_is_a_clear_422_page(client, keys):
+    await sign_in(client, keys.viewer)
+    r = await client.get("/dashboard?period=someday")
+    assert r.status_code == 422 and "Unknown period" in r.text
+    other = await client.get("/dashboard?period=2026-Q3")
+    assert other.status_code == 200 and "2026-Q2" in other.text and "2026-Q4" in other.text
+
+
+async def test_the_overview_costs_the_same_statements_for_5_and_100_kpis(
+    client, keys, state, org, other_org, count_queries
+):
+    await bulk_kpis(state, org.id, 5)
+    await bulk_kpis(state, other_org.id, 100)
+    counts, cards = [], []
+    for key in (keys.viewer, other_org.admin_key):
+        client.cookies.clear()
+        await sign_in(client, key)
+        with count_queries as counted:
+            page = await client.get("/dashboard?period=2026-11")
+        assert page.status_code == 200
+        counts.append(counted.count)
+        cards.append(page.text.count('<article class="card'))
+    assert cards == [5, 100]
+    assert counts[0] == counts[1]

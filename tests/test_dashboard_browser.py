@@ -1,0 +1,79 @@
+"""The dashboard in a real browser: Debian's headless Chromium (installed by .ci/run), driven by playwright over
+the DevTools protocol, against the app served by uvicorn on loopback. Signs in through the form, checks the
+cards, charts and alerts render with no console errors or failed requests, fits a phone's width, and saves
+screenshots under test-artifacts/ (dashboard-<backend>.png, -phone.png, -kpi.png)."""
+
+import asyncio
+import shutil
+import socket
+
+import uvicorn
+
+from tests import support
+from tests.dashboard_support import seed
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_the_dashboard_renders_in_chromium_without_errors(app, client, keys, org):
+    if shutil.which("chromium") is None:
+        support.unavailable("Chromium", "install Debian's `chromium` package (.ci/run does)")
+    from playwright.async_api import async_playwright
+
+    await seed(client, org.headers)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.01)
+    base = f"http://127.0.0.1:{port}"
+    support.ARTIFACTS.mkdir(exist_ok=True)
+    shots = {name: support.ARTIFACTS / f"dashboard-{support.BACKEND}{name}.png" for name in ("", "-phone", "-kpi")}
+    problems: list[str] = []
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+            page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+
+            await page.goto(f"{base}/dashboard")
+            assert page.url.startswith(f"{base}/dashboard/login"), "not signed in: the sign-in form"
+            await page.fill("#api_key", keys.viewer)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{base}/dashboard")
+
+            assert await page.locator("article.card").count() == 6
+            assert await page.locator("article.card svg.chart polyline.series").count() >= 5
+            assert await page.locator(".alert-list li").count() >= 1
+            assert "Off track" in await page.locator("article.card.off-track .badge").first.inner_text()
+            assert await page.locator("svg.bar").count() == 4
+            # The stylesheet loaded and applied: cards are laid out in a grid, the status colour is set.
+            assert await page.eval_on_selector(".cards", "e => getComputedStyle(e).display") == "grid"
+            await page.screenshot(path=str(shots[""]), full_page=True)
+
+            await page.set_viewport_size({"width": 390, "height": 844})
+            overflow = await page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"the page is {overflow}px wider than a phone"
+            await page.screenshot(path=str(shots["-phone"]), full_page=True)
+
+            await page.set_viewport_size({"width": 1280, "height": 900})
+            await page.click("article.card.off-track h3 a")
+            await page.wait_for_selector(".chart-wide svg.chart")
+            assert await page.locator(".chart-wide polyline.level-critical").count() == 1
+            await page.screenshot(path=str(shots["-kpi"]), full_page=True)
+            await browser.close()
+    finally:
+        server.should_exit = True
+        await serving
+    assert problems == []
+    for path in shots.values():
+        assert path.stat().st_size > 10_000, f"{path} looks empty"
