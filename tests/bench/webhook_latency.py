@@ -23,43 +23,19 @@ from tests import support
 from tests.conftest import client_for
 from tests.ingest_support import point
 from tests.receiver import running_receiver
+from tests.test_alerts_e2e import DAY, cpa_with_target
 
 URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/kpi_bench")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN = "bench-platform-token"
 CIDRS = ["127.0.0.0/8"]
-DAY = time.strftime("%Y-%m-%d", time.gmtime())
 
 
 async def setup_org(c) -> dict[str, str]:
     r = await c.post("/v1/orgs", json={"name": "bench"}, headers={"X-Platform-Token": TOKEN})
     r.raise_for_status()
     headers = {"Authorization": f"Bearer {r.json()['api_key']['key']}"}
-    kpi = await c.post(
-        "/v1/kpis",
-        json={
-            "name": "CPA",
-            "category": "output",
-            "formula": "spend / conversions",
-            "unit": "currency",
-            "direction": "lower_is_better",
-        },
-        headers=headers,
-    )
-    kpi.raise_for_status()
-    target = await c.post(
-        f"/v1/kpis/{kpi.json()['id']}/targets",
-        json={
-            "period": DAY[:7],
-            "target_value": "10",
-            "threshold_mode": "absolute",
-            "warning": "12",
-            "critical": "15",
-            "pacing": "none",
-        },
-        headers=headers,
-    )
-    target.raise_for_status()
+    await cpa_with_target(c, headers)  # CPA, lower is better: target 10, warning 12, critical 15 for 2026-11
     return headers
 
 
