@@ -47,7 +47,9 @@ def error(adapter, payload) -> AdapterError:
 def test_meta_insights_become_daily_points_per_campaign():
     points = parse_meta(load("meta_insights.json"), DEFAULT_CONFIG)
     # Row 1: purchase reported as `purchase` and `omni_purchase` counts once (3, not 6); so does its value.
-    # Row 3: zero spend is a real 0; no actions → no conversions/leads/revenue points. Row 4: no reach given.
+    # Row 1 lists actions but no lead: leads 0 (Meta leaves out the types with none). Row 3: zero spend is a real
+    # 0; no actions array at all → no conversions/leads/revenue points. Row 4: no reach and no action_values given,
+    # actions without a purchase → conversions 0, no revenue point.
     assert points == [
         *row(
             "meta",
@@ -58,6 +60,7 @@ def test_meta_insights_become_daily_points_per_campaign():
             clicks="112",
             reach="4100",
             conversions="3",
+            leads="0",
             revenue="149.97",
         ),
         *row(
@@ -73,7 +76,16 @@ def test_meta_insights_become_daily_points_per_campaign():
             revenue="59.90",
         ),
         *row("meta", "120210000000002", "2026-11-02", spend="0", impressions="0", clicks="0", reach="0"),
-        *row("meta", "120210000000002", "2026-11-03", spend="12.5", impressions="1500", clicks="30", leads="4"),
+        *row(
+            "meta",
+            "120210000000002",
+            "2026-11-03",
+            spend="12.5",
+            impressions="1500",
+            clicks="30",
+            conversions="0",
+            leads="4",
+        ),
     ]
     assert all(p.mode is Mode.snapshot for p in points)
 
@@ -282,7 +294,7 @@ def test_meta_defaults_take_the_first_purchase_alias_present():
     values = [{"action_type": "omni_purchase", "value": "80"}, {"action_type": "purchase", "value": "79.5"}]
     payload = {"data": [meta_row(actions=actions, action_values=values)]}
     assert parse_meta(payload, DEFAULT_CONFIG) == row(
-        "meta", "1", "2026-11-02", spend="1.00", conversions="4", revenue="79.5"
+        "meta", "1", "2026-11-02", spend="1.00", conversions="4", leads="0", revenue="79.5"
     )
 
 
@@ -296,8 +308,16 @@ def test_meta_org_config_counts_its_own_action_types():
     derived = [
         (p.metric, p.value, p.day.isoformat()) for p in points if p.metric in ("conversions", "leads", "revenue")
     ]
-    # Only the last row has the custom conversion; its leads now come from lead_grouped; no revenue at all.
-    assert derived == [("conversions", Decimal(5), "2026-11-03"), ("leads", Decimal(4), "2026-11-03")]
+    # Only the last row has the custom conversion; its leads now come from lead_grouped; no revenue at all. The
+    # first two rows list actions without either type: 0 each. The third lists no actions: nothing.
+    assert derived == [
+        ("conversions", Decimal(0), "2026-11-02"),
+        ("leads", Decimal(0), "2026-11-02"),
+        ("conversions", Decimal(0), "2026-11-03"),
+        ("leads", Decimal(0), "2026-11-03"),
+        ("conversions", Decimal(5), "2026-11-03"),
+        ("leads", Decimal(4), "2026-11-03"),
+    ]
 
 
 def test_meta_accepts_a_bare_list_of_rows_as_etl_tools_relay_them():

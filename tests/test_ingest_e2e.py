@@ -141,3 +141,22 @@ async def test_a_month_of_meta_and_google_reports_gives_hand_computed_kpis_and_a
     assert D(by_channel["meta"]["actual"]) == (meta_month["spend"] + 100).quantize(D("0.01"))
     assert D(by_channel["google_ads"]["actual"]) == google_spend.quantize(D("0.01"))
     assert D(report["totals"]["actual"]) == (month["spend"] + 100).quantize(D("0.01"))
+
+
+async def test_meta_restating_a_days_purchases_to_none_replaces_the_earlier_count(client, keys):
+    ingest, editor, viewer = keys.headers("ingest"), keys.headers("editor"), keys.headers("viewer")
+    conversions = await create_kpi(client, editor, "Purchases", "conversions", unit="count")
+    row = {"campaign_id": "777", "date_start": "2026-10-07", "date_stop": "2026-10-07", "spend": "50.00"}
+    first = {
+        **row,
+        "actions": [{"action_type": "link_click", "value": "40"}, {"action_type": "purchase", "value": "2"}],
+    }
+    # Meta revises its attribution: the day now lists actions, but no purchase among them (it leaves out types
+    # with none), which is a 0, and replaces the 2.
+    restated = {**row, "actions": [{"action_type": "link_click", "value": "41"}]}
+    for payload in ({"data": [first]}, {"data": [restated]}):
+        r = await client.post("/v1/ingest/meta", json=payload, headers=ingest)
+        assert r.status_code == 202, r.text
+        assert (await wait_done(client, ingest, r.json()["batch_id"]))["status"] == "done"
+    r = await client.get(f"/v1/kpis/{conversions}/values?grain=day&from=2026-10-07&to=2026-10-07", headers=viewer)
+    assert [(v["period"], v["value"]) for v in r.json()["values"]] == [("2026-10-07", "0")]

@@ -56,9 +56,11 @@ def parse_meta(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> list[Poi
             ("leads", config.meta_leads, actions),
             ("revenue", config.meta_revenue, action_values),
         ):
-            value = next((source[t] for t in types if t in source), None)
-            if value is not None:
-                values.append((metric, value))
+            if source is None or not types:
+                continue  # the array is not in the row (none at all, or not requested): unknown, not 0
+            # The array is there but lacks every type of this metric: Meta reports none of them, a real 0, so
+            # a restatement to zero replaces an earlier count.
+            values.append((metric, next((source[t] for t in types if t in source), Decimal(0))))
         out.add(campaign, on, values, where)
     return out.points
 
@@ -76,10 +78,11 @@ def _day(row: dict[str, Any], where: str) -> date:
     return start
 
 
-def _actions(row: dict[str, Any], field: str, where: str) -> dict[str, Decimal]:
-    """`[{"action_type": "purchase", "value": "2"}, ...]` as {action type: value}; every entry is checked."""
+def _actions(row: dict[str, Any], field: str, where: str) -> dict[str, Decimal] | None:
+    """`[{"action_type": "purchase", "value": "2"}, ...]` as {action type: value}, every entry checked; None
+    when the row has no such array."""
     if not _given(row, field):
-        return {}
+        return None
     location = at(where, field)
     found: dict[str, Decimal] = {}
     for j, raw in enumerate(array(row[field], location)):
