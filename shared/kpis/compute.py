@@ -10,7 +10,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -34,6 +34,34 @@ class Window:
     kpi_id: uuid.UUID
     start: date
     end: date  # inclusive
+
+
+@dataclass(frozen=True)
+class DayTotal:
+    """One day's roll-up rows of a metric (all matching dimension sets) merged: the same fields as a row, so
+    `window_aggregate` reads either. Every aggregation survives the merge: sums add, counts add, min of mins,
+    max of maxes, the last of the latest (the first of equal timestamps, as `max` keeps it)."""
+
+    day: date
+    value_sum: Decimal
+    value_count: int
+    value_min: Decimal
+    value_max: Decimal
+    value_last: Decimal
+    last_at: datetime
+
+    @classmethod
+    def of(cls, day: date, rows: list) -> "DayTotal":
+        latest = max(rows, key=lambda r: r.last_at)
+        return cls(
+            day=day,
+            value_sum=sum((Decimal(r.value_sum) for r in rows), Decimal(0)),
+            value_count=sum(r.value_count for r in rows),
+            value_min=min(Decimal(r.value_min) for r in rows),
+            value_max=max(Decimal(r.value_max) for r in rows),
+            value_last=Decimal(latest.value_last),
+            last_at=latest.last_at,
+        )
 
 
 def _matches(dimensions: dict[str, str] | None, wanted: dict[str, str]) -> bool:
@@ -87,11 +115,20 @@ async def kpi_values(
     by_metric: dict[tuple[uuid.UUID, str], list] = defaultdict(list)
     for row in sorted(rows, key=lambda r: r.day):
         by_metric[(row.org_id, row.metric_key)].append(row)
-    days_of = {key: [r.day for r in metric_rows] for key, metric_rows in by_metric.items()}
+    # Per (org, metric, dimension filter): the matching rows merged into one per day, once; then each window is a
+    # slice of at most its number of days, however many campaigns and windows (charts ask for one per day).
+    merged: dict[tuple, tuple[list[date], list[DayTotal]]] = {}
 
-    def in_window(key: tuple[uuid.UUID, str], window: Window) -> list:
-        days = days_of.get(key, [])
-        return by_metric[key][bisect_left(days, window.start) : bisect_right(days, window.end)]
+    def in_window(key: tuple[uuid.UUID, str], wanted: dict[str, str], window: Window) -> list:
+        cache_key = (key, tuple(sorted(wanted.items())))
+        if cache_key not in merged:
+            per_day: dict[date, list] = defaultdict(list)
+            for r in by_metric.get(key, []):
+                if _matches(r.dimensions or {}, wanted):
+                    per_day[r.day].append(r)
+            merged[cache_key] = (list(per_day), [DayTotal.of(day, day_rows) for day, day_rows in per_day.items()])
+        days, totals = merged[cache_key]
+        return totals[bisect_left(days, window.start) : bisect_right(days, window.end)]
 
     values: dict[Window, Decimal | None] = {}
     for window in windows:
@@ -99,7 +136,7 @@ async def kpi_values(
         wanted = kpi.dimension_filter or {}
         aggregates = {
             key: window_aggregate(
-                [r for r in in_window((kpi.org_id, key), window) if _matches(r.dimensions or {}, wanted)],
+                in_window((kpi.org_id, key), wanted, window),
                 Aggregation(aggregations.get((kpi.org_id, key), Aggregation.sum)),
             )
             for key in formulas[window.kpi_id].metrics
