@@ -42,9 +42,11 @@ def dims_key(dimensions: dict[str, str]) -> str:
 def collapse(points: list[Point]) -> list[tuple[str, date, str, Decimal, Mode]]:
     """One change per key, applying the batch in order: a snapshot resets the key, increments add to it."""
     merged: dict[tuple[str, date, str], list] = {}
-    keys: dict[tuple, str] = {}  # a batch has few distinct dimension sets; serialise each once
+    # A batch has few distinct dimension sets: serialise each once. The cache is keyed by the items as given
+    # (no sort per point); two orders of one set map to the same canonical text.
+    keys: dict[tuple, str] = {}
     for p in points:
-        items = tuple(sorted(p.dimensions.items()))
+        items = tuple(p.dimensions.items())
         text_key = keys.get(items)
         if text_key is None:
             text_key = keys[items] = dims_key(p.dimensions)
@@ -70,6 +72,11 @@ async def _stage(session: AsyncSession, rows: list[tuple]) -> None:
         # dims_key is already the canonical JSON of the dimensions: reuse it instead of serialising again.
         records = [(m, d, k, k, v, mode.value) for m, d, k, v, mode in rows]
         await raw.driver_connection.copy_records_to_table(STAGING, records=records, columns=list(_COLUMNS))
+        # Autovacuum never sees a temporary table: without statistics the planner guesses one row and sorts the
+        # joins below on disk. Sorting and hashing a large batch in memory is worth a bigger work_mem for this
+        # transaction only.
+        await session.execute(text(f"ANALYZE {STAGING}"))
+        await session.execute(text("SET LOCAL work_mem = '64MB'"))
         return
     await session.execute(text(f"DROP TABLE IF EXISTS temp.{STAGING}"))
     await session.execute(

@@ -31,7 +31,16 @@ def encode_points(points: list[Point]) -> list[list]:
 
 
 def decode_points(rows: list[list]) -> list[Point]:
-    return [Point(m, Decimal(v), date.fromisoformat(d), dims, Mode(mode)) for m, v, d, dims, mode in rows]
+    # A batch repeats a few days and two modes many times: parse each once.
+    days: dict[str, date] = {}
+    modes = {m.value: m for m in Mode}
+    out = []
+    for m, v, d, dims, mode in rows:
+        day = days.get(d)
+        if day is None:
+            day = days[d] = date.fromisoformat(d)
+        out.append(Point(m, Decimal(v), day, dims, modes[mode]))
+    return out
 
 
 def process_job_id(batch_id: uuid.UUID, enqueues: int) -> str:
@@ -53,7 +62,12 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
     batch_uuid = uuid.UUID(batch_id)
     try:
         async with job_session(ctx) as session:
-            batch = await session.scalar(select(IngestBatch).where(IngestBatch.id == batch_uuid).with_for_update())
+            batch = await session.scalar(
+                select(IngestBatch)
+                .where(IngestBatch.id == batch_uuid)
+                .options(defer_column(IngestBatch.points))  # the points are read once, below
+                .with_for_update()
+            )
             if batch is None or batch.status in (BatchStatus.done, BatchStatus.failed):
                 return {"batch_id": batch_id, "skipped": True}
             batch.status, batch.started_at = BatchStatus.processing, datetime.now(UTC)

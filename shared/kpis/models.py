@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -181,7 +182,9 @@ class MetricDaily(OrgScoped, Base):
 
     __tablename__ = "metric_daily"
 
-    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign key to orgs on the two high-volume tables: its per-row check cost a third of a bulk merge
+    # (docs/decisions.md). Only the ingestion job writes here, for the org of a batch that has the key.
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     metric_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     dims_key: Mapped[str] = mapped_column(String(1000), primary_key=True)
