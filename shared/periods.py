@@ -32,6 +32,9 @@ def _month_end(year: int, month: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2199  # as the API's dates: period arithmetic can never leave the calendar
+
+
 def parse_period(label: str) -> Period:
     """The dates a label covers; ValueError (with the accepted forms) for anything else."""
     label = label.strip().upper()
@@ -40,6 +43,10 @@ def parse_period(label: str) -> Period:
         if not m:
             continue
         year = int(m["y"])
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise ValueError(
+                f"{label!r} is outside the years this service plans and reports on ({FIRST_YEAR}-{LAST_YEAR})"
+            )
         try:
             if kind == "year":
                 return Period(label, kind, date(year, 1, 1), date(year, 12, 31))

@@ -188,6 +188,15 @@ async def _on_data_error(_request: Request, exc: DataError) -> JSONResponse:
     return problem_response(422, "Invalid input", "A value is out of range for its field.", "validation-error")
 
 
+async def _on_overflow(_request: Request, exc: OverflowError) -> JSONResponse:
+    # Inputs are bounded (years 1900-2199); this is the backstop for date arithmetic that still leaves the
+    # calendar, so it is the caller's 422 and never a 500.
+    log.warning("overflow mapped to 422: %s", exc)
+    return problem_response(
+        422, "Invalid input", "A date or number is out of the range this service handles.", "validation-error"
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
@@ -195,3 +204,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _on_integrity_error)
     app.add_exception_handler(OperationalError, _on_operational_error)
     app.add_exception_handler(DataError, _on_data_error)
+    app.add_exception_handler(OverflowError, _on_overflow)

@@ -78,6 +78,20 @@ def _iso_4217(code: str) -> str:
 Currency = Annotated[str, AfterValidator(_iso_4217), Field(examples=["EUR"], description="ISO 4217 code")]
 
 
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def _sane_day(value: date) -> date:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"{value} is outside the dates this service plans and reports on ({FIRST_DAY} to {LAST_DAY})")
+    return value
+
+
+# A calendar date a user gives (bodies and query parameters): years 1900 to 2199, so period arithmetic
+# (the previous period, a week's Monday, the next month) can never leave the calendar.
+Day = Annotated[date, AfterValidator(_sane_day)]
+
+
 def check_date_order(start: date | None, end: date | None, *, start_name: str, end_name: str) -> None:
     """Raise ValueError (a 422 inside a pydantic validator) when end is before start."""
     if start is not None and end is not None and end < start:

@@ -1,7 +1,7 @@
 """Routes: a KPI's evaluations, and alerts (list, acknowledge)."""
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,7 +12,7 @@ from services.api.crud import get_or_404
 from services.api.deps import Editor, Reader, SessionDep
 from services.api.pagination import PageDep, fetch_page
 from services.api.problems import V1_ERRORS, Conflict, problem_responses
-from services.api.schemas import Page
+from services.api.schemas import Day, Page
 from shared.alerts.models import Alert, AlertStatus, KpiEvaluation, Severity
 from shared.kpis.models import Kpi
 
@@ -49,8 +49,8 @@ async def list_alerts(
     severity: Severity | None = None,
     kpi_id: uuid.UUID | None = None,
     period: Annotated[str | None, Query(description="The target's period label, e.g. 2026-11")] = None,
-    opened_from: date | None = None,
-    opened_to: date | None = None,
+    opened_from: Day | None = None,
+    opened_to: Day | None = None,
 ) -> Page[AlertOut]:
     """Alerts, oldest first; filter by status, severity, KPI, period or when they opened. One alert per KPI
     target is open at a time: escalation updates it, recovery resolves it."""

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, computed_field
 
-from services.api.schemas import Input, Name, Output, Text
+from services.api.schemas import Day, Input, Name, Output, Text
 from shared.department.models import Member, PositionLevel, StructureType
 
 _T = "2026-11-28T09:00:00Z"
@@ -171,7 +171,7 @@ class PositionCreate(Input):
     team_id: uuid.UUID
     level: PositionLevel | None = None
     responsibilities: Responsibilities = Field(default_factory=list)
-    target_hire_date: date | None = Field(default=None, description="When the seat should be filled, if open")
+    target_hire_date: Day | None = Field(default=None, description="When the seat should be filled, if open")
 
 
 class PositionPatch(Input):
@@ -181,7 +181,7 @@ class PositionPatch(Input):
     team_id: uuid.UUID = None
     level: PositionLevel | None = None
     responsibilities: Responsibilities = None
-    target_hire_date: date | None = None
+    target_hire_date: Day | None = None
 
 
 class Holder(Output):

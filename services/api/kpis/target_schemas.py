@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from services.api.schemas import Id, Input, Number, Output, Timestamp, check_date_order
+from services.api.schemas import Day, Id, Input, Number, Output, Timestamp, check_date_order
 from shared.kpis.evaluation import Pacing, Status, ThresholdMode
 from shared.kpis.models import NoDataPolicy, PeriodKind
 from shared.periods import parse_period
@@ -30,8 +30,8 @@ class TargetCreate(Input):
     """A target for one period: give `period` (`2027-Q1`, `2027-03`, `2027-W05`…) or custom dates."""
 
     period: str | None = Field(default=None, max_length=20, examples=["2027-Q1"])
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
     target_value: Value = Field(description="The target; for a `target_range` KPI the low end of the range")
     target_high: Level = Field(default=None, description="`target_range` KPIs only: the high end", examples=[None])
     threshold_mode: ThresholdMode = ThresholdMode.percent

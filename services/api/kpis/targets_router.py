@@ -1,7 +1,6 @@
 """Routes: a KPI's targets, their revisions, the suggested target, and objective progress."""
 
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
@@ -20,7 +19,7 @@ from services.api.kpis.target_schemas import (
 )
 from services.api.pagination import PageDep
 from services.api.problems import problem_responses
-from services.api.schemas import Page
+from services.api.schemas import Day, Page
 from shared.kpis.models import PeriodKind
 
 router = APIRouter(tags=["KPI targets"])
@@ -53,7 +52,7 @@ async def list_targets(
     session: SessionDep,
     _: Reader,
     page: PageDep,
-    active_on: Annotated[date | None, Query(description="Only the target whose period includes this date")] = None,
+    active_on: Annotated[Day | None, Query(description="Only the target whose period includes this date")] = None,
     period_kind: PeriodKind | None = None,
 ) -> Page[TargetOut]:
     """A KPI's targets, oldest first, each with its thresholds resolved to absolute values."""
@@ -117,8 +116,8 @@ async def kpi_values(
     kpi_id: uuid.UUID,
     session: SessionDep,
     _: Reader,
-    from_: Annotated[date, Query(alias="from", examples=["2026-11-01"])],
-    to: Annotated[date, Query(examples=["2026-11-30"])],
+    from_: Annotated[Day, Query(alias="from", examples=["2026-11-01"])],
+    to: Annotated[Day, Query(examples=["2026-11-30"])],
     grain: Annotated[Literal["day", "week", "month"], Query()] = "day",
 ) -> KpiValues:
     """The KPI's series at a grain between two dates (inclusive), from the ingested daily roll-ups.
@@ -134,7 +133,7 @@ async def objective_progress(
     objective_id: uuid.UUID,
     session: SessionDep,
     _: Reader,
-    as_of: Annotated[date | None, Query(description="Default: today (UTC)")] = None,
+    as_of: Annotated[Day | None, Query(description="Default: today (UTC)")] = None,
 ) -> ObjectiveProgress:
     """An objective's progress rolled up from its KPIs: each KPI's attainment against its target for the
     period containing `as_of` (capped at 100%), weighted by the link's weight. KPIs without a target or data

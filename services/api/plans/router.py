@@ -1,7 +1,6 @@
 """Routes: plans and their campaigns (the budget routes are in budget_router.py)."""
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -21,7 +20,7 @@ from services.api.plans.schemas import (
     PlanUpdate,
 )
 from services.api.problems import V1_ERRORS, problem_responses
-from services.api.schemas import ChannelKey, Page
+from services.api.schemas import ChannelKey, Day, Page
 from shared.plans.models import Plan, PlanStatus
 
 router = APIRouter(prefix="/v1", tags=["plans & budgets"], responses=V1_ERRORS)
@@ -45,7 +44,7 @@ async def list_plans(
     page: PageDep,
     status_: Annotated[PlanStatus | None, Query(alias="status")] = None,
     period_label: Annotated[str | None, Query(examples=["2027-Q1"])] = None,
-    active_on: Annotated[date | None, Query(description="Only plans whose period includes this date")] = None,
+    active_on: Annotated[Day | None, Query(description="Only plans whose period includes this date")] = None,
 ) -> Page[PlanOut]:
     """List plans, oldest first; filter by status, period label or a date inside the period."""
     plans, cursor = await service.list_plans(

@@ -11,6 +11,7 @@ from services.api.schemas import (
     Amount,
     ChannelKey,
     Currency,
+    Day,
     Id,
     Input,
     Money,
@@ -46,8 +47,8 @@ class PlanCreate(Input):
     name: Name = Field(examples=["Q1 2027 growth plan"])
     description: Text | None = None
     period_label: PeriodLabel | None = None
-    start_date: date | None = Field(default=None, examples=["2027-01-01"])
-    end_date: date | None = Field(default=None, examples=["2027-03-31"])
+    start_date: Day | None = Field(default=None, examples=["2027-01-01"])
+    end_date: Day | None = Field(default=None, examples=["2027-03-31"])
 
     _label = field_validator("period_label")(_valid_label)
 
@@ -67,8 +68,8 @@ class PlanUpdate(Input):
     name: Name | None = None
     description: Text | None = None
     period_label: PeriodLabel | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
 
     _label = field_validator("period_label")(_valid_label)
 
@@ -103,8 +104,8 @@ class CampaignCreate(Input):
         examples=["120210987654"],
         description="The `campaign` dimension ingested metrics carry for it (the ad platform's campaign id)",
     )
-    start_date: date = Field(examples=["2027-01-10"])
-    end_date: date = Field(examples=["2027-02-10"])
+    start_date: Day = Field(examples=["2027-01-10"])
+    end_date: Day = Field(examples=["2027-02-10"])
     description: Text | None = None
 
     @model_validator(mode="after")
@@ -119,8 +120,8 @@ class CampaignUpdate(Input):
     tracking_code: str | None = Field(default=None, max_length=200)
     owner_team_id: uuid.UUID | None = None
     objective_id: uuid.UUID | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
     description: Text | None = None
 
 

@@ -3,7 +3,6 @@
 import csv
 import io
 import uuid
-from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -16,7 +15,7 @@ from services.api.reports import budget as budget_report_service
 from services.api.reports import scorecard as scorecard_service
 from services.api.reports.department import department_report
 from services.api.reports.schemas import BudgetReportOut, DepartmentReport, Scorecard, ScorecardGroup, ScorecardRow
-from services.api.schemas import plain_number
+from services.api.schemas import Day, plain_number
 from shared.kpis.evaluation import Status
 from shared.kpis.models import KpiCategory
 
@@ -67,8 +66,8 @@ async def scorecard(
     session: SessionDep,
     _: Reader,
     period: Annotated[str | None, Query(examples=["2026-11"], description="Month, quarter (2026-Q4), year…")] = None,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: date | None = None,
+    from_: Annotated[Day | None, Query(alias="from")] = None,
+    to: Day | None = None,
     team_id: uuid.UUID | None = None,
     category: KpiCategory | None = None,
     status: Status | None = None,
@@ -134,7 +133,7 @@ async def department(
     session: SessionDep,
     _: Reader,
     as_of: Annotated[
-        date | None,
+        Day | None,
         Query(examples=["2026-11-20"], description="The day KPI progress is judged on; default today (UTC)"),
     ] = None,
 ) -> DepartmentReport:

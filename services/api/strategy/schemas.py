@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
 
-from services.api.schemas import Input, Name, Output, Text, check_date_order
+from services.api.schemas import Day, Input, Name, Output, Text, check_date_order
 from shared.strategy.models import GoalStatus, ObjectiveStatus, Priority
 from shared.strategy.smart import SmartCheck, Verdict
 
@@ -73,7 +73,7 @@ class BusinessGoalCreate(Input):
 
     title: Title
     description: Text | None = None
-    target_date: date | None = None
+    target_date: Day | None = None
     status: GoalStatus = Field(default=GoalStatus.active, description="active, achieved, missed or dropped")
 
 
@@ -84,7 +84,7 @@ class BusinessGoalUpdate(Input):
 
     title: Title | None = None
     description: Text | None = None
-    target_date: date | None = None
+    target_date: Day | None = None
     status: GoalStatus | None = None
 
     @field_validator("title", "status")
@@ -132,8 +132,8 @@ class ObjectiveCreate(Input):
     unit: Unit | None = Field(default=None, examples=["orders/month"])
     baseline_value: Quantity | None = Field(default=None, description="Where it stands at the start")
     target_value: Quantity | None = Field(default=None, description="Where it should be by the deadline")
-    start_date: date | None = None
-    deadline: date | None = Field(default=None, description="On or after start_date")
+    start_date: Day | None = None
+    deadline: Day | None = Field(default=None, description="On or after start_date")
     status: ObjectiveStatus = Field(
         default=ObjectiveStatus.draft, description="draft, active, achieved, missed or cancelled"
     )
@@ -157,8 +157,8 @@ class ObjectiveUpdate(Input):
     unit: Unit | None = None
     baseline_value: Quantity | None = None
     target_value: Quantity | None = None
-    start_date: date | None = None
-    deadline: date | None = None
+    start_date: Day | None = None
+    deadline: Day | None = None
     status: ObjectiveStatus | None = None
 
     @field_validator("statement", "status")
