@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     )
     webhook_timeout_s: float = 15
     webhook_disable_after_days: float = Field(default=5, description="Disable an endpoint failing everything this long")
+    webhook_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Seals webhook signing secrets at rest (AES-256-GCM); unset: stored as generated",
+    )
     webhook_secret_overlap_hours: float = Field(default=24, description="How long the old secret still signs")
     alert_renotify_hours: float = Field(default=24, description="Re-send an open, unacknowledged alert this often")
     restatement_days: dict[str, int] = Field(

@@ -23,6 +23,7 @@ from tests import support
 PLATFORM_TOKEN = "test-platform-token"
 TEST_WEBHOOK_CIDRS = ["127.0.0.0/8"]
 TEST_RETRY_SCHEDULE_S = [0.2, 0.2, 0.2, 0.2, 0.2]
+TEST_WEBHOOK_SECRET_KEY = "test-only webhook sealing key"
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -42,6 +43,8 @@ def settings(tmp_path_factory) -> Settings:
         # The tests' webhook receiver listens on loopback, which the SSRF guard otherwise refuses.
         "webhook_allowed_cidrs": TEST_WEBHOOK_CIDRS,
         "webhook_retry_schedule_s": TEST_RETRY_SCHEDULE_S,
+        # Webhook secrets sealed at rest throughout the suite (the API and the worker share the key).
+        "webhook_secret_key": TEST_WEBHOOK_SECRET_KEY,
     }
     if support.BACKEND == "postgres":
         return Settings(database_url=support.PG_URL, redis_url=support.REDIS_URL, **common)
@@ -81,6 +84,7 @@ def worker(settings: Settings, database: str):
         "LOG_LEVEL": "INFO",
         "WEBHOOK_ALLOWED_CIDRS": json.dumps(TEST_WEBHOOK_CIDRS),
         "WEBHOOK_RETRY_SCHEDULE_S": json.dumps(TEST_RETRY_SCHEDULE_S),
+        "WEBHOOK_SECRET_KEY": TEST_WEBHOOK_SECRET_KEY,
     }
     proc = support.start_worker(env, f"{settings.queue_name}:health-check", settings.redis_url)
     yield proc

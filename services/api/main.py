@@ -24,6 +24,7 @@ from shared.db.engine import make_database
 from shared.jobs.queue import InProcessQueue, make_queue
 from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
+from shared.webhooks import sealing
 
 DESCRIPTION = """
 Set up a marketing department (goals, objectives, structure, plans, budgets) and run it by KPIs.
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for one configuration (tests build several)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, json_logs=settings.log_json)
+    sealing.configure(settings.webhook_secret_key.get_secret_value() if settings.webhook_secret_key else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from shared.jobs.registry import CRONS, JOBS, load_all_jobs
 from shared.logging import configure_logging
 from shared.metrics import JOB_REGISTRY
 from shared.settings import get_settings
+from shared.webhooks import sealing
 
 log = logging.getLogger("kpi_engine")
 _settings = get_settings()
@@ -23,6 +24,7 @@ _settings = get_settings()
 
 async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(_settings.log_level, json_logs=_settings.log_json)
+    sealing.configure(_settings.webhook_secret_key.get_secret_value() if _settings.webhook_secret_key else None)
     ctx["settings"] = _settings
     ctx["db"] = make_database(_settings)
     ctx["queue"] = ArqQueue(ctx["redis"], _settings.queue_name)

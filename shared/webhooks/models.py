@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
+from shared.webhooks.sealing import SealedSecret
 
 
 class EventType(enum.StrEnum):
@@ -37,9 +38,9 @@ class WebhookEndpoint(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
     kpi_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every KPI
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every category
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Needed in clear to sign; never returned after creation or rotation.
-    secret: Mapped[str] = mapped_column(String(100))
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    # Needed in clear to sign, so sealed (not hashed) at rest; never returned after creation or rotation.
+    secret: Mapped[str] = mapped_column(SealedSecret())
+    previous_secret: Mapped[str | None] = mapped_column(SealedSecret())
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -2,8 +2,8 @@
 budget report, department report, KPI evaluations): no second copy of the maths here, only layout data.
 
 The overview runs a fixed number of statements whatever the number of KPIs: the scorecard's, one for the
-targets behind its rows, two for all the charts' series, and the department report's; plus two per plan
-running today (a handful).
+targets behind its rows, two for all the charts' series, and the department report's; plus three or four per
+approved or active plan in the period (at most three plans).
 """
 
 import uuid
