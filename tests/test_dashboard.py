@@ -179,3 +179,38 @@ async def test_the_overview_costs_the_same_statements_for_5_and_100_kpis(
         cards.append(page.text.count('<article class="card'))
     assert cards == [5, 100]
     assert counts[0] == counts[1]
+
+
+async def test_editors_acknowledge_an_alert_from_the_dashboard_with_the_pages_csrf_token(client, keys, org, other_org):
+    seeded = await seed(client, org.headers)
+    theirs = await seed(client, other_org.headers)
+    [alert] = (await client.get(f"/v1/alerts?kpi_id={seeded.kpis['CPA']}", headers=keys.headers("viewer"))).json()[
+        "items"
+    ]
+    [their_alert] = (await client.get(f"/v1/alerts?kpi_id={theirs.kpis['CPA']}", headers=other_org.headers)).json()[
+        "items"
+    ]
+    url = f"/dashboard/alerts/{alert['id']}/ack"
+
+    await sign_in(client, keys.viewer)
+    page = await client.get("/dashboard")
+    assert "Acknowledge" not in page.text, "viewers see no button"
+    assert (await client.post(url, data={"csrf": CSRF.search(page.text).group(1)})).status_code == 403
+
+    client.cookies.clear()
+    await sign_in(client, keys.editor)
+    page = await client.get("/dashboard")
+    assert page.text.count("Acknowledge<span") == 3
+    assert (await client.post(url, data={"csrf": "forged"})).status_code == 403
+    token = CSRF.search(page.text).group(1)
+    assert (await client.post(f"/dashboard/alerts/{their_alert['id']}/ack", data={"csrf": token})).status_code == 404
+    done = await client.post(url, data={"csrf": token, "next": f"/dashboard?period={MONTH}"})
+    assert (done.status_code, done.headers["location"]) == (303, f"/dashboard?period={MONTH}")
+
+    statuses = {
+        a["id"]: a["status"] for a in (await client.get("/v1/alerts", headers=keys.headers("viewer"))).json()["items"]
+    }
+    assert statuses[alert["id"]] == "acknowledged" and list(statuses.values()).count("open") == 2
+    theirs_now = (await client.get(f"/v1/alerts?kpi_id={theirs.kpis['CPA']}", headers=other_org.headers)).json()
+    assert theirs_now["items"][0]["status"] == "open"
+    assert (await client.get("/dashboard")).text.count("Acknowledge<span") == 2

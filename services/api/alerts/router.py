@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from services.api.alerts import service
 from services.api.alerts.schemas import AlertOut, EvaluationOut
 from services.api.crud import get_or_404
 from services.api.deps import Editor, Reader, SessionDep
 from services.api.pagination import PageDep, fetch_page
-from services.api.problems import V1_ERRORS, Conflict, problem_responses
+from services.api.problems import V1_ERRORS, problem_responses
 from services.api.schemas import Day, Page
 from shared.alerts.models import Alert, AlertStatus, KpiEvaluation, Severity
 from shared.kpis.models import Kpi
@@ -75,11 +76,5 @@ async def list_alerts(
 async def acknowledge_alert(alert_id: uuid.UUID, session: SessionDep, caller: Editor) -> AlertOut:
     """Acknowledge an open alert: someone is on it. Re-notifications stop; it still resolves by itself when
     the KPI recovers. A resolved alert cannot be acknowledged (409); acknowledging twice is harmless."""
-    alert = await get_or_404(session, Alert, alert_id)
-    if alert.status == AlertStatus.resolved:
-        raise Conflict(f"Alert {alert.id} is already resolved.")
-    if alert.status == AlertStatus.open:
-        alert.status = AlertStatus.acknowledged
-        alert.acknowledged_at, alert.acknowledged_by_key_id = datetime.now(UTC), caller.key_id
-        await session.flush()
+    alert = await service.acknowledge(session, alert_id=alert_id, key_id=caller.key_id)
     return AlertOut.model_validate(alert)

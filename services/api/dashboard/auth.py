@@ -28,6 +28,7 @@ from shared.settings import Settings
 SESSION_COOKIE = "kpi_session"
 CSRF_COOKIE = "kpi_csrf"
 DASHBOARD_ROLES = frozenset({Role.admin, Role.editor, Role.viewer})
+ACKNOWLEDGING_ROLES = frozenset({Role.admin, Role.editor})
 
 
 @dataclass(frozen=True)

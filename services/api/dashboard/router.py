@@ -15,11 +15,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from services.api.alerts import service as alerts_service
 from services.api.dashboard import auth, views
 from services.api.dashboard.charts import number
 from services.api.deps import SessionDep, StateDep
 from services.api.orgs import service as org_service
-from services.api.problems import NotFound
+from services.api.problems import Conflict, NotFound
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -138,7 +139,10 @@ async def overview(request: Request, session: SessionDep, period: str | None = N
     except ValueError as exc:
         return error_page(request, 422, "Unknown period", f"{exc} Try 2026-11, 2026-Q4 or 2026.", viewer)
     data = await views.overview(session, org_id=viewer.org_id, period=chosen)
-    return page(request, "overview.html", {**data, "viewer": viewer, "csrf": _csrf(request, viewer)})
+    can_ack = viewer.role in auth.ACKNOWLEDGING_ROLES
+    return page(
+        request, "overview.html", {**data, "viewer": viewer, "csrf": _csrf(request, viewer), "can_ack": can_ack}
+    )
 
 
 @router.get("/kpis/{kpi_id}")
@@ -151,6 +155,26 @@ async def kpi_detail(request: Request, session: SessionDep, kpi_id: str):
     except (ValueError, NotFound):
         return error_page(request, 404, "KPI not found", "No KPI with this id in your organisation.", viewer)
     return page(request, "kpi.html", {**data, "viewer": viewer, "csrf": _csrf(request, viewer)})
+
+
+@router.post("/alerts/{alert_id}/ack")
+async def acknowledge_alert(request: Request, session: SessionDep, alert_id: str):
+    """An editor or admin acknowledges an open alert from the dashboard (the same action as the API's)."""
+    viewer = await auth.current_viewer(request, session)
+    if viewer is None:
+        return RedirectResponse("/dashboard/login", status_code=303)
+    form = await _form(request)
+    if not auth.csrf_ok(_csrf(request, viewer), form.get("csrf")):
+        return error_page(request, 403, "Not acknowledged", "The form expired; reload the page and try again.", viewer)
+    if viewer.role not in auth.ACKNOWLEDGING_ROLES:
+        return error_page(request, 403, "Not acknowledged", "Only editor and admin keys acknowledge alerts.", viewer)
+    try:
+        await alerts_service.acknowledge(session, alert_id=uuid.UUID(alert_id), key_id=viewer.key_id)
+    except (ValueError, NotFound):
+        return error_page(request, 404, "Alert not found", "No alert with this id in your organisation.", viewer)
+    except Conflict:
+        pass  # resolved meanwhile: nothing left to acknowledge, the page shows it
+    return RedirectResponse(auth.safe_next(form.get("next")), status_code=303)
 
 
 @router.get("/static/dashboard.css")
