@@ -4,6 +4,7 @@
 arq worker process this session starts. With CI=true a missing Postgres, Redis or worker fails.
 """
 
+import contextvars
 import json
 import os
 import socket
@@ -183,20 +184,30 @@ async def keys(client, org) -> RoleKeys:
     )
 
 
+_COUNTING: contextvars.ContextVar["QueryCounter | None"] = contextvars.ContextVar("counting", default=None)
+
+
 class QueryCounter:
-    """Counts the SQL statements the app's engine runs inside `with counter:`."""
+    """Counts the SQL statements the app's engine runs inside `with counter:` for this test's own requests.
+
+    Only statements issued from the test's context count (SQLAlchemy carries contextvars into its greenlets, and
+    the requests run in the test's task): the in-process cron jobs of the SQLite run, started with the app, share
+    the engine but not the context, so a cron tick during the window does not change the count."""
 
     def __init__(self, engine):
         self.engine = engine.sync_engine
         self.count = 0
+        self._token = None
 
     def _on_execute(self, *args, **kwargs) -> None:
-        self.count += 1
+        if _COUNTING.get() is self:
+            self.count += 1
 
     def __enter__(self) -> "QueryCounter":
         from sqlalchemy import event
 
         self.count = 0
+        self._token = _COUNTING.set(self)
         event.listen(self.engine, "before_cursor_execute", self._on_execute)
         return self
 
@@ -204,6 +215,9 @@ class QueryCounter:
         from sqlalchemy import event
 
         event.remove(self.engine, "before_cursor_execute", self._on_execute)
+        _COUNTING.reset(self._token)
+        if exc[0] is None:
+            assert self.count > 0, "no statement was counted: the counter itself is broken"
 
 
 @pytest.fixture

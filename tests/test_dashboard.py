@@ -178,7 +178,7 @@ async def test_the_overview_costs_the_same_statements_for_5_and_100_kpis(
         counts.append(counted.count)
         cards.append(page.text.count('<article class="card'))
     assert cards == [5, 100]
-    assert counts[0] == counts[1]
+    assert 0 < counts[0] == counts[1]
 
 
 async def test_editors_acknowledge_an_alert_from_the_dashboard_with_the_pages_csrf_token(client, keys, org, other_org):
