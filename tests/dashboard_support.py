@@ -107,7 +107,8 @@ async def seed(client, headers) -> Seeded:
     r = await client.put(f"/v1/plans/{plan['id']}/budget", json={"total": "9000", "currency": "EUR"}, headers=headers)
     assert r.status_code == 200, r.text
     lines = (
-        {"name": "Meta ads", "channel": "meta", "planned_amount": "5000"},
+        # Meta spends 200 a day against 150 a day planned: overspent on any day of the month.
+        {"name": "Meta ads", "channel": "meta", "planned_amount": str(150 * DAYS)},
         {"name": "Google Ads", "channel": "google_ads", "planned_amount": "2500", "actual_amount": "900"},
         {"name": "Content production", "team_id": paid["id"], "planned_amount": "1000", "actual_amount": "350"},
     )
