@@ -133,6 +133,21 @@ async def test_the_overview_shows_the_scorecards_numbers_grouped_with_charts_bud
         if row["value"] is not None:
             assert '<svg class="chart"' in card.group(2) and 'class="level level-target"' in card.group(2)
     assert rows["CPA"]["status"] == "off_track" and rows["NPS"]["status"] == "no_data"
+    assert "no target in" not in html, "every KPI has a target this month"
+    r = await client.post(
+        "/v1/kpis",
+        json={
+            "name": "Share of voice",
+            "category": "impact",
+            "formula": "impressions",
+            "unit": "count",
+            "direction": "higher_is_better",
+        },
+        headers=org.headers,
+    )
+    assert r.status_code == 201, r.text
+    hint = re.search(r'<p class="panel untargeted">(.*?)</p>', (await client.get("/dashboard")).text, re.S)
+    assert hint and "Share of voice" in hint.group(1) and "CPA" not in hint.group(1)
 
     alerts = re.search(r'<section class="panel alerts".*?</section>', html, re.S).group(0)
     assert "CPA" in alerts and "Critical" in alerts

@@ -2,8 +2,8 @@
 budget report, department report, KPI evaluations): no second copy of the maths here, only layout data.
 
 The overview runs a fixed number of statements whatever the number of KPIs: the scorecard's, one for the
-targets behind its rows, two for all the charts' series, and the department report's; plus three or four per
-approved or active plan in the period (at most three plans).
+targets behind its rows, two for all the charts' series, one for the KPIs without a target, and the
+department report's; plus three or four per approved or active plan in the period (at most three plans).
 """
 
 import uuid
@@ -30,6 +30,7 @@ from shared.periods import Period, parse_period, period_containing
 from shared.plans.models import Plan, PlanStatus
 
 MAX_CHART_DAYS = 366
+UNTARGETED_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,20 @@ async def overview(session, *, org_id: uuid.UUID, period: Period, today: date | 
             )
         cards[row.category].append(Card(row=row, status=look(row.status), chart=chart))
     counts = {key: sum(1 for r in rows if (r.status or "no_data") == key) for key in STATUS}
+    untargeted = (
+        await session.scalars(
+            select(Kpi.name)
+            .where(
+                ~Kpi.id.in_(
+                    select(KpiTarget.kpi_id).where(
+                        KpiTarget.start_date <= period.end, KpiTarget.end_date >= period.start
+                    )
+                )
+            )
+            .order_by(Kpi.name)
+            .limit(UNTARGETED_SHOWN + 1)
+        )
+    ).all()
 
     plans = (
         await session.scalars(
@@ -157,6 +172,8 @@ async def overview(session, *, org_id: uuid.UUID, period: Period, today: date | 
         "cards": cards,
         "counts": counts,
         "total": len(rows),
+        "untargeted": untargeted[:UNTARGETED_SHOWN],
+        "untargeted_more": len(untargeted) > UNTARGETED_SHOWN,
         "budgets": budgets,
         "department": department,
     }
