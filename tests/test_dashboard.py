@@ -8,7 +8,8 @@ import pytest
 
 from shared.kpis.evaluation import show_number
 from tests.conftest import make_key
-from tests.dashboard_support import MONTH, seed
+from tests.dashboard_support import MONTH, seed, wait_for_alert
+from tests.ingest_support import point, push_and_wait
 from tests.test_reports import bulk_kpis
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -229,3 +230,38 @@ async def test_editors_acknowledge_an_alert_from_the_dashboard_with_the_pages_cs
     theirs_now = (await client.get(f"/v1/alerts?kpi_id={theirs.kpis['CPA']}", headers=other_org.headers)).json()
     assert theirs_now["items"][0]["status"] == "open"
     assert (await client.get("/dashboard")).text.count("Acknowledge<span") == 2
+
+
+async def test_names_from_users_are_escaped_everywhere_on_the_pages(client, keys, org):
+    evil = '<img src=x onerror="alert(1)">'
+    r = await client.post(
+        "/v1/kpis",
+        json={
+            "name": evil,
+            "category": "output",
+            "formula": "spend / conversions",
+            "unit": "currency",
+            "direction": "lower_is_better",
+            "description": evil,
+        },
+        headers=org.headers,
+    )
+    assert r.status_code == 201, r.text
+    kpi_id = r.json()["id"]
+    target = {
+        "period": MONTH,
+        "target_value": "20",
+        "threshold_mode": "absolute",
+        "warning": "25",
+        "critical": "30",
+        "pacing": "none",
+    }
+    assert (await client.post(f"/v1/kpis/{kpi_id}/targets", json=target, headers=org.headers)).status_code == 201
+    await push_and_wait(
+        client, org.headers, [point("spend", 500, f"{MONTH}-01"), point("conversions", 5, f"{MONTH}-01")]
+    )
+    await wait_for_alert(client, org.headers, kpi_id)
+    await sign_in(client, keys.viewer)
+    for path in ("/dashboard", f"/dashboard/kpis/{kpi_id}"):
+        html = (await client.get(path)).text
+        assert "<img" not in html and "&lt;img src=x" in html, path
