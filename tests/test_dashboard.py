@@ -265,3 +265,37 @@ async def test_names_from_users_are_escaped_everywhere_on_the_pages(client, keys
     for path in ("/dashboard", f"/dashboard/kpis/{kpi_id}"):
         html = (await client.get(path)).text
         assert "<img" not in html and "&lt;img src=x" in html, path
+
+
+async def test_pages_of_a_fresh_organisation_render_their_empty_states(client, keys, org):
+    kpi = await client.post(
+        "/v1/kpis",
+        json={
+            "name": "Leads",
+            "category": "output",
+            "formula": "leads",
+            "unit": "count",
+            "direction": "higher_is_better",
+        },
+        headers=org.headers,
+    )
+    plan = await client.post("/v1/plans", json={"name": "No budget yet", "period_label": MONTH}, headers=org.headers)
+    assert (
+        await client.post(f"/v1/plans/{plan.json()['id']}/status", json={"status": "approved"}, headers=org.headers)
+    ).status_code == 200
+    await sign_in(client, keys.viewer)
+    overview = await client.get("/dashboard")
+    assert overview.status_code == 200
+    for empty in (
+        "No KPI has a target in",
+        "No open alerts.",
+        "No approved or active plan with a budget",
+        "No objectives yet.",
+        "No teams yet.",
+        "no target in",
+    ):
+        assert empty in overview.text, empty
+    detail = await client.get(f"/dashboard/kpis/{kpi.json()['id']}")
+    assert detail.status_code == 200 and "This KPI has no target yet." in detail.text
+    week = await client.get("/dashboard?period=2026-W05")
+    assert week.status_code == 200 and "2026-W04" in week.text and "2026-W06" in week.text
