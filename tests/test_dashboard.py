@@ -95,9 +95,12 @@ async def test_signing_out_needs_the_pages_csrf_token(client, keys):
     forged = await client.post("/dashboard/logout", data={"csrf": "forged"})
     assert forged.status_code == 403
     assert (await client.get("/dashboard")).status_code == 200, "still signed in"
+    copied = client.cookies.get("kpi_session")
     out = await client.post("/dashboard/logout", data={"csrf": CSRF.search(page.text).group(1)})
     assert (out.status_code, out.headers["location"]) == (303, "/dashboard/login")
     assert (await client.get("/dashboard")).status_code == 303
+    client.cookies.set("kpi_session", copied, path="/dashboard")
+    assert (await client.get("/dashboard")).status_code == 303, "a copy of the cookie died with the session"
 
 
 async def test_a_viewer_of_one_org_never_sees_anothers_dashboard(client, keys, other_org):

@@ -37,3 +37,14 @@ class ApiKey(IdMixin, TimestampMixin, OrgScoped, Base):
     )
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class DashboardSession(IdMixin, TimestampMixin, OrgScoped, Base):
+    """A browser signed in to the dashboard with an API key: the cookie names this row, so signing out (or
+    revoking the key) ends the session on the server, not just in the browser."""
+
+    __tablename__ = "dashboard_sessions"
+
+    api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

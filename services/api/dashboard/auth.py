@@ -3,9 +3,10 @@
 Why a cookie and not a signed link: a link ends up in browser history, chat logs and proxies, and whoever holds
 it is signed in; a key typed into a form never appears in a URL. The cookie is HttpOnly (scripts cannot read
 it), SameSite=Strict (other sites cannot make the browser send it), Secure when PUBLIC_BASE_URL is https, and
-signed (HMAC-SHA256 with SESSION_SECRET). It names the API key, so revoking the key ends the session at once:
-every page load checks the key is still active. Each POST form carries a CSRF token: for the sign-in form a
-double-submit cookie, for signed-in forms a token derived from the session.
+signed (HMAC-SHA256 with SESSION_SECRET). It names a session row of the API key: every page load checks the
+session has not ended or expired and the key is still active, so signing out or revoking the key ends it at
+once. Each POST form carries a CSRF token: for the sign-in form a double-submit cookie, for signed-in forms a
+token derived from the session.
 """
 
 import base64
@@ -16,13 +17,14 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from shared.db.scoping import bind_org
-from shared.orgs.models import ApiKey, Role
+from shared.orgs.models import ApiKey, DashboardSession, Role
 from shared.settings import Settings
 
 SESSION_COOKIE = "kpi_session"
@@ -38,7 +40,7 @@ class Viewer:
     key_id: uuid.UUID
     org_id: uuid.UUID
     role: Role
-    nonce: str
+    session_id: uuid.UUID
 
 
 def session_key(settings: Settings) -> bytes:
@@ -60,13 +62,17 @@ def _mac(key: bytes, payload: str) -> str:
     return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
 
 
-def issue(key: bytes, api_key: ApiKey, max_age_s: int) -> str:
-    body = {
-        "k": str(api_key.id),
-        "o": str(api_key.org_id),
-        "e": int(time.time()) + max_age_s,
-        "n": secrets.token_hex(8),
-    }
+async def start_session(session, key: bytes, api_key: ApiKey, max_age_s: int) -> str:
+    """Record a signed-in browser and return its cookie value (a key's long-expired sessions are cleared)."""
+    now = datetime.now(UTC)
+    bind_org(session, api_key.org_id)  # the key was found across orgs; from here on, its org only
+    await session.execute(
+        delete(DashboardSession).where(DashboardSession.api_key_id == api_key.id, DashboardSession.expires_at < now)
+    )
+    row = DashboardSession(org_id=api_key.org_id, api_key_id=api_key.id, expires_at=now + timedelta(seconds=max_age_s))
+    session.add(row)
+    await session.flush()
+    body = {"s": str(row.id), "o": str(api_key.org_id), "e": int(row.expires_at.timestamp())}
     payload = _b64(json.dumps(body, separators=(",", ":")).encode())
     return f"{payload}.{_mac(key, payload)}"
 
@@ -80,7 +86,7 @@ def read(key: bytes, cookie: str | None) -> dict | None:
         return None
     try:
         claims = json.loads(_unb64(payload))
-        uuid.UUID(claims["k"]), uuid.UUID(claims["o"])
+        uuid.UUID(claims["s"]), uuid.UUID(claims["o"])
         if int(claims["e"]) < time.time():
             return None
     except (ValueError, KeyError, TypeError):
@@ -89,21 +95,41 @@ def read(key: bytes, cookie: str | None) -> dict | None:
 
 
 async def current_viewer(request: Request, session) -> Viewer | None:
-    """The signed-in viewer, with the session bound to their organisation; None when not signed in."""
+    """The signed-in viewer, with the session bound to their organisation; None when not signed in (no cookie,
+    a bad signature, an expired or ended session, or a revoked key)."""
     claims = read(request.app.state.session_key, request.cookies.get(SESSION_COOKIE))
     if claims is None:
         return None
     org_id = uuid.UUID(claims["o"])
     bind_org(session, org_id)
-    key = await session.scalar(select(ApiKey).where(ApiKey.id == uuid.UUID(claims["k"]), ApiKey.revoked_at.is_(None)))
-    if key is None or key.role not in DASHBOARD_ROLES:
+    found = (
+        await session.execute(
+            select(ApiKey, DashboardSession)
+            .join(DashboardSession, DashboardSession.api_key_id == ApiKey.id)
+            .where(
+                DashboardSession.id == uuid.UUID(claims["s"]),
+                DashboardSession.ended_at.is_(None),
+                DashboardSession.expires_at > datetime.now(UTC),
+                ApiKey.revoked_at.is_(None),
+            )
+        )
+    ).first()
+    if found is None or found[0].role not in DASHBOARD_ROLES:
         return None
-    return Viewer(key_id=key.id, org_id=org_id, role=key.role, nonce=claims["n"])
+    key, browser = found
+    return Viewer(key_id=key.id, org_id=org_id, role=key.role, session_id=browser.id)
+
+
+async def end_session(session, viewer: Viewer) -> None:
+    """Sign out: the session row is ended, so the cookie is worthless even if a copy survives."""
+    await session.execute(
+        update(DashboardSession).where(DashboardSession.id == viewer.session_id).values(ended_at=datetime.now(UTC))
+    )
 
 
 def csrf_for(key: bytes, viewer: Viewer) -> str:
     """The CSRF token of a signed-in session's forms."""
-    return _mac(key, f"csrf:{viewer.key_id}:{viewer.nonce}")
+    return _mac(key, f"csrf:{viewer.key_id}:{viewer.session_id}")
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:

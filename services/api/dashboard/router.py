@@ -107,7 +107,7 @@ async def login(request: Request, session: SessionDep, state: StateDep):
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         auth.SESSION_COOKIE,
-        auth.issue(request.app.state.session_key, key, state.settings.session_max_age_s),
+        await auth.start_session(session, request.app.state.session_key, key, state.settings.session_max_age_s),
         max_age=state.settings.session_max_age_s,
         httponly=True,
         samesite="strict",
@@ -124,6 +124,8 @@ async def logout(request: Request, session: SessionDep):
     form = await _form(request)
     if viewer is not None and not auth.csrf_ok(_csrf(request, viewer), form.get("csrf")):
         return error_page(request, 403, "Not signed out", "The form expired; reload the page and try again.", viewer)
+    if viewer is not None:
+        await auth.end_session(session, viewer)
     response = RedirectResponse("/dashboard/login", status_code=303)
     response.delete_cookie(auth.SESSION_COOKIE, path="/dashboard")
     return response
