@@ -11,18 +11,20 @@ from sqlalchemy import insert, select
 from shared.db.scoping import bind_org
 from shared.kpis.compute import Window, kpi_values, to_date_series
 from shared.kpis.models import Kpi, KpiTarget, MetricDaily
+from tests.ingest_support import point, push_and_wait
 from tests.kpi_support import make_kpi
 
 D1 = date(2026, 10, 1)
-# Two campaigns, three days; b reports an hour later than a each day and has no row on day 3.
+# Two campaigns, three days; b reports an hour later than a each day and has no row on day 3. `last` is the latest
+# day with data, its dimension sets summed (a gauge reported per campaign totals across campaigns).
 SERIES = {"a": [4, 10, 6], "b": [8, 2, None]}
 HOUR = {"a": 12, "b": 13}
 
 # window (first day, last day) -> expected per aggregation, without and with the filter campaign = b
 EXPECTED = {
     (1, 3): {"sum": "30", "avg": "6", "min": "2", "max": "10", "last": "6", "sum_b": "10", "last_b": "2"},
-    (1, 2): {"sum": "24", "avg": "6", "min": "2", "max": "10", "last": "2", "sum_b": "10", "last_b": "2"},
-    (2, 2): {"sum": "12", "avg": "6", "min": "2", "max": "10", "last": "2", "sum_b": "2", "last_b": "2"},
+    (1, 2): {"sum": "24", "avg": "6", "min": "2", "max": "10", "last": "12", "sum_b": "10", "last_b": "2"},
+    (2, 2): {"sum": "12", "avg": "6", "min": "2", "max": "10", "last": "12", "sum_b": "2", "last_b": "2"},
     (3, 3): {"sum": "6", "avg": "6", "min": "6", "max": "6", "last": "6", "sum_b": None, "last_b": None},
 }
 
@@ -98,6 +100,54 @@ async def test_a_charts_to_date_series_is_the_window_from_the_period_start_each_
         target = KpiTarget(kpi_id=kpi.id, start_date=D1, end_date=D1 + timedelta(days=30), target_value=Decimal(1))
         series = await to_date_series(session, [(kpi, target)], D1 + timedelta(days=2))
     assert [d for d, _ in series[target.id]] == [D1, D1 + timedelta(days=1), D1 + timedelta(days=2)]
-    day1 = {"sum": "12", "last": "8", "sum_b": "8", "max": "8"}[name]
+    day1 = {"sum": "12", "last": "12", "sum_b": "8", "max": "8"}[name]
     want = [day1, EXPECTED[(1, 2)][name], EXPECTED[(1, 3)][name]]
     assert [format(v.normalize(), "f") for _, v in series[target.id]] == want
+
+
+async def test_last_is_the_latest_day_not_the_latest_arrival(client, keys, org):
+    """A month backfilled in one batch, then its first day restated: `last` stays the last day's value."""
+    editor, ingest = keys.headers("editor"), keys.headers("ingest")
+    r = await client.post(
+        "/v1/metrics",
+        json={
+            "key": "followers",
+            "name": "Followers",
+            "unit": "count",
+            "aggregation": "last",
+            "allowed_dimensions": ["channel"],
+        },
+        headers=editor,
+    )
+    assert r.status_code == 201, r.text
+    kpi = await client.post(
+        "/v1/kpis",
+        json={
+            "name": "Followers",
+            "category": "output",
+            "formula": "followers",
+            "unit": "count",
+            "direction": "higher_is_better",
+        },
+        headers=editor,
+    )
+    assert kpi.status_code == 201, kpi.text
+    values_url = f"/v1/kpis/{kpi.json()['id']}/values?grain=month&from=2026-10-01&to=2026-10-31"
+
+    async def month_value() -> str:
+        body = (await client.get(values_url, headers=editor)).json()
+        [bucket] = body["values"]
+        return format(Decimal(bucket["value"]).normalize(), "f")
+
+    backfill = [point("followers", v, f"2026-10-0{d}", channel="meta") for d, v in ((1, 10), (2, 20), (3, 30))]
+    assert (await push_and_wait(client, ingest, backfill))["status"] == "done"
+    assert await month_value() == "30"
+    assert (await push_and_wait(client, ingest, [point("followers", 11, "2026-10-01", channel="meta")]))[
+        "status"
+    ] == "done"
+    assert await month_value() == "30", "restating an early day does not make it the last"
+    # A second channel reporting the same last day: the gauge totals across channels.
+    assert (await push_and_wait(client, ingest, [point("followers", 120, "2026-10-03", channel="tiktok")]))[
+        "status"
+    ] == "done"
+    assert await month_value() == "150"

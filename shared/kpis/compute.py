@@ -8,9 +8,9 @@ one for the roll-up rows, whatever the number of KPIs and windows; dimension fil
 import uuid
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -40,7 +40,8 @@ class Window:
 class DayTotal:
     """One day's roll-up rows of a metric (all matching dimension sets) merged: the same fields as a row, so
     `window_aggregate` reads either. Every aggregation survives the merge: sums add, counts add, min of mins,
-    max of maxes, the last of the latest (the first of equal timestamps, as `max` keeps it)."""
+    max of maxes; `value_last` is the sum of each dimension set's last value that day (a gauge such as
+    followers, reported per channel, totals across channels)."""
 
     day: date
     value_sum: Decimal
@@ -48,19 +49,16 @@ class DayTotal:
     value_min: Decimal
     value_max: Decimal
     value_last: Decimal
-    last_at: datetime
 
     @classmethod
     def of(cls, day: date, rows: list) -> "DayTotal":
-        latest = max(rows, key=lambda r: r.last_at)
         return cls(
             day=day,
             value_sum=sum((Decimal(r.value_sum) for r in rows), Decimal(0)),
             value_count=sum(r.value_count for r in rows),
             value_min=min(Decimal(r.value_min) for r in rows),
             value_max=max(Decimal(r.value_max) for r in rows),
-            value_last=Decimal(latest.value_last),
-            last_at=latest.last_at,
+            value_last=sum((Decimal(r.value_last) for r in rows), Decimal(0)),
         )
 
 
@@ -69,9 +67,11 @@ def _matches(dimensions: dict[str, str] | None, wanted: dict[str, str]) -> bool:
 
 
 async def kpi_values(
-    session: AsyncSession, kpis: Iterable[Kpi], windows: Iterable[Window]
+    session: AsyncSession, kpis: Iterable[Kpi], windows: Iterable[Window], zero_filled: Collection[Window] = ()
 ) -> dict[Window, Decimal | None]:
-    """The value of each KPI over each of its windows (None where there is no data)."""
+    """The value of each KPI over each of its windows (None where there is no data). In the `zero_filled`
+    windows a metric with no data counts as 0 (a target's no-data policy `zero`); the formula still decides,
+    so spend ÷ conversions with no conversions has no value rather than 0."""
     by_id = {kpi.id: kpi for kpi in kpis}
     windows = list(windows)
     if not windows:
@@ -80,6 +80,7 @@ async def kpi_values(
     metric_keys = set().union(*(formulas[w.kpi_id].metrics for w in windows))
     if not metric_keys:
         return {w: formulas[w.kpi_id].evaluate({}) for w in windows}
+    zero_filled = set(zero_filled)
     # Jobs read across organisations (allow_all_orgs), so everything is keyed by (org, metric), never by the
     # metric key alone: two orgs' `spend` must not meet, nor their own definitions of a custom metric.
     org_ids = {by_id[w.kpi_id].org_id for w in windows}
@@ -103,7 +104,6 @@ async def kpi_values(
                 MetricDaily.value_min,
                 MetricDaily.value_max,
                 MetricDaily.value_last,
-                MetricDaily.last_at,
             ).where(
                 MetricDaily.org_id.in_(org_ids),
                 MetricDaily.metric_key.in_(metric_keys),
@@ -141,13 +141,15 @@ async def kpi_values(
             )
             for key in formulas[window.kpi_id].metrics
         }
+        if window in zero_filled:
+            aggregates = {key: Decimal(0) if value is None else value for key, value in aggregates.items()}
         values[window] = formulas[window.kpi_id].evaluate(aggregates)
     return values
 
 
 def window_aggregate(rows, how: Aggregation) -> Decimal | None:
-    """One metric over a window from its daily roll-up rows: a sum of sums, an average of all points
-    (sum of sums ÷ sum of counts), the extreme, or the latest value."""
+    """One metric over a window from its per-day totals (`DayTotal`): a sum of sums, an average of all points
+    (sum of sums ÷ sum of counts), the extreme, or the latest day's value."""
     if not rows:
         return None
     if how == Aggregation.sum:
@@ -159,7 +161,11 @@ def window_aggregate(rows, how: Aggregation) -> Decimal | None:
         return min(Decimal(r.value_min) for r in rows)
     if how == Aggregation.max:
         return max(Decimal(r.value_max) for r in rows)
-    return Decimal(max(rows, key=lambda r: r.last_at).value_last)
+    # `last`: the latest day in the window that has data (rows come in day order), every matching dimension set
+    # of that day summed. Never the time the data arrived: a backfill or a late restatement of an early day must
+    # not make that day the window's "last".
+    latest = max(rows, key=lambda r: r.day)
+    return Decimal(latest.value_last)
 
 
 def thresholds_of(kpi: Kpi, target: KpiTarget) -> Thresholds:
