@@ -26,7 +26,22 @@ CHECK_TIMEOUT_S = 3.0
 SELFTEST_TIMEOUT_S = 10.0
 
 
-@router.get("/health/live")
+_READY_EXAMPLE = {
+    "status": "ready",
+    "checks": {"database": {"ok": True}, "queue": {"ok": True, "mode": "arq"}},
+}
+_METRICS_EXAMPLE = (
+    "# HELP http_requests_total HTTP requests answered\n# TYPE http_requests_total counter\n"
+    'http_requests_total{method="GET",route="/v1/kpis",status="200"} 42.0\n'
+    "# HELP kpi_jobs_queued Jobs waiting in the queue\n# TYPE kpi_jobs_queued gauge\nkpi_jobs_queued 0.0\n"
+)
+
+
+@router.get(
+    "/health/live",
+    summary="Liveness",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
 async def live() -> dict[str, str]:
     """The process is up and serving. Says nothing of its dependencies (see /health/ready)."""
     return {"status": "ok"}
@@ -59,7 +74,14 @@ async def _selftest(state: AppState) -> dict[str, Any]:
     return {"ran_in": {"pid": result["pid"], "host": result["host"]}}
 
 
-@router.get("/health/ready", responses=problem_responses(503))
+@router.get(
+    "/health/ready",
+    summary="Readiness",
+    responses={
+        200: {"description": "Every check passed", "content": {"application/json": {"example": _READY_EXAMPLE}}},
+        **problem_responses(422, 503),
+    },
+)
 async def ready(
     state: StateDep,
     deep: Annotated[bool, Query(description="Also run the self-test job through the queue and a worker")] = False,
@@ -77,7 +99,12 @@ async def ready(
     return JSONResponse({"status": "ready", "checks": results})
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"example": _METRICS_EXAMPLE}}}},
+)
 async def metrics(state: StateDep) -> Response:
     """Prometheus metrics: HTTP requests and latency, queue depth, ingest batches by status, points processed
     and batch latency (the last two from jobs run in this process; the worker serves its own)."""
