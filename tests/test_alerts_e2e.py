@@ -3,13 +3,14 @@ retry until delivered, 410 disables the endpoint, a replay keeps the webhook-id 
 
 import asyncio
 import json
+from datetime import timedelta
 
 from standardwebhooks.webhooks import Webhook
 
 from shared.jobs.context import job_session
 from shared.jobs.queue import run_and_wait
 from shared.webhooks.events import emit
-from shared.webhooks.models import EventType
+from shared.webhooks.models import EventType, WebhookEvent
 from tests.ingest_support import point, push_and_wait
 from tests.receiver import running_receiver
 
@@ -114,6 +115,15 @@ async def _emit(state, org_id, data) -> str | None:
     return event.id if event else None
 
 
+async def _age_event(state, event_id: str, by: timedelta) -> None:
+    """Move an event back in time, as if it had been emitted `by` ago."""
+    ctx = {"db": state.db, "queue": state.queue, "settings": state.settings}
+    async with job_session(ctx) as session:
+        event = await session.get(WebhookEvent, event_id)
+        event.timestamp -= int(by.total_seconds())
+        event.created_at -= by
+
+
 async def test_a_failing_receiver_gets_retries_until_it_answers(client, keys, state, org):
     admin = keys.headers("admin")
     async with running_receiver() as receiver:
@@ -122,6 +132,8 @@ async def test_a_failing_receiver_gets_retries_until_it_answers(client, keys, st
         event_id = await _emit(state, org.id, {"batch": {"id": "b1"}})
         requests = await receiver.wait_for(4)
         assert {r.headers["webhook-id"] for r in requests} == {event_id}, "one webhook-id across retries"
+        for request in requests:  # every attempt passes the receiver's check, signature and timestamp
+            assert Webhook(endpoint["secret"]).verify(request.body, request.headers)["data"] == {"batch": {"id": "b1"}}
         log = (await client.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries", headers=admin)).json()["items"]
         assert [(a["number"], a["status_code"], a["outcome"]) for a in log] == [
             (1, 500, "retry"),
@@ -131,11 +143,16 @@ async def test_a_failing_receiver_gets_retries_until_it_answers(client, keys, st
         ]
         assert log[-1]["delivery_status"] == "delivered" and log[0]["response_excerpt"] == "answer 500"
 
+        # The replay comes an hour after the event: it keeps the webhook-id and body, and is signed now,
+        # so the receiver's 5-minute timestamp check still passes.
+        await _age_event(state, event_id, timedelta(hours=1))
         replay = await client.post(f"/v1/webhook-deliveries/{log[0]['delivery_id']}/retry", headers=admin)
         assert replay.status_code == 202
         requests = await receiver.wait_for(5)
         assert requests[4].headers["webhook-id"] == event_id
-        assert json.loads(requests[4].body) == json.loads(requests[0].body)
+        assert requests[4].body == requests[0].body
+        replayed = Webhook(endpoint["secret"]).verify(requests[4].body, requests[4].headers)
+        assert replayed["type"] == "ingest.batch_failed"
         log = (await client.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries", headers=admin)).json()["items"]
         assert log[-1]["trigger"] == "manual"
 
@@ -153,6 +170,8 @@ async def test_410_disables_the_endpoint(client, keys, state, org):
                 break
             await asyncio.sleep(0.05)
         assert current["enabled"] is False and "410" in current["disabled_reason"]
+        events = (await client.get(f"/v1/operator-events?endpoint_id={endpoint['id']}", headers=admin)).json()
+        assert [(e["kind"], e["detail"]["cause"]) for e in events["items"]] == [("webhook_endpoint_disabled", "gone")]
         assert await _emit(state, org.id, {"batch": {"id": "b3"}}) is None, "a disabled endpoint is not sent to"
         await asyncio.sleep(0.5)
         assert len(receiver.requests) == 1

@@ -63,6 +63,13 @@ async def dns(monkeypatch) -> FakeDns:
         ("http://[::ffff:a9fe:a9fe]/", "metadata"),  # 169.254.169.254, mapped
         ("http://[2002:7f00:1::]/", "loopback address inside IPv6"),  # 6to4 around 127.0.0.1
         ("http://[64:ff9b::a00:1]/", "private address inside IPv6"),  # NAT64 around 10.0.0.1
+        ("http://[fec0::1]/", "site-local"),  # deprecated, but still routed inside some networks
+        ("http://[feff:ffff::1]/", "site-local"),
+        ("http://192.0.0.1/", "IETF protocol assignment"),
+        ("http://192.0.0.100/", "IETF protocol assignment"),  # `ipaddress` calls this one global
+        ("http://192.0.0.255/", "IETF protocol assignment"),
+        ("http://[::ffff:192.0.0.100]/", "IETF protocol assignment"),
+        ("http://[2002:c000:64::]/", "IETF protocol assignment address inside IPv6"),  # 6to4 around 192.0.0.100
     ],
 )
 async def test_a_url_pointing_inside_is_refused(url, why):
@@ -127,6 +134,15 @@ async def test_loopback_is_accepted_inside_an_allowed_range():
 async def test_an_allowed_range_opens_only_itself():
     with pytest.raises(UnsafeUrl, match="private"):
         await resolve_safe("http://10.0.0.1/", allowed_cidrs=["127.0.0.0/8"])
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"), [("http://[fec0::10]/", "fec0::/10"), ("http://192.0.0.50/", "192.0.0.0/24")]
+)
+async def test_site_local_and_ietf_protocol_ranges_open_when_allow_listed(url, allowed):
+    target = await resolve_safe(url, allowed_cidrs=[allowed])
+
+    assert target.address == url.split("//")[1].strip("[]/")
 
 
 async def test_cloud_metadata_stays_refused_even_inside_an_allowed_range():

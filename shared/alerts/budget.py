@@ -1,26 +1,49 @@
-"""budget.overspend: when a line's actual (manual + ingested spend) passes its allocation, once per line."""
+"""budget.overspend: when a line's actual (manual + ingested spend) passes its allocation, once per line.
+
+Only plans that are `approved` or `active` are checked: a draft's allocations are still being written, and a
+closed plan is history (spend recorded on it afterwards is bookkeeping, not news). A line is claimed before
+its event is emitted — one conditional UPDATE of `overspend_notified_at` for all lines past their limit — so
+two checks running at once (two batches merging, a manual actual at the same time) cannot both fire: on
+Postgres the second UPDATE waits for the first's commit and then finds the lines claimed; SQLite runs one
+writer at a time.
+"""
 
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shared.jobs.context import job_session
 from shared.jobs.registry import job
 from shared.plans.actuals import ingested_by_line
-from shared.plans.models import Budget, BudgetLine, Plan
+from shared.plans.models import Budget, BudgetLine, Plan, PlanStatus
 from shared.webhooks.events import emit
 from shared.webhooks.models import EventType
 
 OVERSPEND_JOB = "budgets.check_overspend"
+CHECKED_STATUSES = (PlanStatus.approved, PlanStatus.active)
+
+
+async def _claim(session, line_ids: list[uuid.UUID], now: datetime) -> set[uuid.UUID]:
+    """Mark the lines notified; returns those this transaction claimed (not already claimed by another)."""
+    if not line_ids:
+        return set()
+    claimed = await session.scalars(
+        update(BudgetLine)
+        .where(BudgetLine.id.in_(sorted(line_ids)), BudgetLine.overspend_notified_at.is_(None))
+        .values(overspend_notified_at=now)
+        .returning(BudgetLine.id),
+        execution_options={"synchronize_session": False},
+    )
+    return set(claimed.all())
 
 
 @job(name=OVERSPEND_JOB, max_tries=3)
 async def check_overspend(ctx, *, org_id: str) -> int:
     """Emit one budget.overspend per line whose actual passed OVERSPEND_THRESHOLD_PCT of its planned amount."""
     settings = ctx["settings"]
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
     async with job_session(ctx) as session:
         rows = (
             await session.execute(
@@ -29,7 +52,8 @@ async def check_overspend(ctx, *, org_id: str) -> int:
                 .join(Plan, Plan.id == Budget.plan_id)
                 .where(
                     Plan.org_id == uuid.UUID(org_id),
-                    Plan.start_date <= today,
+                    Plan.status.in_(CHECKED_STATUSES),
+                    Plan.start_date <= now.date(),
                     BudgetLine.overspend_notified_at.is_(None),
                     BudgetLine.planned_amount > 0,
                 )
@@ -38,35 +62,37 @@ async def check_overspend(ctx, *, org_id: str) -> int:
         by_plan: dict[uuid.UUID, list] = {}
         for line, budget, plan in rows:
             by_plan.setdefault(plan.id, []).append((line, budget, plan))
-        fired = 0
         limit_factor = Decimal(str(settings.overspend_threshold_pct)) / 100
+        over = []
         for plan_id, entries in by_plan.items():
             ingested = await ingested_by_line(session, plan_id=plan_id, lines=[line for line, _, _ in entries])
             for line, budget, plan in entries:
                 actual = line.actual_amount + ingested[line.id]
-                if actual <= line.planned_amount * limit_factor:
-                    continue
-                line.overspend_notified_at = datetime.now(UTC)
-                fired += 1
-                await emit(
-                    session,
-                    org_id=plan.org_id,
-                    type_=EventType.budget_overspend,
-                    data={
-                        "plan": {"id": str(plan.id), "name": plan.name, "period": plan.period_label},
-                        "line": {
-                            "id": str(line.id),
-                            "name": line.name,
-                            "channel": line.channel,
-                            "team_id": str(line.team_id) if line.team_id else None,
-                            "campaign_id": str(line.campaign_id) if line.campaign_id else None,
-                        },
-                        "planned": str(line.planned_amount),
-                        "actual": str(actual),
-                        "overspend": str(actual - line.planned_amount),
-                        "currency": budget.currency,
-                        "threshold_pct": settings.overspend_threshold_pct,
-                        "dashboard_url": f"{settings.public_base_url}/dashboard",
+                if actual > line.planned_amount * limit_factor:
+                    over.append((line, budget, plan, actual))
+        claimed = await _claim(session, [line.id for line, _, _, _ in over], now)
+        for line, budget, plan, actual in over:
+            if line.id not in claimed:  # another check got there first and sends it
+                continue
+            await emit(
+                session,
+                org_id=plan.org_id,
+                type_=EventType.budget_overspend,
+                data={
+                    "plan": {"id": str(plan.id), "name": plan.name, "period": plan.period_label},
+                    "line": {
+                        "id": str(line.id),
+                        "name": line.name,
+                        "channel": line.channel,
+                        "team_id": str(line.team_id) if line.team_id else None,
+                        "campaign_id": str(line.campaign_id) if line.campaign_id else None,
                     },
-                )
-        return fired
+                    "planned": str(line.planned_amount),
+                    "actual": str(actual),
+                    "overspend": str(actual - line.planned_amount),
+                    "currency": budget.currency,
+                    "threshold_pct": settings.overspend_threshold_pct,
+                    "dashboard_url": f"{settings.public_base_url}/dashboard",
+                },
+            )
+        return len(claimed)

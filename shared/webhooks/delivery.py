@@ -1,16 +1,24 @@
-"""Delivering webhooks: each delivery is its own job; every attempt is logged; retries follow the schedule."""
+"""Delivering webhooks: each delivery is its own job; every attempt is logged; retries follow the schedule.
+
+Every job carries the attempt number it is for (`attempt=`). Only the job for the delivery's next attempt
+sends, so a manual replay or the sweeper never starts a second retry chain beside the scheduled one: whichever
+job runs first sends, and the others find the number taken and step aside.
+"""
 
 import logging
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import httpx
+from prometheus_client import Counter
 from sqlalchemy import select
 
 from shared.jobs.context import job_session
 from shared.jobs.queue import defer
 from shared.jobs.registry import cron_job, job
+from shared.metrics import JOB_REGISTRY
 from shared.webhooks.events import DELIVER_JOB, delivery_job_id, event_body
 from shared.webhooks.models import (
     DeliveryStatus,
@@ -27,6 +35,15 @@ from shared.webhooks.ssrf import UnsafeUrl, resolve_safe
 log = logging.getLogger(__name__)
 _rng = random.Random()  # noqa: S311 - retry jitter, not cryptography
 
+# Served by the worker (WORKER_METRICS_PORT) and, in embedded mode, by the API's /metrics, like shared/metrics.py.
+ENDPOINTS_DISABLED = Counter(
+    "kpi_webhook_endpoints_disabled",
+    "Webhook endpoints disabled by delivery: gone (the receiver answered 410) or failing (for days)",
+    ["reason"],
+    registry=JOB_REGISTRY,
+)
+DisableCause = Literal["gone", "failing"]
+
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The current secret, plus the previous one while a rotation's overlap lasts."""
@@ -36,21 +53,34 @@ def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     return secrets
 
 
-def disable(session, endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
+def disable(session, endpoint: WebhookEndpoint, *, cause: DisableCause, reason: str, now: datetime) -> None:
+    """Disable the endpoint; record an operator event, log a warning and count it, so someone hears of it."""
     endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = False, reason, now
     session.add(
         OperatorEvent(
             org_id=endpoint.org_id,
             kind="webhook_endpoint_disabled",
             endpoint_id=endpoint.id,
-            detail={"endpoint_id": str(endpoint.id), "url": endpoint.url, "reason": reason},
+            detail={"endpoint_id": str(endpoint.id), "url": endpoint.url, "reason": reason, "cause": cause},
         )
     )
+    log.warning(
+        "webhook endpoint %s disabled: %s",
+        endpoint.id,
+        reason,
+        extra={"org_id": str(endpoint.org_id), "endpoint_id": str(endpoint.id), "cause": cause},
+    )
+    ENDPOINTS_DISABLED.labels(cause).inc()
+
+
+def _superseded(delivery: WebhookDelivery, attempt: int | None) -> bool:
+    # attempt None: a job enqueued before jobs carried their number; it sends whatever attempt is next.
+    return attempt is not None and delivery.attempts + 1 != attempt
 
 
 @job(name=DELIVER_JOB, max_tries=1, timeout_s=60)
-async def deliver(ctx, *, delivery_id: str, trigger: str = "scheduled") -> dict:
-    """One attempt of one delivery; schedules the next attempt itself when it must retry."""
+async def deliver(ctx, *, delivery_id: str, trigger: str = "scheduled", attempt: int | None = None) -> dict:
+    """One attempt of one delivery (the `attempt`-th); schedules the next attempt itself when it must retry."""
     settings = ctx["settings"]
     async with job_session(ctx) as session:
         # SKIP LOCKED: if another worker is sending this delivery right now, this job steps aside.
@@ -61,6 +91,8 @@ async def deliver(ctx, *, delivery_id: str, trigger: str = "scheduled") -> dict:
         )
         if delivery is None or delivery.status != DeliveryStatus.pending:
             return {"delivery_id": delivery_id, "skipped": True}
+        if _superseded(delivery, attempt):  # another job (a replay, the sweeper) already made this attempt
+            return {"delivery_id": delivery_id, "skipped": True, "superseded": True, "attempts": delivery.attempts}
         endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
         event = await session.get(WebhookEvent, delivery.event_id)
         now = datetime.now(UTC)
@@ -77,20 +109,17 @@ async def deliver(ctx, *, delivery_id: str, trigger: str = "scheduled") -> dict:
         if target is None:
             outcome, status_code, duration, error, excerpt, retry_after = "retry", None, 0, refused, None, None
         else:
+            # Same webhook-id and body on every attempt, but signed at the attempt's own time: receivers refuse a
+            # webhook-timestamp more than 5 minutes old, and a retry hours later is no replayed capture.
+            signed = signed_headers(signing_secrets(endpoint, now), event.id, int(now.timestamp()), body)
             async with httpx.AsyncClient(trust_env=False) as client:
-                attempt = await send(
-                    client,
-                    target,
-                    signed_headers(signing_secrets(endpoint, now), event.id, event.timestamp, body),
-                    body,
-                    timeout_s=settings.webhook_timeout_s,
-                )
-            outcome, status_code = attempt.outcome, attempt.status_code
+                sent = await send(client, target, signed, body, timeout_s=settings.webhook_timeout_s)
+            outcome, status_code = sent.outcome, sent.status_code
             duration, error, excerpt, retry_after = (
-                attempt.duration_ms,
-                attempt.error,
-                attempt.response_excerpt,
-                attempt.retry_after_s,
+                sent.duration_ms,
+                sent.error,
+                sent.response_excerpt,
+                sent.retry_after_s,
             )
         session.add(
             WebhookAttempt(
@@ -113,11 +142,12 @@ async def deliver(ctx, *, delivery_id: str, trigger: str = "scheduled") -> dict:
             endpoint.failing_since = None
         elif outcome == "gone":
             delivery.status, delivery.next_attempt_at = DeliveryStatus.gone, None
-            disable(session, endpoint, "the receiver answered 410 Gone", now)
+            disable(session, endpoint, cause="gone", reason="the receiver answered 410 Gone", now=now)
         else:
             endpoint.failing_since = endpoint.failing_since or now
             if now - endpoint.failing_since > timedelta(days=settings.webhook_disable_after_days):
-                disable(session, endpoint, f"every delivery failed for {settings.webhook_disable_after_days} days", now)
+                days = settings.webhook_disable_after_days
+                disable(session, endpoint, cause="failing", reason=f"every delivery failed for {days} days", now=now)
             delay = next_delay(number, settings.webhook_retry_schedule_s, retry_after, _rng)
             if delay is None or not endpoint.enabled:
                 delivery.status, delivery.next_attempt_at = DeliveryStatus.failed, None
@@ -129,6 +159,7 @@ async def deliver(ctx, *, delivery_id: str, trigger: str = "scheduled") -> dict:
                     job_id=delivery_job_id(delivery.id, number + 1),
                     defer_s=delay,
                     delivery_id=delivery_id,
+                    attempt=number + 1,
                 )
         return {"delivery_id": delivery_id, "attempt": number, "outcome": outcome, "status_code": status_code}
 
@@ -147,6 +178,9 @@ async def retry_due(ctx) -> int:
         ).all()
     for delivery_id, attempts in due:
         await ctx["queue"].enqueue(
-            DELIVER_JOB, job_id=delivery_job_id(delivery_id, attempts + 1, ":swept"), delivery_id=str(delivery_id)
+            DELIVER_JOB,
+            job_id=delivery_job_id(delivery_id, attempts + 1, ":swept"),
+            delivery_id=str(delivery_id),
+            attempt=attempts + 1,
         )
     return len(due)

@@ -24,10 +24,16 @@ def event_body(event: WebhookEvent) -> bytes:
 
 
 def _wants(endpoint: WebhookEndpoint, type_: EventType, kpi_id: uuid.UUID | None, category: str | None) -> bool:
-    return (
-        (not endpoint.event_types or type_.value in endpoint.event_types)
-        and (not endpoint.kpi_ids or (kpi_id is not None and str(kpi_id) in endpoint.kpi_ids))
-        and (not endpoint.categories or (category is not None and category in endpoint.categories))
+    """The endpoint subscribes to this type and, for a `kpi.*` event, to this KPI and its category.
+
+    The KPI and category filters narrow KPI events only: budget and ingest events concern no KPI, and an
+    endpoint watching a few KPIs that also subscribed to `budget.overspend` still wants every overspend."""
+    if endpoint.event_types and type_.value not in endpoint.event_types:
+        return False
+    if not type_.value.startswith("kpi."):
+        return True
+    return (not endpoint.kpi_ids or (kpi_id is not None and str(kpi_id) in endpoint.kpi_ids)) and (
+        not endpoint.categories or (category is not None and category in endpoint.categories)
     )
 
 
@@ -65,5 +71,5 @@ async def emit(
     session.add_all(deliveries)
     await session.flush()
     for delivery in deliveries:
-        defer(session, DELIVER_JOB, job_id=delivery_job_id(delivery.id, 1), delivery_id=str(delivery.id))
+        defer(session, DELIVER_JOB, job_id=delivery_job_id(delivery.id, 1), delivery_id=str(delivery.id), attempt=1)
     return event

@@ -55,6 +55,7 @@ class WebhookEvent(TimestampMixin, OrgScoped, Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     type: Mapped[EventType] = mapped_column(str_enum(EventType, "webhook_event_type"))
     payload: Mapped[dict] = mapped_column(JSON)
+    # When the event happened (Unix s). Not the signed `webhook-timestamp`: each attempt signs its own send time.
     timestamp: Mapped[int] = mapped_column(Integer)
 
 

@@ -8,6 +8,10 @@ Every address the host resolves to must pass, not just the first: a name answeri
 private address is refused. IPv4 inside IPv6 (mapped `::ffff:a.b.c.d`, 6to4 `2002::/16`, NAT64
 `64:ff9b::/96`) is checked as the IPv4 it carries. Cloud metadata addresses are refused even inside an
 allowed range: no receiver lives there, and allowing 100.64.0.0/10 for a cluster must not open 100.100.100.200.
+
+Python's `ipaddress` flags leave two gaps this module closes itself: the deprecated IPv6 site-local range
+fec0::/10 (still routed inside some networks) and all of 192.0.0.0/24, the IETF protocol assignments (only
+parts of it count as private there). Both are refused unless allow-listed.
 """
 
 import asyncio
@@ -26,6 +30,8 @@ METADATA = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2")
 )
 SHARED_SPACE = ipaddress.ip_network("100.64.0.0/10")
+SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+IETF_PROTOCOL = ipaddress.ip_network("192.0.0.0/24")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -93,6 +99,10 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
 
 def _kind(address: IPAddress) -> str | None:
     """What non-public kind of address this is, or None for a public one."""
+    if address in SITE_LOCAL:
+        return "a site-local address"
+    if address in IETF_PROTOCOL:
+        return "an IETF protocol assignment address"
     for flag, what in (
         ("is_loopback", "a loopback address"),
         ("is_unspecified", "an unspecified address"),

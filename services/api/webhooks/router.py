@@ -1,8 +1,9 @@
-"""Routes: webhook endpoints (admin), their delivery log, secret rotation and replays."""
+"""Routes: webhook endpoints (admin), their delivery log, secret rotation, replays and operator events."""
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from services.api.crud import get_or_404
 from services.api.deps import Admin, SessionDep, StateDep
@@ -16,6 +17,7 @@ from services.api.webhooks.schemas import (
     EndpointOut,
     EndpointUpdate,
     EndpointWithSecret,
+    OperatorEventOut,
     ReplayAccepted,
 )
 from shared.webhooks.models import EventType, WebhookEndpoint
@@ -113,3 +115,18 @@ async def retry_delivery(delivery_id: uuid.UUID, session: SessionDep, _: Admin) 
     """Send a delivery again now (a manual attempt), with the same `webhook-id` as before."""
     delivery = await service.replay(session, delivery_id=delivery_id)
     return ReplayAccepted(delivery_id=delivery.id, status=delivery.status)
+
+
+@router.get("/operator-events", summary="List operator events", response_model=Page[OperatorEventOut])
+async def list_operator_events(
+    session: SessionDep,
+    _: Admin,
+    page: PageDep,
+    kind: Annotated[str | None, Query(max_length=64, examples=["webhook_endpoint_disabled"])] = None,
+    endpoint_id: uuid.UUID | None = None,
+) -> Page[OperatorEventOut]:
+    """What an operator should know about, oldest first (admin only): today, every webhook endpoint that
+    delivery disabled (`kind` `webhook_endpoint_disabled`), with its URL, the reason, and `cause` `gone`
+    (the receiver answered 410) or `failing` (every delivery failed for `WEBHOOK_DISABLE_AFTER_DAYS`)."""
+    events, cursor = await service.list_operator_events(session, page=page, kind=kind, endpoint_id=endpoint_id)
+    return Page[OperatorEventOut](items=[OperatorEventOut.model_validate(e) for e in events], next_cursor=cursor)

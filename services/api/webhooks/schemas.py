@@ -87,3 +87,22 @@ class AttemptOut(Output):
 class ReplayAccepted(Output):
     delivery_id: Id
     status: DeliveryStatus = Field(examples=["pending"])
+
+
+class OperatorEventOut(Output):
+    """Something an operator should know about, e.g. an endpoint that delivery disabled."""
+
+    id: Id
+    kind: str = Field(examples=["webhook_endpoint_disabled"])
+    endpoint_id: Id | None = Field(description="The webhook endpoint concerned, if any (null once it is deleted)")
+    detail: dict = Field(
+        examples=[
+            {
+                "endpoint_id": "01a22057-e538-71c3-bf3b-0dc78b9d9dea",
+                "url": "https://hooks.example.com/kpi",
+                "reason": "the receiver answered 410 Gone",
+                "cause": "gone",
+            }
+        ]
+    )
+    created_at: Timestamp

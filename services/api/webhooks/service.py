@@ -11,7 +11,14 @@ from services.api.problems import Conflict, Unprocessable
 from services.api.webhooks.schemas import EndpointCreate, EndpointUpdate
 from shared.jobs.queue import defer
 from shared.webhooks.events import DELIVER_JOB, delivery_job_id
-from shared.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from shared.webhooks.models import (
+    DeliveryStatus,
+    OperatorEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from shared.webhooks.signing import generate_secret
 from shared.webhooks.ssrf import UnsafeUrl, check_url
 
@@ -97,8 +104,21 @@ async def list_attempts(session, *, endpoint_id: uuid.UUID, page: PageParams, ev
     return rows
 
 
+async def list_operator_events(session, *, page: PageParams, kind: str | None, endpoint_id: uuid.UUID | None):
+    """The organisation's operator events, oldest first."""
+    stmt = select(OperatorEvent)
+    if kind is not None:
+        stmt = stmt.where(OperatorEvent.kind == kind)
+    if endpoint_id is not None:
+        stmt = stmt.where(OperatorEvent.endpoint_id == endpoint_id)
+    return await fetch_page(session, stmt, OperatorEvent.id, page)
+
+
 async def replay(session, *, delivery_id: uuid.UUID) -> WebhookDelivery:
-    """Send a delivery again now, with the same webhook-id (a manual attempt)."""
+    """Send a delivery again now, with the same webhook-id (a manual attempt).
+
+    The job is for the next attempt number: if a scheduled retry is waiting, whichever of the two runs first
+    sends and the other steps aside, so the replay never starts a second retry chain."""
     delivery = await get_or_404(session, WebhookDelivery, delivery_id)
     endpoint = await get_or_404(session, WebhookEndpoint, delivery.endpoint_id)
     if not endpoint.enabled:
@@ -111,5 +131,6 @@ async def replay(session, *, delivery_id: uuid.UUID) -> WebhookDelivery:
         job_id=delivery_job_id(delivery.id, delivery.attempts + 1, f":manual:{uuid.uuid4().hex[:8]}"),
         delivery_id=str(delivery.id),
         trigger="manual",
+        attempt=delivery.attempts + 1,
     )
     return delivery
