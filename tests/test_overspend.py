@@ -107,6 +107,21 @@ async def test_only_approved_and_active_plans_are_checked(client, keys, org, sta
     assert await overspend_deliveries(state, org.id) == 1
 
 
+async def test_the_periodic_sweep_catches_a_plan_approved_already_overspent(client, keys, org, state):
+    admin = keys.headers("admin")
+    plan = await budgeted_plan(client, admin)
+    line = (await add_line(client, admin, plan["id"], channel="meta", planned_amount="100")).json()["id"]
+    async with running_receiver() as receiver:
+        await subscribe_overspend(client, admin, receiver.url)
+        await set_actual(state, [line], "150")  # no check job runs: the draft was over before approval
+        await move_plan(client, admin, plan["id"], "approved")
+        assert await run_and_wait(state.queue, "budgets.check_overspend_all", timeout_s=20) >= 1
+        [event] = await receiver.wait_for(1)
+        assert json.loads(event.body)["data"]["line"]["id"] == line
+        assert await run_and_wait(state.queue, "budgets.check_overspend_all", timeout_s=20) == 0
+    assert await overspend_deliveries(state, org.id) == 1
+
+
 async def budgeted_plan(client, headers) -> dict:
     """A plan for this month with a budget of 1,000 EUR (a draft)."""
     plan = await make_plan(client, headers, name="This month", period_label=f"{datetime.now(UTC).date():%Y-%m}")

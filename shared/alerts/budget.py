@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from shared.jobs.context import job_session
-from shared.jobs.registry import job
+from shared.jobs.registry import cron_job, job
 from shared.plans.actuals import ingested_by_line
 from shared.plans.models import Budget, BudgetLine, Plan, PlanStatus
 from shared.webhooks.events import emit
@@ -42,8 +42,20 @@ async def _claim(session, line_ids: list[uuid.UUID], now: datetime) -> set[uuid.
 @job(name=OVERSPEND_JOB, max_tries=3)
 async def check_overspend(ctx, *, org_id: str) -> int:
     """Emit one budget.overspend per line whose actual passed OVERSPEND_THRESHOLD_PCT of its planned amount."""
+    return await _check(ctx, uuid.UUID(org_id))
+
+
+@cron_job(name="budgets.check_overspend_all", every_s=900)
+async def check_overspend_all(ctx) -> int:
+    """Every organisation's approved and active plans, every 15 minutes: catches what no event starts (a plan
+    approved with a line already past its allocation, a check job lost because Redis was down after a commit)."""
+    return await _check(ctx, None)
+
+
+async def _check(ctx, org_id: uuid.UUID | None) -> int:
     settings = ctx["settings"]
     now = datetime.now(UTC)
+    scope = [Plan.org_id == org_id] if org_id is not None else []
     async with job_session(ctx) as session:
         rows = (
             await session.execute(
@@ -51,7 +63,7 @@ async def check_overspend(ctx, *, org_id: str) -> int:
                 .join(Budget, Budget.id == BudgetLine.budget_id)
                 .join(Plan, Plan.id == Budget.plan_id)
                 .where(
-                    Plan.org_id == uuid.UUID(org_id),
+                    *scope,
                     Plan.status.in_(CHECKED_STATUSES),
                     Plan.start_date <= now.date(),
                     BudgetLine.overspend_notified_at.is_(None),
