@@ -104,3 +104,24 @@ def same_period_last_year(period: Period) -> Period:
         return parse_period(f"{year}-W{min(week, weeks_in_year):02d}")
     start = period.start
     return period_containing(period.kind, date(start.year - 1, start.month, min(start.day, 28)))
+
+
+def is_period_label(text: str) -> bool:
+    """Whether the text has the shape of a period label (it may still name no real period, e.g. `2027-13`)."""
+    label = text.strip().upper()
+    return any(pattern.match(label) for _, pattern in _PATTERNS)
+
+
+CALENDAR_KINDS = ("week", "month", "quarter", "half", "year")
+
+
+def calendar_period_of(start: date, end: date) -> Period | None:
+    """The calendar period (week, month, quarter, half or year) whose dates are exactly these, if any."""
+    for kind in CALENDAR_KINDS:
+        try:
+            period = period_containing(kind, start)
+        except ValueError:  # outside the years periods cover
+            return None
+        if (period.start, period.end) == (start, end):
+            return period
+    return None

@@ -2,10 +2,13 @@
 isolation, and pages that show the same numbers as the JSON reports."""
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
+from shared.alerts.models import Alert
+from shared.db.scoping import bind_org
 from shared.kpis.evaluation import show_number
 from tests.conftest import make_key
 from tests.dashboard_support import MONTH, seed, wait_for_alert
@@ -302,3 +305,25 @@ async def test_pages_of_a_fresh_organisation_render_their_empty_states(client, k
     assert detail.status_code == 200 and "This KPI has no target yet." in detail.text
     week = await client.get("/dashboard?period=2026-W05")
     assert week.status_code == 200 and "2026-W04" in week.text and "2026-W06" in week.text
+
+
+async def test_a_no_data_alert_is_shown_as_no_data_in_words_and_icon(client, keys, state, org):
+    [(kpi_id, target_id)] = await bulk_kpis(state, org.id, 1, prefix="Leads")
+    async with state.db.sessionmaker() as session:
+        bind_org(session, org.id)
+        session.add(
+            Alert(
+                kpi_id=kpi_id,
+                target_id=target_id,
+                severity="no_data",
+                reason="Leads has had no data for 3 days",
+                period_label="2026-11",
+                opened_at=datetime.now(UTC),
+            )
+        )
+        await session.commit()
+    await sign_in(client, keys.viewer)
+    for path in ("/dashboard?period=2026-11", f"/dashboard/kpis/{kpi_id}"):
+        html = (await client.get(path)).text
+        badges = re.findall(r'<li class="alert ([a-z-]+)">\s*<span class="badge [a-z-]+">(.*?)</span>\s*<', html)
+        assert badges == [("no-data", '<span aria-hidden="true">?</span> No data')], path  # not "! Warning"

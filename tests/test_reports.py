@@ -7,13 +7,16 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import insert
 
+from services.api.reports.scorecard import previous_window
 from shared.alerts.models import KpiEvaluation
 from shared.db.base import uuid7
 from shared.db.scoping import bind_org
 from shared.kpis.models import Kpi, KpiMetric, KpiTarget
-from tests.kpi_support import put_daily
+from shared.periods import parse_period
+from tests.kpi_support import make_kpi, put_daily
 
 
 async def bulk_kpis(state, org_id, count: int, *, category="output", prefix="K") -> list[tuple[uuid.UUID, uuid.UUID]]:
@@ -63,7 +66,9 @@ async def bulk_kpis(state, org_id, count: int, *, category="output", prefix="K")
     return [(k["id"], t["id"]) for k, t in zip(kpis, targets, strict=True)]
 
 
-async def record_evaluation(state, org_id, kpi_id, target_id, **numbers):
+async def record_evaluation(
+    state, org_id, kpi_id, target_id, *, window=(date(2026, 11, 1), date(2026, 11, 20)), **numbers
+):
     async with state.db.sessionmaker() as session:
         bind_org(session, org_id)
         session.add(
@@ -71,9 +76,9 @@ async def record_evaluation(state, org_id, kpi_id, target_id, **numbers):
                 kpi_id=kpi_id,
                 target_id=target_id,
                 evaluated_at=datetime.now(UTC),
-                as_of=date(2026, 11, 20),
-                window_start=date(2026, 11, 1),
-                window_end=date(2026, 11, 20),
+                as_of=window[1],
+                window_start=window[0],
+                window_end=window[1],
                 reason="test",
                 trigger="schedule",
                 observed_status="at_risk",
@@ -168,4 +173,130 @@ async def test_budget_report_adds_pacing_and_csv(client, keys):
         f"/v1/reports/budget?plan_id={plan['id']}", headers={**keys.headers("viewer"), "Accept": "text/csv"}
     )
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert rows[-1]["line_id"] == "total" and rows[-1]["variance"] == "150"
+    assert rows[-1]["row_type"] == "total" and rows[-1]["variance"] == "150"
+
+
+async def leads_target(
+    state, org_id, name: str, start: date, end: date, label: str | None
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A KPI summing leads with one target over these dates (`label` None: custom dates)."""
+    kpi_id = await make_kpi(state, org_id, name=name)
+    async with state.db.sessionmaker() as session:
+        bind_org(session, org_id)
+        target = KpiTarget(
+            kpi_id=kpi_id,
+            period_kind="custom" if label is None else parse_period(label).kind,
+            period_label=label,
+            start_date=start,
+            end_date=end,
+            target_value=Decimal(100),
+            threshold_mode="percent",
+            pacing="linear",
+        )
+        session.add(target)
+        await session.commit()
+        return kpi_id, target.id
+
+
+async def scorecard_rows(client, keys, query: str) -> dict[str, dict]:
+    r = await client.get(f"/v1/reports/scorecard?{query}", headers=keys.headers("viewer"))
+    assert r.status_code == 200, r.text
+    return {row["name"]: row for g in r.json()["groups"] for row in g["kpis"]}
+
+
+async def test_a_months_previous_value_is_the_previous_calendar_month(client, keys, state, org):
+    """March compares with 1-28 February, not with the 31 days before 1 March (29 January - 28 February)."""
+    await leads_target(state, org.id, "Labelled", date(2026, 3, 1), date(2026, 3, 31), "2026-03")
+    await leads_target(state, org.id, "Same dates, no label", date(2026, 3, 1), date(2026, 3, 31), None)
+    await put_daily(state, org.id, "leads", date(2026, 1, 30), [1000])
+    await put_daily(state, org.id, "leads", date(2026, 2, 1), [10])
+    await put_daily(state, org.id, "leads", date(2026, 2, 28), [5, 30])  # 28 February, 1 March
+    rows = await scorecard_rows(client, keys, "period=2026-03")
+    for name in ("Labelled", "Same dates, no label"):
+        row = rows[name]
+        assert (row["value"], row["previous_value"], row["change_pct"]) == ("30", "15", "100"), name
+        assert (row["previous_from"], row["previous_to"]) == ("2026-02-01", "2026-02-28"), name
+
+
+async def test_a_30_day_month_compares_with_all_31_days_of_the_month_before(client, keys, state, org):
+    await leads_target(state, org.id, "April", date(2024, 4, 1), date(2024, 4, 30), "2024-04")
+    await put_daily(state, org.id, "leads", date(2024, 2, 29), [1000, 1, None])  # 29 Feb, 1 and 2 March
+    await put_daily(state, org.id, "leads", date(2024, 3, 31), [2, 8])  # 31 March, 1 April
+    row = (await scorecard_rows(client, keys, "period=2024-04"))["April"]
+    assert (row["value"], row["previous_value"], row["change_pct"]) == ("8", "3", "166.67")
+    assert (row["previous_from"], row["previous_to"]) == ("2024-03-01", "2024-03-31")
+
+
+async def test_a_quarter_target_to_date_compares_with_as_many_days_of_the_quarter_before(client, keys, state, org):
+    """A Q4 target in the November scorecard: its value is 1 October - 20 November (the evaluation's window), so
+    the previous value is 1 July - 20 August, not November's length before November nor all of Q3."""
+    kpi_id, target_id = await leads_target(state, org.id, "Q4", date(2026, 10, 1), date(2026, 12, 31), "2026-Q4")
+    await record_evaluation(
+        state, org.id, kpi_id, target_id, window=(date(2026, 10, 1), date(2026, 11, 20)), value=Decimal(20)
+    )
+    await put_daily(state, org.id, "leads", date(2026, 6, 30), [1000, 7])  # 30 June, 1 July
+    await put_daily(state, org.id, "leads", date(2026, 8, 20), [3, 1000])  # 20, 21 August
+    await put_daily(state, org.id, "leads", date(2026, 10, 15), [1000])
+    row = (await scorecard_rows(client, keys, "period=2026-11"))["Q4"]
+    assert (row["value"], row["previous_value"], row["change_pct"]) == ("20", "10", "100")
+    assert (row["previous_from"], row["previous_to"]) == ("2026-07-01", "2026-08-20")
+
+
+async def test_a_target_on_custom_dates_compares_with_the_same_days_just_before(client, keys, state, org):
+    kpi_id, target_id = await leads_target(state, org.id, "Sprint", date(2026, 11, 10), date(2026, 11, 19), None)
+    await record_evaluation(
+        state, org.id, kpi_id, target_id, window=(date(2026, 11, 10), date(2026, 11, 14)), value=Decimal(4)
+    )
+    await put_daily(state, org.id, "leads", date(2026, 10, 30), [1000, 2, None, None, None, 3, 1000])
+    row = (await scorecard_rows(client, keys, "from=2026-11-10&to=2026-11-19"))["Sprint"]
+    assert row["previous_value"] == "5", "31 October - 4 November, as many days as the value's 10-14 November"
+    assert (row["previous_from"], row["previous_to"]) == ("2026-10-31", "2026-11-04")
+
+
+@pytest.mark.parametrize(
+    ("target", "label", "window", "expected"),
+    [
+        # the whole period: the whole previous calendar period
+        ((date(2026, 3, 1), date(2026, 3, 31)), "2026-03", None, (date(2026, 2, 1), date(2026, 2, 28))),
+        ((date(2026, 4, 1), date(2026, 4, 30)), "2026-04", None, (date(2026, 3, 1), date(2026, 3, 31))),
+        ((date(2026, 1, 1), date(2026, 3, 31)), "2026-Q1", None, (date(2025, 10, 1), date(2025, 12, 31))),
+        ((date(2026, 1, 1), date(2026, 12, 31)), "2026", None, (date(2025, 1, 1), date(2025, 12, 31))),
+        ((date(2026, 1, 5), date(2026, 1, 11)), "2026-W02", None, (date(2025, 12, 29), date(2026, 1, 4))),
+        ((date(2026, 7, 1), date(2026, 12, 31)), "2026-H2", None, (date(2026, 1, 1), date(2026, 6, 30))),
+        # to date: as many days from the previous period's start, cut at its end
+        (
+            (date(2026, 3, 1), date(2026, 3, 31)),
+            "2026-03",
+            (date(2026, 3, 1), date(2026, 3, 20)),
+            (date(2026, 2, 1), date(2026, 2, 20)),
+        ),
+        (
+            (date(2026, 3, 1), date(2026, 3, 31)),
+            "2026-03",
+            (date(2026, 3, 1), date(2026, 3, 30)),
+            (date(2026, 2, 1), date(2026, 2, 28)),
+        ),
+        # custom dates that are a calendar month count as that month; others: the same days just before
+        ((date(2026, 3, 1), date(2026, 3, 31)), None, None, (date(2026, 2, 1), date(2026, 2, 28))),
+        ((date(2026, 3, 5), date(2026, 3, 14)), None, None, (date(2026, 2, 23), date(2026, 3, 4))),
+        (
+            (date(2026, 3, 5), date(2026, 3, 14)),
+            None,
+            (date(2026, 3, 5), date(2026, 3, 6)),
+            (date(2026, 2, 23), date(2026, 2, 24)),
+        ),
+        # nothing before the first year periods cover
+        ((date(1900, 1, 1), date(1900, 1, 31)), "1900-01", None, None),
+    ],
+)
+def test_previous_window(target, label, window, expected):
+    assert previous_window(*target, label, *(window or target)) == expected
+
+
+@pytest.mark.parametrize("query", ["period=year", "period=2026-13", "period=2026-Q5", "from=2026-11-01", ""])
+async def test_a_scorecard_without_a_usable_period_is_a_422_naming_the_accepted_forms(client, keys, query):
+    r = await client.get(f"/v1/reports/scorecard?{query}", headers=keys.headers("viewer"))
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    detail = r.json()["detail"]
+    for form in ("2026-11", "2026-Q4", "(2026)", "from", "to"):
+        assert form in detail, (form, detail)

@@ -27,7 +27,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["number"] = number
 templates.env.filters["pct"] = views.attainment_text
 templates.env.globals["look"] = views.look
-templates.env.globals["severity_look"] = lambda s: views.SEVERITY.get(str(s), views.SEVERITY["warning"])
+templates.env.globals["severity_look"] = views.severity_look
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 

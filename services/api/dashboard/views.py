@@ -46,11 +46,22 @@ STATUS = {
     "off_track": StatusLook("Off track", "✕", "off-track"),
     "no_data": StatusLook("No data", "?", "no-data"),
 }
-SEVERITY = {"warning": StatusLook("Warning", "!", "at-risk"), "critical": StatusLook("Critical", "✕", "off-track")}
+SEVERITY = {
+    "warning": StatusLook("Warning", "!", "at-risk"),
+    "critical": StatusLook("Critical", "✕", "off-track"),
+    "no_data": StatusLook("No data", "?", "no-data"),
+}
 
 
 def look(status: str | None) -> StatusLook:
     return STATUS.get(status or "no_data", STATUS["no_data"])
+
+
+def severity_look(severity) -> StatusLook:
+    """An alert's badge: its own text and icon for each severity (colour is never the only signal); an unknown
+    severity shows as it is named rather than passing for a warning."""
+    key = str(getattr(severity, "value", severity))
+    return SEVERITY.get(key) or StatusLook(key.replace("_", " ").capitalize(), "!", "at-risk")
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,31 @@ def wants_csv(request: Request) -> bool:
     return "text/csv" in request.headers.get("accept", "")
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """One cell: numbers as plain decimals; text that a spreadsheet would run as a formula (a KPI named
+    `=HYPERLINK(…)`) behind an apostrophe, so it shows as the text it is. Only `str` values are text from
+    users (names, labels); numbers are Decimals, so -12.5 stays a number."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return plain_number(value)
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
+    return str(value)
+
+
 def csv_response(header: list[str], rows: list[list], filename: str) -> Response:
-    """RFC 4180 CSV (quoted where needed, CRLF) with a header row; decimals with a point, no exponent."""
+    """RFC 4180 CSV (quoted where needed, CRLF) with a header row; decimals with a point, no exponent; text
+    cells escaped against formula injection (`csv_cell`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else plain_number(v) if isinstance(v, Decimal) else v for v in row])
+        writer.writerow([csv_cell(v) for v in row])
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -57,6 +75,8 @@ SCORECARD_COLUMNS = [
     "provisional",
     "previous_value",
     "change_pct",
+    "previous_from",
+    "previous_to",
 ]
 
 
@@ -65,7 +85,14 @@ async def scorecard(
     request: Request,
     session: SessionDep,
     _: Reader,
-    period: Annotated[str | None, Query(examples=["2026-11"], description="Month, quarter (2026-Q4), year…")] = None,
+    period: Annotated[
+        str | None,
+        Query(
+            examples=["2026-11"],
+            description="Month (2026-11), quarter (2026-Q4), half (2026-H2), year (2026), ISO week (2026-W48) or "
+            "day; or leave it out and give from and to",
+        ),
+    ] = None,
     from_: Annotated[Day | None, Query(alias="from")] = None,
     to: Day | None = None,
     team_id: uuid.UUID | None = None,
@@ -76,7 +103,10 @@ async def scorecard(
     """Every KPI with a target in the period, grouped input / output / impact: value, target, expected to
     date, forecast, attainment %, status, provisional flag, previous-period value and change, owner.
 
-    The numbers are the latest evaluation records. `Accept: text/csv` returns the same rows as CSV.
+    The numbers are the latest evaluation records. `previous_value` is the KPI over the same span of the period
+    before the target's (`previous_from`..`previous_to`): the previous calendar period for a month, quarter,
+    year… target, the same number of days just before for a target on custom dates. `Accept: text/csv` returns
+    the same rows as CSV (text cells that a spreadsheet would run as a formula start with an apostrophe).
     """
     label, start, end = scorecard_service.resolve_period(period, from_, to)
     rows = await scorecard_service.scorecard(
@@ -98,28 +128,59 @@ async def scorecard(
     return Scorecard(period=label, start=start, end=end, groups=groups)
 
 
-BUDGET_COLUMNS = ["line_id", "name", "channel", "planned", "actual", "variance", "utilisation"]
+BUDGET_COLUMNS = [
+    "row_type",
+    "line_id",
+    "name",
+    "channel",
+    "team_id",
+    "campaign_id",
+    "currency",
+    "planned",
+    "actual",
+    "manual_actual",
+    "ingested_spend",
+    "variance",
+    "utilisation",
+    "budget_total",
+    "unallocated",
+    "elapsed_share",
+    "spent_share",
+    "pacing",
+]
+
+
+def budget_csv_rows(report: BudgetReportOut) -> list[list]:
+    """One `line` row per budget line, one `channel` row per channel (an empty channel: the lines without one),
+    then one `total` row with the plan's budget and pacing: the JSON report's numbers, row by row."""
+    figures = ("planned", "actual", "variance", "utilisation")
+    rows = [
+        {"row_type": "line", **line.model_dump(include={"line_id", "name", "channel", "team_id", "campaign_id"})}
+        | line.model_dump(include={*figures, "manual_actual", "ingested_spend"})
+        for line in report.lines
+    ]
+    rows += [
+        {"row_type": "channel", "channel": c.channel, **c.model_dump(include=set(figures))} for c in report.by_channel
+    ]
+    rows.append(
+        {"row_type": "total", **report.totals.model_dump(include=set(figures))}
+        | {"budget_total": report.total, "unallocated": report.unallocated, "elapsed_share": report.elapsed_share}
+        | {"spent_share": report.spent_share, "pacing": report.pacing}
+    )
+    return [[row.get(c, report.currency if c == "currency" else None) for c in BUDGET_COLUMNS] for row in rows]
 
 
 @router.get("/budget", response_model=BudgetReportOut, responses=CSV_RESPONSE)
 async def budget_report(request: Request, session: SessionDep, _: Reader, plan_id: uuid.UUID):
     """Planned vs actual (manual + ingested spend) vs variance per line, per channel and in total, with
-    utilisation and pacing: the share of the budget spent against the share of the period elapsed."""
+    utilisation and pacing: the share of the budget spent against the share of the period elapsed.
+
+    `Accept: text/csv` returns the same numbers as rows: `row_type` `line` (one per budget line), `channel`
+    (one per channel; empty channel: lines without one) and `total` (which alone carries the budget total,
+    unallocated, elapsed_share, spent_share and pacing)."""
     report = await budget_report_service.budget_report(session, plan_id=plan_id)
     if wants_csv(request):
-        rows = [[r.line_id, r.name, r.channel, r.planned, r.actual, r.variance, r.utilisation] for r in report.lines]
-        rows.append(
-            [
-                "total",
-                None,
-                None,
-                report.totals.planned,
-                report.totals.actual,
-                report.totals.variance,
-                report.totals.utilisation,
-            ]
-        )
-        return csv_response(BUDGET_COLUMNS, rows, f"budget-{plan_id}.csv")
+        return csv_response(BUDGET_COLUMNS, budget_csv_rows(report), f"budget-{plan_id}.csv")
     return report
 
 

@@ -33,7 +33,13 @@ class ScorecardRow(Output):
     status: str | None = Field(examples=["at_risk"])
     provisional: bool
     evaluated_at: datetime | None = Field(description="null: not evaluated yet; the numbers are computed live")
-    previous_value: Number | None = Field(description="The KPI over the period of the same length just before")
+    previous_value: Number | None = Field(
+        description="The KPI over the same span of the period before the target's: the whole previous period "
+        "when `value` covers the whole target period, else as many days from its start as `value` covers "
+        "(see previous_from / previous_to); null when there is no data or the target has not started"
+    )
+    previous_from: date | None = Field(examples=["2026-10-01"], description="First day `previous_value` covers")
+    previous_to: date | None = Field(examples=["2026-10-20"], description="Last day `previous_value` covers")
     change_pct: Number | None = Field(examples=["-4.2"])
 
 

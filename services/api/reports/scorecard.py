@@ -1,6 +1,9 @@
 """The scorecard: every KPI with a target in a period, grouped input / output / impact, from the evaluation
 records (a live evaluation where a target has none yet), with the previous period for comparison.
 
+The previous value is compared like with like: the same span as the value's own window (the target's period
+to the day it was evaluated), moved to the period before the target's (see `previous_window`).
+
 A constant number of statements whatever the number of KPIs: targets with KPIs and owners (1), latest
 evaluations (1), live evaluations and previous-period values (2 + 2), objective filter (0 or 1).
 """
@@ -18,7 +21,7 @@ from shared.department.models import Team
 from shared.kpis.compute import Window, evaluate_targets, kpi_values
 from shared.kpis.evaluation import Status
 from shared.kpis.models import Kpi, KpiCategory, KpiTarget, ObjectiveKpi
-from shared.periods import parse_period
+from shared.periods import calendar_period_of, is_period_label, parse_period, previous_periods
 
 CATEGORIES = (KpiCategory.input, KpiCategory.output, KpiCategory.impact)
 
@@ -43,22 +46,68 @@ class Row:
     provisional: bool
     evaluated_at: datetime | None
     previous_value: Decimal | None
+    previous_from: date | None
+    previous_to: date | None
     change_pct: Decimal | None
 
 
+ACCEPTED_PERIODS = (
+    "Give period as a month (2026-11), a quarter (2026-Q4), a half (2026-H2), a year (2026), an ISO week "
+    "(2026-W48) or a day (2026-11-20), or leave period out and give from and to dates "
+    "(from=2026-11-01&to=2026-11-30)."
+)
+
+
 def resolve_period(period: str | None, start: date | None, end: date | None) -> tuple[str, date, date]:
-    """A label (`2026-11`, `2026-Q4`, `2026`) or explicit from/to."""
+    """A label (`2026-11`, `2026-Q4`, `2026`) or explicit from/to; a 422 naming the accepted forms otherwise."""
     if period:
         try:
             p = parse_period(period)
         except ValueError as exc:
-            raise Unprocessable(str(exc), errors=[{"location": "query.period", "message": str(exc)}]) from exc
+            why = str(exc) if is_period_label(period) else f"{period.strip()!r} is not a period"
+            detail = f"{why}. {ACCEPTED_PERIODS}"
+            raise Unprocessable(detail, errors=[{"location": "query.period", "message": detail}]) from exc
         return p.label, p.start, p.end
     if start and end:
         if end < start:
             raise Unprocessable("`to` is before `from`.", errors=[{"location": "query.to", "message": "before from"}])
         return f"{start}..{end}", start, end
-    raise Unprocessable("Give a period (e.g. 2026-11) or both from and to.")
+    raise Unprocessable(ACCEPTED_PERIODS)
+
+
+def previous_window(
+    target_start: date, target_end: date, label: str | None, window_start: date, window_end: date
+) -> tuple[date, date] | None:
+    """The days the previous value is read over: the value's window moved to the period before the target's.
+
+    The period before is the previous calendar period when the target is one (by its label, or by dates that
+    are exactly a week, month, quarter, half or year), else the same number of days just before the target.
+    A value over the whole target period compares with the whole previous period (April with all 31 days of
+    March, March with all 28 of February); a value to date compares with as many days from the start of the
+    previous period, cut at its end (1-20 March with 1-20 February, 1-30 March with 1-28 February).
+    """
+    period = None
+    if label:
+        try:
+            period = parse_period(label)
+        except ValueError:
+            period = None
+    if period is None or (period.start, period.end) != (target_start, target_end):
+        period = calendar_period_of(target_start, target_end)
+    try:
+        if period is not None:
+            before = previous_periods(period, 1)[0]
+            prev_start, prev_end = before.start, before.end
+        else:
+            length = timedelta(days=(target_end - target_start).days + 1)
+            prev_start, prev_end = target_start - length, target_start - timedelta(days=1)
+        if (window_start, window_end) == (target_start, target_end):
+            return prev_start, prev_end
+        start = prev_start + (window_start - target_start)
+        end = min(start + (window_end - window_start), prev_end)
+    except (ValueError, OverflowError):  # before the first year periods cover: nothing to compare with
+        return None
+    return (start, end) if start <= end else None
 
 
 def _change(value: Decimal | None, previous: Decimal | None) -> Decimal | None:
@@ -112,10 +161,18 @@ async def scorecard(
     today = datetime.now(UTC).date()
     missing = [(k, t) for k, t, _ in triples if t.id not in recorded]
     live = await evaluate_targets(session, missing, today) if missing else {}
-    length = (end - start).days + 1
-    previous_windows = {
-        t.id: Window(k.id, start - timedelta(days=length), start - timedelta(days=1)) for k, t, _ in triples
-    }
+    previous_windows = {}
+    for kpi, target, _ in triples:
+        rec = recorded.get(target.id)
+        if rec is not None:
+            window = (rec.window_start, rec.window_end)
+        elif today < target.start_date:  # not started: no value yet, so nothing to compare
+            continue
+        else:  # the window evaluate_targets reads
+            window = (target.start_date, min(today, target.end_date))
+        span = previous_window(target.start_date, target.end_date, target.period_label, *window)
+        if span is not None:
+            previous_windows[target.id] = Window(kpi.id, *span)
     previous = await kpi_values(session, [k for k, _, _ in triples], previous_windows.values())
 
     rows = []
@@ -131,7 +188,8 @@ async def scorecard(
             row_status, provisional, evaluated_at = ev.status.value, False, None
         if status is not None and row_status != status.value:
             continue
-        prev = previous[previous_windows[target.id]]
+        prev_window = previous_windows.get(target.id)
+        prev = previous[prev_window] if prev_window is not None else None
         rows.append(
             Row(
                 kpi_id=kpi.id,
@@ -152,6 +210,8 @@ async def scorecard(
                 provisional=provisional,
                 evaluated_at=evaluated_at,
                 previous_value=prev,
+                previous_from=prev_window.start if prev_window else None,
+                previous_to=prev_window.end if prev_window else None,
                 change_pct=_change(value, prev),
             )
         )
