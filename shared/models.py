@@ -3,7 +3,7 @@
 from shared.alerts.models import Alert, KpiEvaluation, KpiTargetState
 from shared.db.base import Base
 from shared.department.models import Department, Member, Position, Team, Workflow, WorkflowStep, WorkflowTool
-from shared.ingest.models import IngestBatch, MetricPoint
+from shared.ingest.models import IngestBatch, IngestSourceConfig, MetricPoint
 from shared.kpis.models import (
     Kpi,
     KpiMetric,
@@ -30,6 +30,7 @@ __all__ = [
     "Competitor",
     "Department",
     "IngestBatch",
+    "IngestSourceConfig",
     "Kpi",
     "KpiEvaluation",
     "KpiMetric",

@@ -152,3 +152,97 @@ async def test_a_batch_accepted_while_redis_is_down_is_kept_and_swept_in_later(c
     batch = await wait_done(client, keys.headers("ingest"), batch_id)
     assert (batch["status"], batch["inserted"]) == ("done", 1)
     assert await sweep_batches(ctx) == 0, "a done batch is not swept again"
+
+
+async def test_an_increment_to_a_metric_that_is_not_summed_is_refused(client, keys, state, org):
+    h = keys.headers("ingest")
+    # Two NPS increments would add into one stored value: an average of 120 from answers of 50 and 70.
+    r = await push(
+        client,
+        h,
+        [
+            point("leads", 1, "2026-11-02", "increment"),
+            point("nps_score", 50, "2026-11-02", "increment", segment="smb"),
+            point("nps_score", 70, "2026-11-02", "increment", segment="smb"),
+        ],
+    )
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    errors = r.json()["errors"]
+    assert [(e["location"], e["type"]) for e in errors] == [
+        ("body.points.1.mode", "increment_not_summable"),
+        ("body.points.2.mode", "increment_not_summable"),
+    ]
+    assert "'nps_score' is aggregated by avg" in errors[0]["message"] and "snapshot" in errors[0]["message"]
+    assert (await client.get("/v1/ingest/batches", headers=keys.headers("viewer"))).json()["items"] == []
+
+    nps = await make_kpi(state, org.id, name="NPS", formula="nps_score", unit="score")
+    done = await push_and_wait(
+        client, h, [point("nps_score", 50, "2026-11-02", segment="smb"), point("nps_score", 70, "2026-11-02")]
+    )
+    assert done["status"] == "done"
+    day = (
+        await client.get(f"/v1/kpis/{nps}/values?from=2026-11-02&to=2026-11-02", headers=keys.headers("viewer"))
+    ).json()
+    assert Decimal(day["values"][0]["value"]) == 60
+
+
+async def test_a_dimension_the_metric_does_not_allow_is_refused_naming_the_allowed_ones(client, keys):
+    h = keys.headers("ingest")
+    r = await push(
+        client,
+        h,
+        [
+            point("spend", 5, "2026-11-02", channel="meta", campaign="bf-2026"),
+            point("spend", 5, "2026-11-02", segment="smb", foo="x"),
+        ],
+    )
+    assert r.status_code == 422, r.text
+    errors = r.json()["errors"]
+    assert [(e["location"], e["type"]) for e in errors] == [
+        ("body.points.1.dimensions.segment", "dimension_not_allowed"),
+        ("body.points.1.dimensions.foo", "dimension_not_allowed"),
+    ]
+    assert "dimension 'foo' is not allowed for metric 'spend' (allowed: campaign, channel)" in errors[1]["message"]
+
+    # A custom metric allows the dimensions it was defined with, and only those.
+    demos = {"key": "demo_requests", "name": "Demo requests", "unit": "count", "allowed_dimensions": ["region"]}
+    assert (await client.post("/v1/metrics", json=demos, headers=keys.headers("editor"))).status_code == 201
+    assert (await push(client, h, [point("demo_requests", 3, "2026-11-02", region="emea")])).status_code == 202
+    refused = await push(client, h, [point("demo_requests", 3, "2026-11-02", channel="web")])
+    assert refused.status_code == 422
+    assert "(allowed: region)" in refused.json()["errors"][0]["message"]
+
+
+async def test_dimensions_too_long_to_store_are_refused_before_the_batch_is_accepted(client, keys):
+    h = keys.headers("ingest")
+    # 200 characters is within the per-value cap, but stored as JSON each 'é' is a 6-character \u00e9 escape:
+    # the key is 1,214 characters. Postgres refused it after the 202, and the batch failed.
+    r = await push(client, h, [point("spend", 1, "2026-11-02", channel="é" * 200)])
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert (error["location"], error["type"]) == ("body.points.0.dimensions", "dimensions_too_long")
+    assert "1214 characters" in error["message"] and "at most 1000" in error["message"]
+    # The longest key that fits ({"channel":"…"} with 164 escapes: 998 characters) is stored, on every backend.
+    fits = await push_and_wait(client, h, [point("spend", 1, "2026-11-02", channel="é" * 164)])
+    assert (fits["status"], fits["inserted"]) == ("done", 1)
+
+
+async def test_the_same_key_sent_five_times_at_once_is_one_batch(client, keys):
+    # A key's first use records it (one UPDATE of the key's row, which would queue these requests one behind the
+    # other); after that the requests run truly at once, as a retrying client's do.
+    assert (await client.get("/v1/ingest/batches", headers=keys.headers("ingest"))).status_code == 200
+    h = {**keys.headers("ingest"), "Idempotency-Key": "crm-burst"}
+    body = [point("spend", 5, "2026-11-02")]
+    answers = await asyncio.gather(*(push(client, h, body) for _ in range(5)))
+    assert sorted(r.status_code for r in answers) == [200, 200, 200, 200, 202], [r.text for r in answers]
+    assert len({r.json()["batch_id"] for r in answers}) == 1
+
+    # At once with different bodies: one is the batch, the other a 409 naming it.
+    h = {**keys.headers("ingest"), "Idempotency-Key": "crm-clash"}
+    first, second = await asyncio.gather(
+        push(client, h, [point("spend", 1, "2026-11-03")]), push(client, h, [point("spend", 2, "2026-11-03")])
+    )
+    stored, refused = (first, second) if first.status_code == 202 else (second, first)
+    assert (stored.status_code, refused.status_code) == (202, 409), (first.text, second.text)
+    assert refused.json()["batch_id"] == stored.json()["batch_id"]
+    assert len((await client.get("/v1/ingest/batches", headers=keys.headers("viewer"))).json()["items"]) == 2

@@ -283,6 +283,57 @@ def test_every_platform_is_registered_under_its_channel_key():
         assert points and {p.dimensions["channel"] for p in points} == {key}
 
 
+# --- each point knows the report row and field it came from, for errors found after parsing ---------------
+
+
+@pytest.mark.parametrize(
+    ("key", "index", "row_at", "value_at", "day_at", "campaign_at"),
+    [
+        ("meta", 7, "data[1]", "data[1].spend", "data[1].date_start", "data[1].campaign_id"),
+        ("meta", 4, "data[0]", "data[0].actions[2]", "data[0].date_start", "data[0].campaign_id"),
+        (
+            "google_ads",
+            5,
+            "[0].results[1]",
+            "[0].results[1].metrics.costMicros",
+            "[0].results[1].segments.date",
+            "[0].results[1].campaign.id",
+        ),
+        (
+            "tiktok",
+            6,
+            "data.list[1]",
+            "data.list[1].metrics.spend",
+            "data.list[1].dimensions.stat_time_day",
+            "data.list[1].dimensions.campaign_id",
+        ),
+        (
+            "linkedin",
+            7,
+            "elements[1]",
+            "elements[1].costInLocalCurrency",
+            "elements[1].dateRange.start",
+            "elements[1].pivotValues[0]",
+        ),
+    ],
+)
+def test_each_point_carries_the_row_and_fields_it_was_read_from(key, index, row_at, value_at, day_at, campaign_at):
+    point = ADAPTERS[key](load(FIXTURE_OF[key]), DEFAULT_CONFIG)[index]
+    origin = point.origin
+    assert origin.row == row_at
+    assert (origin.of("value"), origin.of("metric")) == (value_at, value_at)
+    assert origin.of("timestamp") == day_at
+    assert origin.of("dimensions.campaign") == campaign_at
+    # The channel and the mode come from the endpoint, not the report: the row is the nearest place.
+    assert origin.of("dimensions.channel") == origin.of("mode") == origin.of("dimensions") == row_at
+
+
+def test_a_metric_meta_reports_as_zero_points_at_the_actions_array():
+    payload = {"data": [meta_row(actions=[{"action_type": "link_click", "value": "4"}])]}
+    conversions = next(p for p in parse_meta(payload, DEFAULT_CONFIG) if p.metric == "conversions")
+    assert conversions.value == 0 and conversions.origin.of("value") == "data[0].actions"
+
+
 # --- Meta: which action types count is the organisation's choice ------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """Ad platforms push a month of reports; KPI values at day and month grain and the budget's actual spend
 equal the numbers computed by hand from the same reports (ratios of sums, never averages of ratios)."""
 
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from tests.ingest_support import wait_done
@@ -160,3 +161,63 @@ async def test_meta_restating_a_days_purchases_to_none_replaces_the_earlier_coun
         assert (await wait_done(client, ingest, r.json()["batch_id"]))["status"] == "done"
     r = await client.get(f"/v1/kpis/{conversions}/values?grain=day&from=2026-10-07&to=2026-10-07", headers=viewer)
     assert [(v["period"], v["value"]) for v in r.json()["values"]] == [("2026-10-07", "0")]
+
+
+def _future(days: int = 10) -> date:
+    return (datetime.now(UTC) + timedelta(days=days)).date()
+
+
+def _reports_with_a_future_second_row() -> list[tuple[str, dict, str]]:
+    """(source, report, where its second row's day is) for each platform: two campaign rows, the second dated
+    ahead, with several metrics each (so several points come from the bad row)."""
+    ok, ahead = date(2026, 11, 2), _future()
+    meta = [
+        {"campaign_id": c, "date_start": str(d), "spend": "1.00", "impressions": "10", "clicks": "1"}
+        for c, d in (("1", ok), ("2", ahead))
+    ]
+    google = [
+        {"campaign": {"id": c}, "segments": {"date": str(d)}, "metrics": {"costMicros": "1000000", "clicks": "3"}}
+        for c, d in (("1", ok), ("2", ahead))
+    ]
+    tiktok = [
+        {"dimensions": {"campaign_id": c, "stat_time_day": f"{d} 00:00:00"}, "metrics": {"spend": "1", "clicks": "2"}}
+        for c, d in (("1", ok), ("2", ahead))
+    ]
+    linkedin = [
+        {
+            "pivotValues": [f"urn:li:sponsoredCampaign:{c}"],
+            "dateRange": {"start": {"year": d.year, "month": d.month, "day": d.day}},
+            "impressions": 10,
+            "clicks": 1,
+        }
+        for c, d in (("1", ok), ("2", ahead))
+    ]
+    return [
+        ("meta", {"data": meta}, "body.data[1].date_start"),
+        ("google_ads", {"results": google}, "body.results[1].segments.date"),
+        ("tiktok", {"code": 0, "data": {"list": tiktok}}, "body.data.list[1].dimensions.stat_time_day"),
+        ("linkedin", {"elements": linkedin}, "body.elements[1].dateRange.start"),
+    ]
+
+
+async def test_a_refused_report_names_its_own_row_and_field_once(client, keys):
+    ingest = keys.headers("ingest")
+    for source, report, where in _reports_with_a_future_second_row():
+        r = await client.post(f"/v1/ingest/{source}", json=report, headers=ingest)
+        assert r.status_code == 422, (source, r.text)
+        # Several points came from that row; the caller sees the one field of the one row it sent.
+        assert [e["location"] for e in r.json()["errors"]] == [where], (source, r.json()["errors"])
+        assert r.json()["detail"].startswith(f"{where}: {_future()} is not between")
+    assert (await client.get("/v1/ingest/batches", headers=keys.headers("viewer"))).json()["items"] == []
+
+
+async def test_a_report_whose_campaign_the_metric_no_longer_allows_is_refused_at_the_campaign_field(client, keys):
+    only_channel = {"allowed_dimensions": ["channel"]}
+    changed = await client.patch("/v1/metrics/spend", json=only_channel, headers=keys.headers("editor"))
+    assert changed.status_code == 200, changed.text
+    report = {"data": [{"campaign_id": "1", "date_start": "2026-11-02", "spend": "1.00", "clicks": "3"}]}
+    r = await client.post("/v1/ingest/meta", json=report, headers=keys.headers("ingest"))
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert (error["location"], error["type"]) == ("body.data[0].campaign_id", "dimension_not_allowed")
+    assert "dimension 'campaign' is not allowed for metric 'spend' (allowed: channel)" in error["message"]

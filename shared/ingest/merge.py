@@ -21,6 +21,7 @@ from sqlalchemy import TextClause, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.base import UTCDateTime
+from shared.ingest.models import DIMS_KEY_LENGTH
 from shared.ingest.points import Mode, Point
 
 STAGING = "ingest_staging"
@@ -35,7 +36,8 @@ class MergeCounts:
 
 
 def dims_key(dimensions: dict[str, str]) -> str:
-    """The canonical text of a dimension set: the natural key of points and roll-ups."""
+    """The canonical text of a dimension set: the natural key of points and roll-ups (at most DIMS_KEY_LENGTH
+    characters; non-ASCII characters are escaped, so `é` takes 6)."""
     return json.dumps(dimensions, sort_keys=True, separators=(",", ":"))
 
 
@@ -64,8 +66,9 @@ async def _stage(session: AsyncSession, rows: list[tuple]) -> None:
     if dialect == "postgresql":
         await session.execute(
             text(
-                f"CREATE TEMPORARY TABLE {STAGING} (metric_key varchar(64), day date, dims_key varchar(1000), "
-                "dimensions json, value numeric(24, 8), mode varchar(16)) ON COMMIT DROP"
+                f"CREATE TEMPORARY TABLE {STAGING} (metric_key varchar(64), day date, "
+                f"dims_key varchar({DIMS_KEY_LENGTH}), dimensions json, value numeric(24, 8), mode varchar(16)) "
+                "ON COMMIT DROP"
             )
         )
         raw = await (await session.connection()).get_raw_connection()

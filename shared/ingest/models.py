@@ -1,5 +1,6 @@
-"""Ingestion: batches (durable first: the normalised points are committed before any job runs) and the
-stored metric points, one row per (metric, day, dimensions, source)."""
+"""Ingestion: batches (durable first: the normalised points are committed before any job runs), the
+stored metric points, one row per (metric, day, dimensions, source), and each organisation's settings of
+the ad-platform adapters."""
 
 import enum
 import uuid
@@ -9,8 +10,12 @@ from decimal import Decimal
 from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, str_enum
+from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
+
+# The stored key of a dimension set (`shared.ingest.merge.dims_key`, canonical JSON with non-ASCII escaped) is at
+# most this many characters, in metric_points and metric_daily alike; the API refuses a longer one.
+DIMS_KEY_LENGTH = 1000
 
 
 class BatchStatus(enum.StrEnum):
@@ -61,9 +66,23 @@ class MetricPoint(OrgScoped, Base):
     org_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     metric_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
-    dims_key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    dims_key: Mapped[str] = mapped_column(String(DIMS_KEY_LENGTH), primary_key=True)
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
     dimensions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     value: Mapped[Decimal] = mapped_column(Numeric(24, 8))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     batch_id: Mapped[uuid.UUID] = mapped_column()
+
+
+class IngestSourceConfig(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
+    """An organisation's settings of one source's adapter (e.g. which Meta action types count as conversions).
+
+    `settings` holds only what the organisation set, {setting: [values]}; every other setting follows the
+    default (`shared.ingest.adapters.DEFAULT_CONFIG`), so an improved default reaches those who never changed it.
+    """
+
+    __tablename__ = "ingest_source_configs"
+    __table_args__ = (UniqueConstraint("org_id", "source"),)
+
+    source: Mapped[str] = mapped_column(String(32))
+    settings: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)

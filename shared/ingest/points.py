@@ -1,6 +1,7 @@
 """The normalised metric point every source is turned into before it is stored."""
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -11,6 +12,29 @@ class Mode(enum.StrEnum):
     increment = "increment"  # adds to what is there
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where in the pushed body a point came from, so a refusal after parsing names what the caller sent.
+
+    `row` is the source row (`points.3`, `data[1]`). A part of the point (`metric`, `value`, `timestamp`, `mode`,
+    `dimensions`, `dimensions.<name>`) was read from `<row>.<part>` unless `fields` names another place, as an
+    adapter does (a Meta point's `timestamp` is `data[1].date_start`, its channel the row itself); `value` is the
+    field this point's value, and so its metric, came from (`data[1].spend`), when it is not `<row>.value`.
+    """
+
+    row: str
+    fields: Mapping[str, str] | None = None  # shared by the points of one row
+    value: str | None = None
+
+    def of(self, part: str) -> str:
+        """The location of one part of the point: `of("timestamp")` → `data[1].date_start`."""
+        if self.value is not None and part in ("value", "metric"):
+            return self.value
+        if self.fields is not None and part in self.fields:
+            return self.fields[part]
+        return f"{self.row}.{part}"
+
+
 @dataclass(frozen=True)
 class Point:
     metric: str
@@ -18,6 +42,8 @@ class Point:
     day: date
     dimensions: dict[str, str] = field(default_factory=dict)
     mode: Mode = Mode.snapshot
+    # Where the point was read from (not stored, not compared): validation errors name it.
+    origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
 class AdapterError(ValueError):

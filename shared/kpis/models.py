@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
+from shared.ingest.models import DIMS_KEY_LENGTH
 from shared.kpis.evaluation import Aggregation, Direction, Pacing, ThresholdMode
 
 VALUE = Numeric(24, 8)
@@ -187,7 +188,7 @@ class MetricDaily(OrgScoped, Base):
     org_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     metric_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    dims_key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    dims_key: Mapped[str] = mapped_column(String(DIMS_KEY_LENGTH), primary_key=True)
     dimensions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     value_sum: Mapped[Decimal] = mapped_column(VALUE)
     value_count: Mapped[int] = mapped_column(Integer)

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 
 from services.api.deps import Ingestor, Principal, SessionDep, StateDep, require_role
-from services.api.ingest import service
+from services.api.ingest import service, sources
 from services.api.ingest.schemas import BatchAccepted, BatchOut, MetricBatchIn
+from services.api.ingest.sources_router import router as sources_router
 from services.api.pagination import PageDep
-from services.api.problems import V1_ERRORS, NotFound, Unprocessable, problem_responses
+from services.api.problems import V1_ERRORS, Unprocessable, problem_responses
 from services.api.schemas import Page
-from shared.ingest.adapters import ADAPTERS, DEFAULT_CONFIG
+from shared.ingest.adapters import ADAPTERS
 from shared.ingest.models import BatchStatus
 from shared.ingest.points import AdapterError, Point
 from shared.orgs.models import Role
@@ -30,12 +31,12 @@ IdempotencyHeader = Annotated[
 
 
 async def _accepted(session, request: Request, response: Response, caller, **kwargs) -> BatchAccepted:
-    batch, created = await service.accept_batch(
+    accepted = await service.accept_batch(
         session, fingerprint=service.body_hash(await request.body()), by_key_id=caller.key_id, **kwargs
     )
-    if not created:
+    if not accepted.created:
         response.status_code = status.HTTP_200_OK
-    return BatchAccepted(batch_id=batch.id, status=batch.status)
+    return BatchAccepted(batch_id=accepted.batch_id, status=accepted.status)
 
 
 @router.post("/metrics", status_code=status.HTTP_202_ACCEPTED, response_model=BatchAccepted, responses=ACCEPT_RESPONSES)
@@ -63,7 +64,6 @@ async def push_metrics(
         caller,
         source=body.source,
         points=points,
-        locations=[f"body.points.{i}" for i in range(len(points))],
         idempotency_key=idempotency_key or body.idempotency_key,
     )
 
@@ -111,18 +111,18 @@ async def push_platform_report(
     nested or flattened), `tiktok` (integrated report), `linkedin` (adAnalytics).
 
     Each row becomes `snapshot` points with dimensions `channel` (the platform) and `campaign`, units
-    normalised (Google's micros, strings, Meta's action arrays). A row the platform would not send daily is
-    refused (422 says so); see docs/domains/ingest-adapters.md for the field mapping.
+    normalised (Google's micros, strings, Meta's action arrays); which Meta action types count as conversions,
+    leads and revenue is the organisation's setting (`/v1/ingest/sources/meta/config`). A row the platform would
+    not send daily is refused (422 says so), and every error names the report's row and field
+    (`body.data[1].date_start`); see docs/domains/ingest-adapters.md for the field mapping.
     """
-    adapter = ADAPTERS.get(source)
-    if adapter is None:
-        raise NotFound(f"No adapter for {source!r}; use one of {', '.join(sorted(ADAPTERS))} or /v1/ingest/metrics.")
+    sources.check_source(source)
+    config = await sources.adapter_config(session, source=source)
     try:
-        points = adapter(payload, DEFAULT_CONFIG)
+        points = ADAPTERS[source](payload, config)
     except AdapterError as exc:
-        raise Unprocessable(
-            f"body.{exc.location}: {exc.message}", errors=[{"location": f"body.{exc.location}", "message": exc.message}]
-        ) from exc
+        where = service.in_body(exc.location)
+        raise Unprocessable(f"{where}: {exc.message}", errors=[{"location": where, "message": exc.message}]) from exc
     if not points:
         raise Unprocessable("The report has no rows with metrics.")
     service.check_size(len(points), state.settings.ingest_max_points)
@@ -133,7 +133,6 @@ async def push_platform_report(
         caller,
         source=source,
         points=points,
-        locations=[f"body.row[{i}]" for i in range(len(points))],
         idempotency_key=idempotency_key,
     )
 
@@ -163,3 +162,6 @@ async def list_batches(
     """The organisation's ingest batches, oldest first; filter by status or source."""
     batches, cursor = await service.list_batches(session, page=page, status=status_, source=source)
     return Page[BatchOut](items=[_batch_out(b) for b in batches], next_cursor=cursor)
+
+
+router.include_router(sources_router)

@@ -5,10 +5,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
 from services.api.schemas import Id, Input, Number, Output, Timestamp
-from shared.ingest.models import BatchStatus
+from shared.ingest.models import DIMS_KEY_LENGTH, BatchStatus
 from shared.ingest.points import Mode
 
 MAX_DIMENSIONS = 8
@@ -23,11 +23,17 @@ class PointIn(Input):
     metric: str = Field(max_length=64, examples=["spend"])
     value: Decimal = Field(allow_inf_nan=False, max_digits=24, decimal_places=8, examples=["120.5"])
     timestamp: datetime | date = Field(examples=["2026-11-02T00:00:00Z"])
-    dimensions: dict[str, str] = Field(default_factory=dict, examples=[{"channel": "meta", "campaign": "bf-2026"}])
+    dimensions: dict[str, str] = Field(
+        default_factory=dict,
+        examples=[{"channel": "meta", "campaign": "bf-2026"}],
+        description=f"At most {MAX_DIMENSIONS}, each an allowed dimension of the metric, values of 1 to "
+        f"{MAX_DIMENSION_VALUE} characters; stored as JSON they take at most {DIMS_KEY_LENGTH} characters (a "
+        "non-ASCII character counts 6)",
+    )
     mode: Mode = Field(
         default=Mode.snapshot,
         description="`snapshot`: the value for that metric/day/dimensions from this source (a later push replaces "
-        "it); `increment`: adds to it",
+        "it); `increment`: adds to it (only for metrics aggregated by `sum`)",
     )
 
     @field_validator("dimensions")
@@ -72,3 +78,64 @@ class BatchOut(Output):
     started_at: Timestamp | None
     finished_at: Timestamp | None
     latency_ms: Number | None = Field(description="From acceptance to done")
+
+
+# --- per-organisation adapter settings ----------------------------------------------------------------------
+
+MAX_ACTION_TYPES = 20
+ActionType = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.:-]{1,100}$"),
+    Field(examples=["offsite_conversion.fb_pixel_purchase"]),
+]
+ActionTypes = Annotated[
+    list[ActionType] | None,
+    Field(
+        max_length=MAX_ACTION_TYPES,
+        description="A priority order: the first of these types a row lists gives the value, so one purchase Meta "
+        "reports under several aliases counts once; `[]` turns the metric off; left out or null: the default",
+    ),
+]
+
+
+def _distinct(values: list[str] | None) -> list[str] | None:
+    if values is not None and len(set(values)) != len(values):
+        raise ValueError("each action type at most once")
+    return values
+
+
+class MetaSettingsIn(Input):
+    """Which Meta action types count as conversions and leads (from `actions`) and revenue (from
+    `action_values`)."""
+
+    conversions: ActionTypes = Field(default=None, examples=[["purchase", "complete_registration"]])
+    leads: ActionTypes = Field(default=None, examples=[["lead", "onsite_conversion.lead_grouped"]])
+    revenue: ActionTypes = Field(default=None, examples=[["purchase"]])
+
+    _check_distinct = field_validator("conversions", "leads", "revenue")(lambda v: _distinct(v))
+
+
+class NoSettingsIn(Input):
+    """A source whose adapter reads fixed fields: nothing to set."""
+
+
+# The body PUT /v1/ingest/sources/{source}/config takes, by source (keys: shared.ingest.adapters.SOURCE_SETTINGS).
+SOURCE_SETTINGS_IN: dict[str, type[Input]] = {"meta": MetaSettingsIn}
+
+
+class SourceConfigOut(Output):
+    source: str = Field(examples=["meta"])
+    settings: dict[str, list[str]] = Field(
+        description="The settings in force: the organisation's own, and the default for each it did not set",
+        examples=[
+            {
+                "conversions": ["complete_registration"],
+                "leads": ["lead", "onsite_conversion.lead_grouped", "offsite_conversion.fb_pixel_lead"],
+                "revenue": ["purchase", "offsite_conversion.fb_pixel_purchase", "omni_purchase"],
+            }
+        ],
+    )
+    customised: list[str] = Field(
+        description="The settings the organisation set; the others follow the defaults", examples=[["conversions"]]
+    )
+    updated_at: Timestamp | None = Field(description="When the organisation last changed them; null: never")

@@ -3,21 +3,27 @@
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import defer as defer_column
 
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound, PayloadTooLarge, Unprocessable
-from shared.ingest.models import BatchStatus, IngestBatch
+from shared.db.scoping import bound_org
+from shared.ingest.merge import dims_key
+from shared.ingest.models import DIMS_KEY_LENGTH, BatchStatus, IngestBatch
 from shared.ingest.pipeline import PROCESS_JOB, encode_points, process_job_id
-from shared.ingest.points import Point
+from shared.ingest.points import Mode, Origin, Point
 from shared.jobs.queue import defer
+from shared.kpis.evaluation import Aggregation
 from shared.kpis.models import MetricDefinition
 
 EARLIEST_DAY = date(2000, 1, 1)
 FUTURE_TOLERANCE = timedelta(days=1)
+MAX_ERRORS = 50
 
 
 def body_hash(raw: bytes) -> str:
@@ -34,30 +40,95 @@ def check_size(points_count: int, limit: int) -> None:
         raise PayloadTooLarge(f"A batch may carry at most {limit} points; this one has {points_count}. Split it.")
 
 
-async def validate_points(session, points: list[Point], locations: list[str]) -> None:
-    """The whole batch is checked before anything is stored: known metrics, sane days."""
-    known = set(
-        await session.scalars(select(MetricDefinition.key).where(MetricDefinition.key.in_({p.metric for p in points})))
+def in_body(location: str) -> str:
+    """A location inside the request body as errors show it: `data[1].spend` → `body.data[1].spend`."""
+    if location == "$":
+        return "body"
+    return f"body{location}" if location.startswith("[") else f"body.{location}"
+
+
+async def validate_points(session, points: list[Point]) -> None:
+    """The whole batch is checked before anything is stored: known metrics, sane days, increments only for
+    metrics that sum, dimensions the metric allows, dimension sets that fit the store.
+
+    Errors name where each point came from: the report's row and field an adapter recorded (`Point.origin`,
+    `body.data[1].date_start`), else the point's place in a generic batch (`body.points.3.timestamp`); once per
+    location however many points were read from it.
+    """
+    rows = await session.execute(
+        select(MetricDefinition.key, MetricDefinition.aggregation, MetricDefinition.allowed_dimensions).where(
+            MetricDefinition.key.in_({p.metric for p in points})
+        )
     )
+    metrics = {key: (aggregation, frozenset(allowed)) for key, aggregation, allowed in rows}
     latest = (datetime.now(UTC) + FUTURE_TOLERANCE).date()
-    errors = []
-    unknown = sorted({p.metric for p in points} - known)
-    for point, where in zip(points, locations, strict=True):
-        if point.metric not in known:
-            errors.append({"location": f"{where}.metric", "message": f"unknown metric {point.metric!r}"})
+    errors: dict[str, dict[str, str]] = {}  # by location: the first problem found there
+    key_lengths: dict[tuple, int] = {}  # a batch has few distinct dimension sets: measure each once
+
+    def refuse(i: int, point: Point, part: str, message: str, type_: str) -> None:
+        # A point without an origin is the i-th of a generic batch; its origin is only built when refused.
+        location = in_body((point.origin or Origin(f"points.{i}")).of(part))
+        errors.setdefault(location, {"location": location, "message": message, "type": type_})
+
+    for i, point in enumerate(points):
+        known = metrics.get(point.metric)
+        if known is None:
+            refuse(i, point, "metric", f"unknown metric {point.metric!r}", "unknown_metric")
         if point.day < EARLIEST_DAY or point.day > latest:
-            errors.append(
-                {"location": f"{where}.timestamp", "message": f"{point.day} is not between {EARLIEST_DAY} and {latest}"}
+            refuse(i, point, "timestamp", f"{point.day} is not between {EARLIEST_DAY} and {latest}", "day_range")
+        if known is not None:
+            aggregation, allowed = known
+            if point.mode is Mode.increment and aggregation != Aggregation.sum:
+                refuse(
+                    i,
+                    point,
+                    "mode",
+                    f"metric {point.metric!r} is aggregated by {aggregation.value}, and increments add up into one "
+                    f"value per day, so its {aggregation.value} would be wrong; send the value as a snapshot "
+                    "(increments are for metrics aggregated by sum)",
+                    "increment_not_summable",
+                )
+            for name in point.dimensions:
+                if name not in allowed:
+                    refuse(
+                        i,
+                        point,
+                        f"dimensions.{name}",
+                        f"dimension {name!r} is not allowed for metric {point.metric!r} "
+                        f"(allowed: {', '.join(sorted(allowed)) or 'none'}); leave it out, or add it to the "
+                        f"metric's allowed_dimensions (PATCH /v1/metrics/{point.metric})",
+                        "dimension_not_allowed",
+                    )
+        items = tuple(point.dimensions.items())
+        length = key_lengths.get(items)
+        if length is None:
+            length = key_lengths[items] = len(dims_key(point.dimensions))
+        if length > DIMS_KEY_LENGTH:
+            refuse(
+                i,
+                point,
+                "dimensions",
+                f"the dimensions take {length} characters as stored (JSON, each non-ASCII character written as a "
+                f"6-character \\uXXXX escape); at most {DIMS_KEY_LENGTH}: shorten the values",
+                "dimensions_too_long",
             )
-        if len(errors) >= 50:
+        if len(errors) >= MAX_ERRORS:
             break
     if errors:
+        found = list(errors.values())
+        unknown = sorted({p.metric for p in points} - metrics.keys())
         detail = f"Unknown metrics: {', '.join(unknown)}. " if unknown else ""
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise Unprocessable(
-            f"{detail}{errors[0]['location']}: {errors[0]['message']}",
-            errors=errors,
-            unknown_metrics=unknown,
+            f"{detail}{found[0]['location']}: {found[0]['message']}{more}", errors=found, unknown_metrics=unknown
         )
+
+
+@dataclass(frozen=True)
+class Accepted:
+    batch_id: uuid.UUID
+    status: BatchStatus
+    created: bool  # False: a replay of the idempotency key, answered with the original batch
 
 
 async def accept_batch(
@@ -65,36 +136,64 @@ async def accept_batch(
     *,
     source: str,
     points: list[Point],
-    locations: list[str],
     idempotency_key: str | None,
     fingerprint: str,
     by_key_id: uuid.UUID,
-) -> tuple[IngestBatch, bool]:
-    """Store the batch as pending and ask for its processing after commit; (batch, created)."""
+) -> Accepted:
+    """Store the batch as pending and ask for its processing after commit.
+
+    An idempotency key already used with the same body is the original batch; with another body, a 409. That
+    holds for requests arriving at once too: the insert yields to a concurrent one with the key (ON CONFLICT DO
+    NOTHING waits for it to commit), and the batch it stored is then read and compared like any earlier one.
+    """
     if idempotency_key is not None:
-        earlier = await session.scalar(select(IngestBatch).where(IngestBatch.idempotency_key == idempotency_key))
+        earlier = await _replay(session, idempotency_key, fingerprint)
         if earlier is not None:
-            if earlier.body_hash != fingerprint:
-                raise Conflict(
-                    f"Idempotency key {idempotency_key!r} was used for a different batch ({earlier.id}).",
-                    batch_id=str(earlier.id),
-                )
-            return earlier, False
-    await validate_points(session, points, locations)
-    batch = IngestBatch(
-        source=source,
-        idempotency_key=idempotency_key,
-        body_hash=fingerprint,
-        status=BatchStatus.pending,
-        points=encode_points(points),
-        point_count=len(points),
-        enqueues=1,
-        by_key_id=by_key_id,
+            return earlier
+    await validate_points(session, points)
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    batch_id = await session.scalar(
+        dialect.insert(IngestBatch)
+        .values(
+            org_id=bound_org(session),
+            source=source,
+            idempotency_key=idempotency_key,
+            body_hash=fingerprint,
+            status=BatchStatus.pending,
+            points=encode_points(points),
+            point_count=len(points),
+            enqueues=1,
+            by_key_id=by_key_id,
+        )
+        .on_conflict_do_nothing(index_elements=["org_id", "idempotency_key"])
+        .returning(IngestBatch.id)
     )
-    session.add(batch)
-    await session.flush()
-    defer(session, PROCESS_JOB, job_id=process_job_id(batch.id, 1), batch_id=str(batch.id))
-    return batch, True
+    if batch_id is None:  # a concurrent request stored a batch with this key first, and has committed it
+        earlier = await _replay(session, idempotency_key, fingerprint)
+        if earlier is None:
+            raise Conflict(f"Idempotency key {idempotency_key!r} is in use by a concurrent request; retry.")
+        return earlier
+    defer(session, PROCESS_JOB, job_id=process_job_id(batch_id, 1), batch_id=str(batch_id))
+    return Accepted(batch_id, BatchStatus.pending, True)
+
+
+async def _replay(session, idempotency_key: str, fingerprint: str) -> Accepted | None:
+    """The batch stored earlier under this key if it had the same body; 409 if another; None if none."""
+    earlier = (
+        await session.execute(
+            select(IngestBatch.id, IngestBatch.status, IngestBatch.body_hash).where(
+                IngestBatch.idempotency_key == idempotency_key
+            )
+        )
+    ).first()
+    if earlier is None:
+        return None
+    if earlier.body_hash != fingerprint:
+        raise Conflict(
+            f"Idempotency key {idempotency_key!r} was used for a different batch ({earlier.id}).",
+            batch_id=str(earlier.id),
+        )
+    return Accepted(earlier.id, earlier.status, False)
 
 
 async def get_batch(session, *, batch_id: uuid.UUID) -> IngestBatch:

@@ -8,7 +8,15 @@ units and defaults: docs/domains/ingest-adapters.md.
 from collections.abc import Callable
 from typing import Any
 
-from shared.ingest.adapters._common import DEFAULT_CONFIG, LEAD_TYPES, PURCHASE_TYPES, AdapterConfig
+from shared.ingest.adapters._common import (
+    DEFAULT_CONFIG,
+    LEAD_TYPES,
+    PURCHASE_TYPES,
+    SOURCE_SETTINGS,
+    AdapterConfig,
+    config_for,
+    settings_of,
+)
 from shared.ingest.adapters.google_ads import parse_google_ads
 from shared.ingest.adapters.linkedin import parse_linkedin
 from shared.ingest.adapters.meta import parse_meta
@@ -29,10 +37,13 @@ __all__ = [
     "DEFAULT_CONFIG",
     "LEAD_TYPES",
     "PURCHASE_TYPES",
+    "SOURCE_SETTINGS",
     "Adapter",
     "AdapterConfig",
+    "config_for",
     "parse_google_ads",
     "parse_linkedin",
     "parse_meta",
     "parse_tiktok",
+    "settings_of",
 ]

@@ -5,13 +5,13 @@ value or raises `AdapterError(message, location)`. No other exception leaves the
 """
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from shared.ingest.points import AdapterError, Mode, Point
+from shared.ingest.points import AdapterError, Mode, Origin, Point
 
 # The store keeps 16 integer digits; anything near that is a unit mistake (micros read as currency), not spend.
 MAX_VALUE = Decimal(10) ** 15
@@ -39,6 +39,23 @@ class AdapterConfig:
 
 
 DEFAULT_CONFIG = AdapterConfig()
+
+# The settings an organisation may store per source (`PUT /v1/ingest/sources/{source}/config`), each the
+# `AdapterConfig` field it sets. A source missing here has none: its adapter reads fixed fields.
+SOURCE_SETTINGS: dict[str, dict[str, str]] = {
+    "meta": {"conversions": "meta_conversions", "leads": "meta_leads", "revenue": "meta_revenue"},
+}
+
+
+def config_for(source: str, stored: Mapping[str, Sequence[str]]) -> AdapterConfig:
+    """The adapters' config with an organisation's stored settings of one source over the defaults."""
+    names = SOURCE_SETTINGS.get(source, {})
+    return replace(DEFAULT_CONFIG, **{names[k]: tuple(v) for k, v in stored.items() if k in names})
+
+
+def settings_of(source: str, config: AdapterConfig) -> dict[str, list[str]]:
+    """One source's settings as a config holds them: {"conversions": ["purchase", ...], ...}."""
+    return {name: list(getattr(config, attr)) for name, attr in SOURCE_SETTINGS.get(source, {}).items()}
 
 
 def at(location: str, key: str | int) -> str:
@@ -128,8 +145,21 @@ class Rows:
         self.points: list[Point] = []
         self._seen: dict[tuple[str, date], str] = {}
 
-    def add(self, campaign: str, on: date, values: Iterable[tuple[str, Decimal]], location: str) -> None:
-        """Record one row's metric values (in the order given)."""
+    def add(
+        self,
+        campaign: str,
+        on: date,
+        values: Iterable[tuple[str, Decimal, str]],
+        location: str,
+        *,
+        day_at: str,
+        campaign_at: str,
+    ) -> None:
+        """Record one row's metric values (metric, value, where the value was read), in the order given.
+
+        `day_at` and `campaign_at` say where the row's day and campaign id were read: each point carries them
+        (`Point.origin`), so a point refused later (a day too far ahead) names the report's row and field.
+        """
         first = self._seen.setdefault((campaign, on), location)
         if first != location:
             raise AdapterError(
@@ -138,7 +168,17 @@ class Rows:
                 location,
             )
         dimensions = {"channel": self.channel, "campaign": campaign}
-        self.points.extend(Point(metric, value, on, dict(dimensions), Mode.snapshot) for metric, value in values)
+        fields = {
+            "timestamp": day_at,
+            "mode": location,
+            "dimensions": location,
+            "dimensions.channel": location,
+            "dimensions.campaign": campaign_at,
+        }
+        self.points.extend(
+            Point(metric, value, on, dict(dimensions), Mode.snapshot, Origin(location, fields, where))
+            for metric, value, where in values
+        )
 
 
 def describe(value: Any) -> str:

@@ -54,14 +54,15 @@ def parse_google_ads(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> li
     out = Rows(CHANNEL)
     for where, raw in _rows(payload):
         row = _flatten(obj(raw, where, "a result row"), where)
-        on = day(_get(row, "segments.date", where), _where(row, "segments.date", where))
-        campaign = campaign_id(_get(row, "campaign.id", where), _where(row, "campaign.id", where))
+        day_at, campaign_at = _where(row, "segments.date", where), _where(row, "campaign.id", where)
+        on = day(_get(row, "segments.date", where), day_at)
+        campaign = campaign_id(_get(row, "campaign.id", where), campaign_at)
         values = [
-            (metric, read(row[field][1], row[field][0]))
+            (metric, read(row[field][1], row[field][0]), row[field][0])
             for field, metric, read in _FIELDS
             if field in row and row[field][1] is not None
         ]
-        out.add(campaign, on, values, where)
+        out.add(campaign, on, values, where, day_at=day_at, campaign_at=campaign_at)
     return out.points
 
 

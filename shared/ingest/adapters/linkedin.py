@@ -51,17 +51,18 @@ def parse_linkedin(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> list
         where = at("elements", i)
         row = obj(raw, where, "an analytics element")
         on = _day(row, where)
-        campaign = _campaign(row, where)
+        campaign, campaign_at = _campaign(row, where)
         values = []
         for metric, fields in _FIELDS:
             field = next((f for f in fields if row.get(f) is not None), None)
             if field is not None:
-                values.append((metric, amount(row[field], at(where, field))))
-        out.add(campaign, on, values, where)
+                values.append((metric, amount(row[field], at(where, field)), at(where, field)))
+        out.add(campaign, on, values, where, day_at=at(at(where, "dateRange"), "start"), campaign_at=campaign_at)
     return out.points
 
 
-def _campaign(row: dict[str, Any], where: str) -> str:
+def _campaign(row: dict[str, Any], where: str) -> tuple[str, str]:
+    """The campaign id and where it was read."""
     if row.get("pivotValues") is None and isinstance(row.get("pivotValue"), str):
         location = at(where, "pivotValue")
         spots = [(location, row["pivotValue"])]
@@ -71,7 +72,7 @@ def _campaign(row: dict[str, Any], where: str) -> str:
         spots = [(at(location, j), urn) for j, urn in enumerate(pivots)]
     for spot, urn in spots:
         if isinstance(urn, str) and urn.startswith(_CAMPAIGN_URN):
-            return campaign_id(urn.removeprefix(_CAMPAIGN_URN), spot)
+            return campaign_id(urn.removeprefix(_CAMPAIGN_URN), spot), spot
     raise AdapterError(f"no campaign ({_CAMPAIGN_URN}…) among the pivot values; ask for pivot=CAMPAIGN", location)
 
 

@@ -47,11 +47,16 @@ def parse_meta(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> list[Poi
         where = at(base, i)
         row = obj(raw, where, "an Insights row")
         on = _day(row, where)
-        campaign = campaign_id(row.get("campaign_id"), at(where, "campaign_id"))
-        values = [(metric, amount(row[field], at(where, field))) for field, metric in _FIELDS if _given(row, field)]
+        campaign_at = at(where, "campaign_id")
+        campaign = campaign_id(row.get("campaign_id"), campaign_at)
+        values = [
+            (metric, amount(row[field], at(where, field)), at(where, field))
+            for field, metric in _FIELDS
+            if _given(row, field)
+        ]
         actions = _actions(row, "actions", where)
         action_values = _actions(row, "action_values", where)
-        for metric, types, source in (
+        for metric, types, (source, source_at) in (
             ("conversions", config.meta_conversions, actions),
             ("leads", config.meta_leads, actions),
             ("revenue", config.meta_revenue, action_values),
@@ -60,8 +65,9 @@ def parse_meta(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> list[Poi
                 continue  # the array is not in the row (none at all, or not requested): unknown, not 0
             # The array is there but lacks every type of this metric: Meta reports none of them, a real 0, so
             # a restatement to zero replaces an earlier count.
-            values.append((metric, next((source[t] for t in types if t in source), Decimal(0))))
-        out.add(campaign, on, values, where)
+            value, value_at = next((source[t] for t in types if t in source), (Decimal(0), source_at))
+            values.append((metric, value, value_at))
+        out.add(campaign, on, values, where, day_at=at(where, "date_start"), campaign_at=campaign_at)
     return out.points
 
 
@@ -78,13 +84,13 @@ def _day(row: dict[str, Any], where: str) -> date:
     return start
 
 
-def _actions(row: dict[str, Any], field: str, where: str) -> dict[str, Decimal] | None:
-    """`[{"action_type": "purchase", "value": "2"}, ...]` as {action type: value}, every entry checked; None
-    when the row has no such array."""
-    if not _given(row, field):
-        return None
+def _actions(row: dict[str, Any], field: str, where: str) -> tuple[dict[str, tuple[Decimal, str]] | None, str]:
+    """`[{"action_type": "purchase", "value": "2"}, ...]` as {action type: (value, where it is)}, every entry
+    checked (None when the row has no such array), and the array's location."""
     location = at(where, field)
-    found: dict[str, Decimal] = {}
+    if not _given(row, field):
+        return None, location
+    found: dict[str, tuple[Decimal, str]] = {}
     for j, raw in enumerate(array(row[field], location)):
         entry = obj(raw, at(location, j), '{"action_type": ..., "value": ...}')
         action_type = entry.get("action_type")
@@ -97,5 +103,5 @@ def _actions(row: dict[str, Any], field: str, where: str) -> dict[str, Decimal] 
                 f"action type {action_type!r} is listed twice; request actions without action_breakdowns",
                 at(location, j),
             )
-        found[action_type] = amount(entry.get("value"), at(at(location, j), "value"))
-    return found
+        found[action_type] = (amount(entry.get("value"), at(at(location, j), "value")), at(location, j))
+    return found, location

@@ -60,14 +60,16 @@ def parse_tiktok(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> list[P
         row = obj(raw, where, 'a report row {"dimensions": {...}, "metrics": {...}}')
         dimensions = obj(row.get("dimensions"), at(where, "dimensions"), "the row's dimensions")
         metrics = obj(row.get("metrics"), at(where, "metrics"), "the row's metrics")
-        on = _day(dimensions, at(where, "dimensions"))
-        campaign = campaign_id(dimensions.get("campaign_id"), at(at(where, "dimensions"), "campaign_id"))
+        dimensions_at, metrics_at = at(where, "dimensions"), at(where, "metrics")
+        on = _day(dimensions, dimensions_at)
+        campaign_at = at(dimensions_at, "campaign_id")
+        campaign = campaign_id(dimensions.get("campaign_id"), campaign_at)
         values = [
-            (metric, amount(metrics[field], at(at(where, "metrics"), field)))
+            (metric, amount(metrics[field], at(metrics_at, field)), at(metrics_at, field))
             for field, metric in _FIELDS
             if metrics.get(field) not in (None, _NO_VALUE)
         ]
-        out.add(campaign, on, values, where)
+        out.add(campaign, on, values, where, day_at=at(dimensions_at, "stat_time_day"), campaign_at=campaign_at)
     return out.points
 
 
