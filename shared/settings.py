@@ -3,7 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, NonNegativeInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,9 +51,10 @@ class Settings(BaseSettings):
     )
     webhook_secret_overlap_hours: float = Field(default=24, description="How long the old secret still signs")
     alert_renotify_hours: float = Field(default=24, description="Re-send an open, unacknowledged alert this often")
-    restatement_days: dict[str, int] = Field(
+    restatement_days: dict[str, NonNegativeInt] = Field(
         default_factory=lambda: {"meta": 28, "google_ads": 3, "tiktok": 7, "linkedin": 7, "default": 2},
-        description="Days a source may still restate; a window reaching into them is provisional",
+        description="Days a source may still restate; a window reaching into them is provisional. An unlisted "
+        "source gets `default` (0 when that is unlisted too, so {} means nothing is provisional); none negative",
     )
     overspend_threshold_pct: float = Field(default=100, description="budget.overspend fires past this % of a line")
     db_pool_size: int = Field(default=10, gt=0)

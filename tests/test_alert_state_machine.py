@@ -40,6 +40,7 @@ def step(
     pacing: Pacing = NONE,
     elapsed: str = "1",
     at: int = 0,
+    zero_filled: bool = False,
 ) -> Decision:
     default, name = KPI[direction]
     return decide(
@@ -52,6 +53,7 @@ def step(
         pending_evaluations=pending,
         recovery_margin_pct=D(margin),
         no_data_policy=policy,
+        zero_filled=zero_filled,
         name=name,
         now=START + timedelta(hours=at),
     )
@@ -137,8 +139,12 @@ CASES = [
      {"policy": KEEP_LAST, "pending": 3}, "on>on off on off on off>off"),
     ("keep_last before any data: nothing to keep", HIGHER, [None, None, "1000"], {"policy": KEEP_LAST},
      "none none on>on"),
-    ("zero: missing leads count as 0", HIGHER, ["1000", None], {"policy": ZERO}, "on>on off>off"),
-    ("zero: a missing CPA of 0 is on track", LOWER, ["40", None], {"policy": ZERO}, "on>on on"),
+    # policy zero fills the metrics before the formula (the caller); leads with no data arrive here as 0
+    ("zero: leads with no data are 0, off track", HIGHER, ["1000", "0"], {"policy": ZERO, "zero_filled": True},
+     "on>on off>off"),
+    ("zero: a CPA undefined even with zeros is no data, not on track", LOWER, ["40", None], {"policy": ZERO},
+     "on>on none>none"),
+    ("zero: no data from the first evaluation", LOWER, [None, None], {"policy": ZERO, "pending": 3}, "none>none none"),
     # first evaluation
     ("first evaluation on track is confirmed at once", HIGHER, ["1000"], {"pending": 3}, "on>on"),
     ("first evaluation without data is confirmed at once", HIGHER, [None, "1000", "1000", "1000"], {"pending": 3},
@@ -207,8 +213,9 @@ REASONS = [
      "leads 80 is below the warning level 90 (levels paced to 10% of the period)"),
     ("no data", HIGHER, [None], {}, "leads has no data"),
     ("no data for a while", HIGHER, ["1000", None, None], {"pending": 2}, "leads has had no data for 2 evaluations"),
-    ("counted as zero", HIGHER, [None], {"policy": ZERO},
-     "leads 0 is below the critical level 750 (no data, counted as 0)"),
+    ("counted as zero", HIGHER, ["0"], {"policy": ZERO, "zero_filled": True},
+     "leads 0 is below the critical level 750 (missing data counted as 0)"),
+    ("zero, undefined even with zeros", LOWER, [None], {"policy": ZERO}, "CPA has no data"),
 ]  # fmt: skip
 
 
@@ -267,6 +274,14 @@ def test_no_transition_fires_before_n_consecutive_observations_that_support_it(v
             assert i - pending + 1 >= since, "the observations all came after the last transition"
             assert all(far_enough(w.observed, confirmed, to) for w in window)
         confirmed, since = to, i + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(leads_values, pendings)
+def test_policy_zero_never_turns_a_missing_value_into_0(values, pending):
+    """The zeros go into the metrics before the formula; a value still missing is no data, as under no_data."""
+    values = [None if v is None else str(v) for v in values]
+    assert story(run(values, pending=pending, policy=ZERO)) == story(run(values, pending=pending))
 
 
 @settings(max_examples=300, deadline=None)

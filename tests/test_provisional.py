@@ -5,6 +5,11 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from pydantic import ValidationError
+
+from shared.alerts.evaluate import evaluate_kpis
+from shared.settings import Settings
 from tests.ingest_support import point, push_and_wait
 
 
@@ -70,3 +75,33 @@ async def test_a_window_inside_a_sources_restatement_days_is_provisional(client,
     await push_and_wait(client, ingest, [point("impressions", 160, day)], source="google_ads")
     await asyncio.sleep(0.2)
     assert (await latest_evaluation(client, viewer, restating))["provisional"] is True
+
+
+async def test_with_no_restatement_days_configured_nothing_is_provisional(client, keys, state, org, monkeypatch):
+    """RESTATEMENT_DAYS={}: every source settles at once (an unlisted source gets `default`, itself 0)."""
+    admin, ingest, viewer = keys.headers("admin"), keys.headers("ingest"), keys.headers("viewer")
+    today = datetime.now(UTC).date()
+    kpi = await kpi_with_target(client, admin, "reach", today - timedelta(days=10), today)
+    await push_and_wait(client, ingest, [point("reach", 150, str(today - timedelta(days=1)))], source="meta")
+    ingested = await latest_evaluation(client, viewer, kpi)  # the ingest's own evaluation, default settings
+    assert (ingested["trigger"], ingested["provisional"]) == ("ingest", True)
+
+    monkeypatch.setenv("RESTATEMENT_DAYS", "{}")
+    days = Settings(_env_file=None).restatement_days
+    ctx = {
+        "db": state.db,
+        "queue": state.queue,
+        "settings": state.settings.model_copy(update={"restatement_days": days}),
+    }
+    result = await evaluate_kpis(ctx, org_id=str(org.id), kpi_ids=[kpi], trigger="schedule")
+    assert result["evaluated"] == 1
+    items = (await client.get(f"/v1/kpis/{kpi}/evaluations", headers=viewer)).json()["items"]
+    settled = [(e["trigger"], e["value"]) for e in items if not e["provisional"]]
+    assert settled == [("schedule", "150")]
+
+
+@pytest.mark.parametrize("env", ['{"meta": -1}', '{"default": -3, "tiktok": 7}'])
+def test_negative_restatement_days_are_a_settings_error(monkeypatch, env):
+    monkeypatch.setenv("RESTATEMENT_DAYS", env)
+    with pytest.raises(ValidationError, match="restatement_days"):
+        Settings(_env_file=None)

@@ -1,10 +1,12 @@
 """The evaluation job: evaluate KPI targets in bulk, run each target's state machine, open/escalate/resolve
 alerts and emit webhook events. Triggered by ingestion (only the KPIs a batch changed), by a cron (pacing
-and no-data change with time alone) and by target edits (from a clean state)."""
+and no-data change with time alone), and from a clean state by target edits and by a KPI's new formula or
+dimension filter."""
 
 import logging
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -18,7 +20,7 @@ from shared.jobs.registry import cron_job, job
 from shared.kpis.compute import Window, kpi_values, thresholds_of
 from shared.kpis.evaluation import Status, elapsed_fraction
 from shared.kpis.formula import parse_formula
-from shared.kpis.models import Kpi, KpiTarget
+from shared.kpis.models import Kpi, KpiTarget, NoDataPolicy
 from shared.webhooks.events import emit
 from shared.webhooks.models import EventType
 
@@ -30,6 +32,11 @@ EVENT_FOR = {
     Status.no_data: EventType.kpi_no_data,
 }
 SEVERITY_FOR = {Status.at_risk: Severity.warning, Status.off_track: Severity.critical, Status.no_data: Severity.no_data}
+# An acknowledged alert whose severity rises is open again: what was acknowledged is no longer the state.
+_RANK = {Severity.no_data: 0, Severity.warning: 1, Severity.critical: 2}
+# The evaluation columns are Numeric(24, 8): 16 digits before the point, 8 after (rounded by the database).
+_STORABLE_LIMIT, _EIGHT_PLACES = Decimal("1e16"), Decimal("1e-8")
+_STORED_NUMBERS = ("value", "expected_to_date", "forecast", "attainment_pct")
 
 
 @job(name=EVALUATE_JOB, max_tries=3)
@@ -90,7 +97,7 @@ async def _provisional_kpis(session, settings, kpis: list[Kpi], today: date) -> 
     """For each KPI, the first day its sources may still restate (a window reaching it is provisional)."""
     metrics_of = {kpi.id: parse_formula(kpi.formula).metrics for kpi in kpis}
     wanted = set().union(*metrics_of.values()) if metrics_of else set()
-    longest = max(settings.restatement_days.values())
+    longest = max(settings.restatement_days.values(), default=0)
     rows = (
         (
             await session.execute(
@@ -121,9 +128,14 @@ async def run_evaluations(session, settings, pairs: list[tuple[Kpi, KpiTarget]],
     now = datetime.now(UTC)
     today = now.date()
     states = await _locked_states(session, pairs)
+    kpis = list({k.id: k for k, _ in pairs}.values())
     windows = {t.id: Window(k.id, t.start_date, max(t.start_date, min(today, t.end_date))) for k, t in pairs}
-    values = await kpi_values(session, [k for k, _ in pairs], windows.values())
-    provisional_from = await _provisional_kpis(session, settings, list({k.id: k for k, _ in pairs}.values()), today)
+    values = await kpi_values(session, kpis, windows.values())
+    # Policy zero: metrics without data count as 0, before the formula. A second call, on those windows only (no
+    # query when there are none): beside the first it tells whether a value counted a missing metric as 0.
+    zeroed = [windows[t.id] for _, t in pairs if t.no_data_policy == NoDataPolicy.zero]
+    zero_values = await kpi_values(session, kpis, zeroed, zero_filled=zeroed)
+    provisional_from = await _provisional_kpis(session, settings, kpis, today)
     alerts = {
         a.target_id: a
         for a in await session.scalars(
@@ -134,9 +146,12 @@ async def run_evaluations(session, settings, pairs: list[tuple[Kpi, KpiTarget]],
     for kpi, target in pairs:
         state = states[target.id]
         window = windows[target.id]
+        value, zero_filled = values[window], False
+        if target.no_data_policy == NoDataPolicy.zero:
+            value, zero_filled = zero_values[window], value is None and zero_values[window] is not None
         decision = decide(
             TargetState(state.status, state.candidate, state.candidate_count, state.since),
-            value=values[window],
+            value=value,
             direction=kpi.direction,
             thresholds=thresholds_of(kpi, target),
             pacing=target.pacing,
@@ -144,6 +159,7 @@ async def run_evaluations(session, settings, pairs: list[tuple[Kpi, KpiTarget]],
             pending_evaluations=target.pending_evaluations,
             recovery_margin_pct=target.recovery_margin_pct,
             no_data_policy=target.no_data_policy,
+            zero_filled=zero_filled,
             name=kpi.name,
             now=now,
         )
@@ -158,6 +174,7 @@ async def run_evaluations(session, settings, pairs: list[tuple[Kpi, KpiTarget]],
         ev = decision.evaluation
         change = decision.transition
         provisional = window.end >= provisional_from[kpi.id]
+        numbers, reason = _storable(ev)
         session.add(
             KpiEvaluation(
                 org_id=kpi.org_id,
@@ -167,14 +184,11 @@ async def run_evaluations(session, settings, pairs: list[tuple[Kpi, KpiTarget]],
                 as_of=window.end,
                 window_start=window.start,
                 window_end=window.end,
-                value=ev.value,
-                expected_to_date=ev.expected_to_date,
-                forecast=ev.forecast,
-                attainment_pct=ev.attainment_pct,
+                **numbers,
                 observed_status=decision.observed,
                 status=new.status,
                 provisional=provisional,
-                reason=ev.reason,
+                reason=reason,
                 trigger=trigger,
                 transition_from=change.from_status if change else None,
                 transition_to=change.to_status if change else None,
@@ -194,6 +208,26 @@ async def run_evaluations(session, settings, pairs: list[tuple[Kpi, KpiTarget]],
     return {"evaluated": len(pairs), "transitions": transitions}
 
 
+def _as_stored(number: Decimal | None) -> Decimal | None:
+    """The number if a Numeric(24, 8) column can hold it (after the database rounds it to 8 places), else None."""
+    if number is None or not number.is_finite() or abs(number) >= _STORABLE_LIMIT:
+        return None
+    rounded = number.quantize(_EIGHT_PLACES, rounding=ROUND_HALF_UP)  # at most 24 digits: exact
+    return number if abs(rounded) < _STORABLE_LIMIT else None
+
+
+def _storable(ev) -> tuple[dict[str, Decimal | None], str]:
+    """The evaluation's numbers as stored, and its reason. A number out of the columns' range (a value of 1e18,
+    an attainment against a tiny target) is stored as None and the reason says so: one such KPI must not fail
+    the whole evaluation run. The status was decided on the real numbers, before this."""
+    numbers = {name: getattr(ev, name) for name in _STORED_NUMBERS}
+    dropped = [name for name, number in numbers.items() if number is not None and _as_stored(number) is None]
+    if not dropped:
+        return numbers, ev.reason
+    numbers.update(dict.fromkeys(dropped, None))
+    return numbers, f"{ev.reason}; {', '.join(dropped)} out of the storable range (±1e16), not stored"
+
+
 def _renotify_due(alert: Alert, settings, now: datetime) -> bool:
     last = alert.last_notified_at or alert.opened_at
     return now - last >= timedelta(hours=settings.alert_renotify_hours)
@@ -208,7 +242,7 @@ async def _act_on_transition(session, settings, kpi, target, decision, alert, pr
         if alert is None:
             return None  # a first evaluation on track, or a recovery before any alert: nothing to say
         alert.status, alert.resolved_at = AlertStatus.resolved, now
-        alert.reason, alert.last_value = decision.transition.reason, decision.evaluation.value
+        alert.reason, alert.last_value = decision.transition.reason, _as_stored(decision.evaluation.value)
         await _notify(session, settings, kpi, target, decision, alert, provisional, EventType.kpi_recovered)
         return None
     if alert is None:
@@ -219,7 +253,7 @@ async def _act_on_transition(session, settings, kpi, target, decision, alert, pr
             status=AlertStatus.open,
             severity=SEVERITY_FOR[to],
             reason=decision.transition.reason,
-            last_value=decision.evaluation.value,
+            last_value=_as_stored(decision.evaluation.value),
             opened_at=now,
             period_label=target.period_label or f"{target.start_date}..{target.end_date}",
         )
@@ -227,8 +261,12 @@ async def _act_on_transition(session, settings, kpi, target, decision, alert, pr
         await session.flush()
     else:
         # Escalation (or de-escalation) updates the one alert; it does not open a second.
+        if alert.status == AlertStatus.acknowledged and _RANK[SEVERITY_FOR[to]] > _RANK[alert.severity]:
+            # What was acknowledged is no longer the state: open again, so the alert is worked on (and
+            # re-notified) anew. The acknowledgement was of the milder state, so it is cleared with it.
+            alert.status, alert.acknowledged_at, alert.acknowledged_by_key_id = AlertStatus.open, None, None
         alert.severity, alert.escalated_at = SEVERITY_FOR[to], now
-        alert.reason, alert.last_value = decision.transition.reason, decision.evaluation.value
+        alert.reason, alert.last_value = decision.transition.reason, _as_stored(decision.evaluation.value)
     alert.last_notified_at = now
     await _notify(session, settings, kpi, target, decision, alert, provisional, EVENT_FOR[to])
     return alert
@@ -279,6 +317,8 @@ async def _notify(session, settings, kpi, target, decision, alert, provisional, 
     )
 
 
-async def reset_target_state(session, target_id: uuid.UUID) -> None:
-    """Forget a target's state machine (after its thresholds change it is re-evaluated from a clean state)."""
-    await session.execute(delete(KpiTargetState).where(KpiTargetState.target_id == target_id))
+async def reset_target_state(session, *target_ids: uuid.UUID) -> None:
+    """Forget these targets' state machines: after a target's thresholds, or its KPI's formula or dimension
+    filter, change, it is re-evaluated from a clean state."""
+    if target_ids:
+        await session.execute(delete(KpiTargetState).where(KpiTargetState.target_id.in_(target_ids)))

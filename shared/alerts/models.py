@@ -12,6 +12,8 @@ from shared.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
 from shared.kpis.evaluation import Status
 
+# |x| < 1e16. The evaluation job stores a number past that (a formula × 10^12, an attainment against a tiny
+# target) as null and says so in the reason, rather than fail the whole run (shared/alerts/evaluate.py).
 VALUE = Numeric(24, 8)
 
 

@@ -40,7 +40,8 @@ class TargetState:
 
     @classmethod
     def initial(cls) -> "TargetState":
-        """A target never evaluated; also the state to restart from after its thresholds are edited."""
+        """A target never evaluated; also the state to restart from after its thresholds, or its KPI's formula or
+        dimension filter, are edited."""
         return cls()
 
 
@@ -57,7 +58,7 @@ class Transition:
 class Decision:
     """The outcome of one evaluation of one target."""
 
-    evaluation: Evaluation  # what evaluate() said about the value (after the no-data policy)
+    evaluation: Evaluation  # what evaluate() said about the value
     observed: Status  # the status this evaluation points to (after hysteresis)
     state: TargetState  # the new state to persist
     transition: Transition | None
@@ -151,7 +152,7 @@ def _reason(
     strict: Thresholds,
     margin_pct: Decimal,
     scale: Decimal,
-    counted_as_zero: bool,
+    zero_filled: bool,
 ) -> str:
     """One sentence with the value, the level that decided and how many evaluations it held."""
     held = f" for {count} evaluations" if count > 1 else ""
@@ -171,7 +172,7 @@ def _reason(
     else:
         phrase = f"{'outside' if is_range else 'below' if higher else 'above'} {label} {numbers}"
     paced = f" (levels paced to {show_number(scale * _HUNDRED)}% of the period)" if scale < 1 else ""
-    zero = " (no data, counted as 0)" if counted_as_zero else ""
+    zero = " (missing data counted as 0)" if zero_filled else ""
     return f"{name} {show_number(value)} {'has been' if count > 1 else 'is'} {phrase}{held}{paced}{zero}"
 
 
@@ -189,17 +190,19 @@ def decide(
     pending_evaluations: int,
     recovery_margin_pct: Decimal,
     no_data_policy: NoDataPolicy,
+    zero_filled: bool = False,
     name: str = "the value",
     now: datetime,
 ) -> Decision:
-    """The next state of one target after one evaluation of its value, and the transition it fires, if any."""
+    """The next state of one target after one evaluation of its value, and the transition it fires, if any.
+
+    Policy `zero` is applied by the caller to the metrics, before the formula (`kpi_values(…, zero_filled=…)`):
+    a value still None is undefined even with zeros (spend ÷ 0 conversions), so it is no data here, as under
+    policy `no_data`. `zero_filled`: the value counted some metric without data as 0 (said in the reason).
+    """
     pending = max(pending_evaluations, 1)
     margin = recovery_margin_pct if recovery_margin_pct.is_finite() and recovery_margin_pct > 0 else _ZERO
-    missing = value is None or not value.is_finite()
-    counted_as_zero = missing and no_data_policy == NoDataPolicy.zero
-    if counted_as_zero:
-        value = _ZERO
-    elif missing:
+    if value is not None and not value.is_finite():
         value = None
     common = {"direction": direction, "pacing": pacing, "elapsed": elapsed, "name": name}
     evaluation = evaluate(value=value, thresholds=thresholds, **common)
@@ -241,7 +244,7 @@ def decide(
         strict=strict,
         margin_pct=margin,
         scale=min(max(elapsed, _ZERO), _ONE) if linear else _ONE,
-        counted_as_zero=counted_as_zero,
+        zero_filled=zero_filled and value is not None,
     )
     state = TargetState(status=to, candidate=None, candidate_count=0, since=now)
     return Decision(evaluation, observed, state, Transition(confirmed, to, reason))

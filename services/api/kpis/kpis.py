@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.crud import apply_changes, get_or_404, require_refs
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound, Unprocessable
+from shared.alerts.evaluate import EVALUATE_JOB, reset_target_state
 from shared.db.base import utcnow
 from shared.department.models import Member, Team
+from shared.jobs.queue import defer
 from shared.kpis.catalog import KPI_TEMPLATES, TEMPLATES_BY_KEY, KpiTemplate
 from shared.kpis.evaluation import Direction
 from shared.kpis.formula import Formula, FormulaError, parse_formula
@@ -31,6 +33,8 @@ from shared.strategy.models import Objective
 
 # The catalogue has no `kind`; these templates read survey scores, entered by hand or pushed.
 QUALITATIVE_TEMPLATES = frozenset({"nps", "brand_awareness"})
+# Changing either changes what the KPI measures, so its evaluation restarts from a clean state.
+REDEFINING_FIELDS = ("formula", "dimension_filter")
 
 
 @dataclass(frozen=True)
@@ -217,8 +221,10 @@ async def list_metric_kpis(session: AsyncSession, *, key: str, page: PageParams)
 async def update_kpi(session: AsyncSession, *, kpi_id: uuid.UUID, changes: dict[str, Any]) -> KpiView:
     """Change the fields a PATCH carried; the merged formula and filter are validated again.
 
-    A new formula replaces the KPI's metric dependencies; `objectives` replaces every link. The direction
-    cannot change while targets exist (their thresholds were set for it).
+    A new formula replaces the KPI's metric dependencies; `objectives` replaces every link. A new formula or
+    dimension filter changes what the KPI measures: its targets' alert states restart from a clean state and
+    the KPI is re-evaluated after the commit, as when a target's levels are edited. The direction cannot change
+    while targets exist (their thresholds were set for it).
     """
     kpi = await get_or_404(session, Kpi, kpi_id)
     changes = dict(changes)
@@ -254,10 +260,32 @@ async def update_kpi(session: AsyncSession, *, kpi_id: uuid.UUID, changes: dict[
         )
         session.add_all(_link_rows(kpi.id, links))
         changes["updated_at"] = utcnow()  # a change of links is a change of the KPI
+    redefined = any(field in changes and changes[field] != getattr(kpi, field) for field in REDEFINING_FIELDS)
     apply_changes(kpi, changes)
+    if redefined:
+        await _restart_evaluation(session, kpi)
     await session.flush()
     [view] = await _views(session, [kpi])
     return view
+
+
+async def _restart_evaluation(session: AsyncSession, kpi: Kpi) -> None:
+    """The KPI measures something else now: its targets' states are forgotten and every started target is
+    evaluated again (after the commit) with the new definition."""
+    targets = (
+        await session.execute(select(KpiTarget.id, KpiTarget.start_date).where(KpiTarget.kpi_id == kpi.id))
+    ).all()
+    if not targets:
+        return
+    await reset_target_state(session, *(target_id for target_id, _ in targets))
+    defer(
+        session,
+        EVALUATE_JOB,
+        org_id=str(kpi.org_id),
+        kpi_ids=[str(kpi.id)],
+        since=min(start for _, start in targets).isoformat(),
+        trigger="target_change",
+    )
 
 
 async def delete_kpi(session: AsyncSession, *, kpi_id: uuid.UUID) -> None:
