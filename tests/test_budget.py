@@ -1,8 +1,10 @@
 """A plan's budget: lines never exceed the total (even in parallel), reallocations keep it, the report adds up."""
 
 import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 
+from tests.ingest_support import point, push_and_wait
 from tests.support import BACKEND
 from tests.test_plans import make_plan, make_team
 
@@ -181,3 +183,55 @@ async def test_budget_roles_and_tenants(client, keys, other_org):
     assert r.status_code == 404
     assert (await client.get(f"/v1/plans/{pid}/budget/report", headers=other_org.headers)).status_code == 404
     assert (await client.delete(f"/v1/plans/{pid}/budget/lines/{line['id']}", headers=h)).status_code == 204
+
+
+async def test_a_line_in_the_reallocation_trail_cannot_be_deleted(client, keys):
+    h = keys.headers("editor")
+    pid = await budgeted_plan(client, h, total="1000")
+    social = (await add_line(client, h, pid, channel="meta", planned_amount="600")).json()
+    search = (await add_line(client, h, pid, channel="google_ads", planned_amount="300")).json()
+    spare = (await add_line(client, h, pid, channel="email", planned_amount="50")).json()
+    url = f"/v1/plans/{pid}/budget/reallocations"
+    body = {"from_line_id": social["id"], "to_line_id": search["id"], "amount": "100", "reason": "search wins"}
+    move = (await client.post(url, json=body, headers=h)).json()
+
+    for line in (social, search):  # money moved from it, money moved to it
+        r = await client.delete(f"/v1/plans/{pid}/budget/lines/{line['id']}", headers=h)
+        assert r.status_code == 409, r.text
+        problem = r.json()
+        assert problem["referenced_by"] == {"reallocations": 1} and problem["reallocations"] == [move["id"]]
+        assert move["id"] in problem["detail"]
+    [trail] = (await client.get(url, headers=h)).json()["items"]
+    assert (trail["from_line_id"], trail["to_line_id"], trail["amount"]) == (social["id"], search["id"], "100.00")
+    assert (await client.delete(f"/v1/plans/{pid}/budget/lines/{spare['id']}", headers=h)).status_code == 204
+
+
+async def test_ingested_spend_is_not_unspent_money(client, keys):
+    h = keys.headers("editor")
+    today = datetime.now(UTC).date()
+    plan = await make_plan(client, h, name="This month", period_label=f"{today:%Y-%m}")
+    pid = plan["id"]
+    await client.put(f"/v1/plans/{pid}/budget", json={"total": "1000", "currency": "EUR"}, headers=h)
+    social = (await add_line(client, h, pid, channel="meta", planned_amount="100", actual_amount="10")).json()
+    search = (await add_line(client, h, pid, channel="google_ads", planned_amount="100")).json()
+    batch = await push_and_wait(client, keys.headers("ingest"), [point("spend", 60, str(today), channel="meta")])
+    assert batch["status"] == "done", batch
+    [line] = [
+        x
+        for x in (await client.get(f"/v1/plans/{pid}/budget/report", headers=h)).json()["lines"]
+        if x["line_id"] == social["id"]
+    ]
+    assert line["actual"] == "70.00"  # 10 by hand + 60 ingested, as the report counts it
+
+    url = f"/v1/plans/{pid}/budget/reallocations"
+    body = {"from_line_id": social["id"], "to_line_id": search["id"], "reason": "meta is spent"}
+    too_much = await client.post(url, json={**body, "amount": "30.01"}, headers=h)
+    assert too_much.status_code == 409, too_much.text
+    assert (too_much.json()["available"], too_much.json()["spent"]) == ("30.00", "70.00")
+    assert (await client.post(url, json={**body, "amount": "30"}, headers=h)).status_code == 201
+
+    # Ingested spend alone also keeps a line from being deleted.
+    email = (await add_line(client, h, pid, channel="email", planned_amount="20")).json()
+    await push_and_wait(client, keys.headers("ingest"), [point("spend", 5, str(today), channel="email")])
+    r = await client.delete(f"/v1/plans/{pid}/budget/lines/{email['id']}", headers=h)
+    assert r.status_code == 409 and r.json()["spent"] == "5.00"

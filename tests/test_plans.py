@@ -155,3 +155,51 @@ async def test_roles_and_tenants_on_plans(client, keys, other_org):
         await client.patch(f"/v1/plans/{plan['id']}", json={"name": "x"}, headers=other_org.headers)
     ).status_code == 404
     assert (await client.get("/v1/plans", headers=other_org.headers)).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("label", "start", "end", "wrong"),
+    [
+        ("2027-Q1", "2027-06-01", "2027-06-30", ["body.start_date", "body.end_date"]),
+        ("2027-Q1", "2027-01-01", "2027-02-28", ["body.end_date"]),
+        ("2027-06", "2027-06-02", None, ["body.start_date"]),
+        ("2027", "2027-01-01", "2028-01-01", ["body.end_date"]),
+        ("2027-W05", "2027-02-02", "2027-02-08", ["body.start_date", "body.end_date"]),  # W05 is Feb 1-7
+    ],
+)
+async def test_a_label_and_dates_that_disagree_are_422_naming_the_dates(client, keys, label, start, end, wrong):
+    body = {"name": "x", "period_label": label, "start_date": start, **({"end_date": end} if end else {})}
+    r = await client.post("/v1/plans", json=body, headers=keys.headers("editor"))
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    assert [e["location"] for e in r.json()["errors"]] == wrong
+    assert (await client.get("/v1/plans", headers=keys.headers("viewer"))).json()["items"] == []
+
+
+async def test_a_label_and_its_dates_agree_on_create_and_on_patch(client, keys):
+    h = keys.headers("editor")
+    week = await make_plan(client, h, period_label="2027-w05", start_date="2027-02-01", end_date="2027-02-07")
+    assert (week["period_label"], week["start_date"], week["end_date"]) == ("2027-W05", "2027-02-01", "2027-02-07")
+    month = await make_plan(client, h, period_label="2027-06", start_date="2027-06-01")
+    assert month["end_date"] == "2027-06-30"
+    # A period that is no calendar period has dates and no label; a free-form label is not a period.
+    spring = {"name": "x", "start_date": "2027-03-20", "end_date": "2027-05-10"}
+    assert (await make_plan(client, h, **spring, period_label=None))["period_label"] is None
+    named = await client.post("/v1/plans", json={**spring, "period_label": "Spring launch"}, headers=h)
+    assert named.status_code == 422 and named.json()["errors"][0]["location"] == "body.period_label"
+
+    plan = await make_plan(client, h)  # 2027-Q1
+    url = f"/v1/plans/{plan['id']}"
+    moved = await client.patch(url, json={"start_date": "2027-01-15"}, headers=h)
+    assert moved.status_code == 422 and [e["location"] for e in moved.json()["errors"]] == ["body.start_date"]
+    assert "2027-Q1" in moved.json()["detail"]
+    relabelled = await client.patch(url, json={"period_label": "2027-Q2", "end_date": "2027-05-31"}, headers=h)
+    assert relabelled.status_code == 422 and relabelled.json()["errors"][0]["location"] == "body.end_date"
+    assert (await client.get(url, headers=h)).json()["start_date"] == "2027-01-01"
+
+    q2 = await client.patch(url, json={"period_label": "2027-Q2"}, headers=h)
+    assert (q2.status_code, q2.json()["start_date"], q2.json()["end_date"]) == (200, "2027-04-01", "2027-06-30")
+    custom = await client.patch(url, json={"period_label": None, "start_date": "2027-04-15"}, headers=h)
+    assert custom.status_code == 200
+    assert (custom.json()["period_label"], custom.json()["start_date"]) == (None, "2027-04-15")
+    assert (await client.patch(url, json={"end_date": "2027-07-15"}, headers=h)).status_code == 200
+    assert (await client.patch(url, json={"name": "renamed"}, headers=h)).status_code == 200

@@ -182,3 +182,32 @@ async def test_market_analysis_shows_both_lists_and_warns_when_shares_exceed_100
         "total_estimated_share_pct": "0.00",
         "warnings": [],
     }
+
+
+async def test_competitors_filter_by_name_and_minimum_share(client, org, other_org):
+    for name, share in (("ShopFast", "18.5"), ("Fast Fashion_Co", "10"), ("MegaMart", None), ("Boutique 100%", "2")):
+        await post(
+            client, "/v1/competitors", org.headers, {"name": name} | ({"estimated_share_pct": share} if share else {})
+        )
+    await post(client, "/v1/competitors", other_org.headers, {"name": "FastTrack", "estimated_share_pct": "50"})
+    path = "/v1/competitors"
+    assert await names(client, path, org.headers, q="FAST") == ["ShopFast", "Fast Fashion_Co"]
+    assert await names(client, path, org.headers, min_share="10") == ["ShopFast", "Fast Fashion_Co"]
+    assert await names(client, path, org.headers, q="fast", min_share="10.01") == ["ShopFast"]
+    # `%` and `_` are plain characters, not wildcards.
+    assert await names(client, path, org.headers, q="100%") == ["Boutique 100%"]
+    assert await names(client, path, org.headers, q="n_c") == ["Fast Fashion_Co"]
+    assert await names(client, path, org.headers, q="p_a") == []  # would match "shopfast" as a wildcard
+    for bad in ({"min_share": "101"}, {"min_share": "-1"}, {"min_share": "lots"}, {"q": ""}):
+        r = await client.get(path, params=bad, headers=org.headers)
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, bad
+
+
+async def test_segments_filter_by_name_too(client, org):
+    for name in ("Mid-size retailers in DACH", "Retail chains", "Agencies"):
+        await post(client, "/v1/segments", org.headers, {"name": name})
+    assert await names(client, "/v1/segments", org.headers, q="retail") == [
+        "Mid-size retailers in DACH",
+        "Retail chains",
+    ]
+    assert await names(client, "/v1/segments", org.headers, q="retail", priority="high") == []

@@ -387,3 +387,52 @@ async def test_goals_filter_by_status(client, org):
         r = await client.post("/v1/business-goals", json=body, headers=org.headers)
         assert r.status_code == 422, body
     assert len(await list_all(client, "/v1/business-goals", org.headers)) == 2
+
+
+async def _objective_measured_by_two_kpis(client, headers, goal_id: str, i: int) -> dict:
+    objective = await add_objective(client, headers, good_objective(goal_id, statement=f"Raise repeat orders {i}"))
+    link = [{"objective_id": objective["id"], "weight": "2.5"}]
+    for name in (f"Repeat orders {i}", f"Cost per repeat order {i}"):
+        body = {"name": name, "category": "output", "formula": "spend / clicks", "unit": "currency"}
+        r = await client.post(
+            "/v1/kpis", json={**body, "direction": "lower_is_better", "objectives": link}, headers=headers
+        )
+        assert r.status_code == 201, r.text
+    return objective
+
+
+async def test_objectives_show_the_kpis_that_measure_them(client, org):
+    goal = await add_goal(client, org.headers)
+    measured = await _objective_measured_by_two_kpis(client, org.headers, goal["id"], 1)
+    alone = await add_objective(client, org.headers, good_objective(goal["id"], statement="Raise newsletter signups"))
+    assert alone["kpis"] == []
+
+    one = (await client.get(f"/v1/objectives/{measured['id']}", headers=org.headers)).json()
+    assert [(k["name"], k["weight"]) for k in one["kpis"]] == [
+        ("Cost per repeat order 1", "2.5"),
+        ("Repeat orders 1", "2.5"),
+    ]
+    assert one["smart"]["measurable"]["reason"].endswith("measured by 2 KPIs")
+    listed = {o["id"]: o["kpis"] for o in await list_all(client, "/v1/objectives", org.headers)}
+    assert listed == {measured["id"]: one["kpis"], alone["id"]: []}
+    for link in one["kpis"]:
+        kpi = (await client.get(f"/v1/kpis/{link['kpi_id']}", headers=org.headers)).json()
+        assert (kpi["name"], kpi["objectives"]) == (link["name"], [{"objective_id": measured["id"], "weight": "2.5"}])
+
+
+async def test_the_objective_list_loads_kpi_links_in_a_constant_number_of_statements(client, org, count_queries):
+    goal = await add_goal(client, org.headers)
+
+    async def statements() -> int:
+        await client.get("/v1/objectives", headers=org.headers)  # warm up: the key's last-use stamp
+        with count_queries as q:
+            r = await client.get("/v1/objectives", params={"limit": 200}, headers=org.headers)
+        assert r.status_code == 200 and all(len(o["kpis"]) == 2 for o in r.json()["items"])
+        return q.count
+
+    for i in range(2):
+        await _objective_measured_by_two_kpis(client, org.headers, goal["id"], i)
+    few = await statements()
+    for i in range(2, 20):
+        await _objective_measured_by_two_kpis(client, org.headers, goal["id"], i)
+    assert await statements() == few

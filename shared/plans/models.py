@@ -103,6 +103,8 @@ class BudgetReallocation(IdMixin, TimestampMixin, OrgScoped, Base):
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
 
     budget_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("budgets.id", ondelete="CASCADE"), index=True)
+    # SET NULL is only the schema's backstop: the API refuses deleting a line the trail names (409), so the
+    # trail keeps from and to; a draft plan's deletion takes the whole trail with the budget (CASCADE).
     from_line_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("budget_lines.id", ondelete="SET NULL"))
     to_line_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("budget_lines.id", ondelete="SET NULL"))
     amount: Mapped[Decimal] = mapped_column(MONEY)

@@ -80,7 +80,8 @@ async def delete_team(team_id: uuid.UUID, session: SessionDep, _caller: Editor) 
     """Delete a team.
 
     Refused with 409 while anything points at it: child teams, positions, workflows or workflow steps it
-    owns, objectives, campaigns, budget lines. The problem's `referenced_by` counts each kind.
+    owns, objectives, campaigns, budget lines, KPIs it owns. The problem's `referenced_by` counts each kind
+    (e.g. `{"child teams": 1, "kpis": 2}`).
     """
     await teams.delete_team(session, team_id=team_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -137,7 +138,8 @@ async def update_position(
 async def delete_position(position_id: uuid.UUID, session: SessionDep, _caller: Editor) -> Response:
     """Delete an open position.
 
-    A filled position is refused with 409 naming its `holder`; so is one that workflow steps name as owner.
+    A filled position is refused with 409 naming its `holder` (`referenced_by: {"members": 1}`); so is one
+    that workflow steps name as owner (`referenced_by: {"workflow steps": n}`).
     """
     await positions.delete_position(session, position_id=position_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -192,8 +194,12 @@ async def update_member(member_id: uuid.UUID, body: MemberPatch, session: Sessio
     return MemberOut.of(member)
 
 
-@router.delete("/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT, responses=CONFLICT)
 async def delete_member(member_id: uuid.UUID, session: SessionDep, _caller: Editor) -> Response:
-    """Remove a member from the department; the position they held becomes open."""
+    """Remove a member from the department; the position they held becomes open.
+
+    Refused with 409 while KPIs name the member as their owner (`owner_member_id`; the problem's
+    `referenced_by` counts them, e.g. `{"kpis": 2}`): give those KPIs another owner first.
+    """
     await members.delete_member(session, member_id=member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -27,6 +27,8 @@ from shared.plans.actuals import ingested_by_line
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
 
 CENT = Decimal("0.01")
+# How many reallocations a refused line deletion names.
+NAMED_IN_CONFLICT = 10
 
 
 def _money(value: Decimal) -> str:
@@ -133,10 +135,23 @@ async def add_line(session, *, plan_id: uuid.UUID, body: BudgetLineCreate) -> Bu
     return line
 
 
-async def get_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID) -> tuple[Budget, BudgetLine]:
+async def _spent(session, plan_id: uuid.UUID, line: BudgetLine) -> Decimal:
+    """A line's actual spend as the report counts it: entered by hand plus the ingested `spend` metric."""
+    return line.actual_amount + (await ingested_by_line(session, plan_id=plan_id, lines=[line]))[line.id]
+
+
+async def _locked_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID) -> tuple[Budget, BudgetLine]:
+    """Take the budget's lock, then read the line as it is now: a change that committed while this request
+    waited for the lock (a reallocation, recorded spend) is what the checks below must see, not the line as
+    it was before. Every change to a line goes through here."""
     budget = await get_budget(session, plan_id=plan_id)
-    line = await get_or_404(session, BudgetLine, line_id)
-    if line.budget_id != budget.id:
+    await lock_budget(session, budget)
+    line = await session.scalar(
+        select(BudgetLine)
+        .where(BudgetLine.id == line_id, BudgetLine.budget_id == budget.id)
+        .execution_options(populate_existing=True)
+    )
+    if line is None:
         raise NotFound(f"No budget line {line_id} in plan {plan_id}.")
     return budget, line
 
@@ -156,19 +171,19 @@ async def list_lines(session, *, plan_id: uuid.UUID, page: PageParams, channel: 
 
 async def update_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID, body: BudgetLineUpdate) -> BudgetLine:
     """Change a line. Planned amounts respect the total; actual spend can be recorded even on a closed plan."""
-    budget, line = await get_line(session, plan_id=plan_id, line_id=line_id)
     changes = body.model_dump(exclude_unset=True)
-    if set(changes) - {"actual_amount"}:
-        ensure_open(await get_or_404(session, Plan, plan_id))
     for field in ("planned_amount", "actual_amount"):
         if field in changes and changes[field] is None:
             raise Unprocessable(f"body.{field}: may not be null", errors=[{"location": f"body.{field}"}])
+    if set(changes) - {"actual_amount"}:
+        ensure_open(await get_or_404(session, Plan, plan_id))
+    await _check_line_refs(session, plan_id, changes.get("team_id"), changes.get("campaign_id"))
+    # Recorded spend is locked too: a reallocation judges "unspent" from it.
+    budget, line = await _locked_line(session, plan_id=plan_id, line_id=line_id)
     dims = {k: changes.get(k, getattr(line, k)) for k in ("channel", "team_id", "campaign_id")}
     if all(v is None for v in dims.values()):
         raise Unprocessable("a budget line needs a channel, a team_id or a campaign_id")
-    await _check_line_refs(session, plan_id, changes.get("team_id"), changes.get("campaign_id"))
     if "planned_amount" in changes:
-        await lock_budget(session, budget)
         others = await allocated(session, budget.id) - line.planned_amount
         _refuse_overshoot(budget, others + changes["planned_amount"])
     apply_changes(line, changes)
@@ -179,17 +194,43 @@ async def update_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID, body: 
 
 
 async def delete_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID) -> None:
-    """Delete a line with no recorded spend (its money returns to unallocated)."""
-    budget, line = await get_line(session, plan_id=plan_id, line_id=line_id)
+    """Delete a line with no recorded spend that no reallocation names (its money returns to unallocated)."""
     ensure_open(await get_or_404(session, Plan, plan_id))
-    if line.actual_amount > 0:
+    budget, line = await _locked_line(session, plan_id=plan_id, line_id=line_id)
+    spent = await _spent(session, plan_id, line)
+    if spent > 0:
         raise Conflict(
-            f"Budget line {line.id} has {_money(line.actual_amount)} {budget.currency} of recorded spend; "
-            "reallocate its unspent money instead of deleting it."
+            f"Budget line {line.id} has {_money(spent)} {budget.currency} of recorded spend; "
+            "reallocate its unspent money instead of deleting it.",
+            spent=_money(spent),
         )
-    await lock_budget(session, budget)
+    await _refuse_if_in_trail(session, line)
     await session.delete(line)
     await session.flush()
+
+
+async def _refuse_if_in_trail(session, line: BudgetLine) -> None:
+    """409 naming the reallocations from or to the line: deleting it would blank their from/to (ON DELETE SET
+    NULL), and the trail must keep where money went. One query."""
+    moves = (
+        await session.scalars(
+            select(BudgetReallocation.id)
+            .where(
+                BudgetReallocation.budget_id == line.budget_id,  # indexed; from/to are not
+                (BudgetReallocation.from_line_id == line.id) | (BudgetReallocation.to_line_id == line.id),
+            )
+            .order_by(BudgetReallocation.id)
+        )
+    ).all()
+    if moves:
+        shown = ", ".join(str(m) for m in moves[:NAMED_IN_CONFLICT])
+        more = f" and {len(moves) - NAMED_IN_CONFLICT} more" if len(moves) > NAMED_IN_CONFLICT else ""
+        raise Conflict(
+            f"Budget line {line.id} is named by {len(moves)} reallocation(s) of the trail ({shown}{more}); a line "
+            "money moved from or to is kept so the trail stays whole. Reallocate its money to another line instead.",
+            referenced_by={"reallocations": len(moves)},
+            reallocations=[str(m) for m in moves[:NAMED_IN_CONFLICT]],
+        )
 
 
 async def reallocate(session, *, plan_id: uuid.UUID, body: ReallocationCreate, by_key_id: uuid.UUID):
@@ -200,9 +241,10 @@ async def reallocate(session, *, plan_id: uuid.UUID, body: ReallocationCreate, b
     lines = {
         line.id: line
         for line in await session.scalars(
-            select(BudgetLine).where(BudgetLine.id.in_([body.from_line_id, body.to_line_id]))
+            select(BudgetLine)
+            .where(BudgetLine.id.in_([body.from_line_id, body.to_line_id]), BudgetLine.budget_id == budget.id)
+            .execution_options(populate_existing=True)
         )
-        if line.budget_id == budget.id
     }
     missing = [f for f, i in (("from_line_id", body.from_line_id), ("to_line_id", body.to_line_id)) if i not in lines]
     if missing:
@@ -211,13 +253,14 @@ async def reallocate(session, *, plan_id: uuid.UUID, body: ReallocationCreate, b
             errors=[{"location": f"body.{f}", "message": "no such line in this plan's budget"} for f in missing],
         )
     source, target = lines[body.from_line_id], lines[body.to_line_id]
-    unspent = source.planned_amount - source.actual_amount
+    spent = await _spent(session, plan_id, source)
+    unspent = source.planned_amount - spent
     if body.amount > unspent:
         raise Conflict(
             f"Only unspent money can move: line {source.id} has {_money(source.planned_amount)} planned and "
-            f"{_money(source.actual_amount)} spent, so at most {_money(max(unspent, Decimal(0)))} "
-            f"{budget.currency}.",
+            f"{_money(spent)} spent, so at most {_money(max(unspent, Decimal(0)))} {budget.currency}.",
             available=_money(max(unspent, Decimal(0))),
+            spent=_money(spent),
         )
     source.planned_amount -= body.amount
     target.planned_amount += body.amount

@@ -102,7 +102,12 @@ async def update_budget_line(
 
 @router.delete("/plans/{plan_id}/budget/lines/{line_id}", status_code=status.HTTP_204_NO_CONTENT, responses=CONFLICT)
 async def delete_budget_line(plan_id: uuid.UUID, line_id: uuid.UUID, session: SessionDep, _: Editor) -> Response:
-    """Delete a line with no recorded spend; its money becomes unallocated. A line with spend → 409."""
+    """Delete a line; its money becomes unallocated.
+
+    Refused with 409 while the line has spend (entered by hand or ingested: `spent` in the problem), and while
+    reallocations of the trail moved money from or to it (`referenced_by: {"reallocations": n}` and their ids
+    in `reallocations`): the trail keeps where every move went. Reallocate the line's money instead.
+    """
     await service.delete_line(session, plan_id=plan_id, line_id=line_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -118,8 +123,9 @@ async def reallocate_budget(
 ) -> ReallocationOut:
     """Move planned money from one line to another in one step; the total stays the same.
 
-    Only unspent money can move (planned − actual of the source line; more → 409). Every move is kept in
-    the trail with who (the API key), when, from, to, amount and reason.
+    Only unspent money can move: planned − actual of the source line, where actual is the same figure the
+    budget report shows (entered by hand + ingested spend); more → 409 with `available` and `spent`. Every
+    move is kept in the trail with who (the API key), when, from, to, amount and reason.
     """
     move = await service.reallocate(session, plan_id=plan_id, body=body, by_key_id=caller.key_id)
     return ReallocationOut.model_validate(move)

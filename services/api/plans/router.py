@@ -31,8 +31,10 @@ CONFLICT = problem_responses(409)
 async def create_plan(body: PlanCreate, session: SessionDep, _: Editor) -> PlanOut:
     """Create a marketing plan for a period, in `draft`.
 
-    Give `period_label` (`2027-Q1`, `2027-03`, `2027`…) and the dates are derived from it, or give
-    `start_date` and `end_date` (with or without a label).
+    Give `period_label` (`2027-Q1`, `2027-03`, `2027-W05`, `2027`…) and the dates are derived from it, or
+    give `start_date` and `end_date` without a label for a custom period. A label with dates is accepted when
+    they are the period's first and last day; other dates are 422 naming `body.start_date` / `body.end_date`
+    (a June date under `2027-Q1` would file the plan under the wrong quarter).
     """
     return PlanOut.model_validate(await service.create_plan(session, body=body))
 
@@ -62,7 +64,12 @@ async def get_plan(plan_id: uuid.UUID, session: SessionDep, _: Reader) -> PlanOu
 @router.patch("/plans/{plan_id}", response_model=PlanOut, responses=CONFLICT)
 async def update_plan(plan_id: uuid.UUID, body: PlanUpdate, session: SessionDep, _: Editor) -> PlanOut:
     """Change a plan's name, description or period. Its campaigns must still fit inside the new period
-    (409 lists those that would not); a closed plan cannot change (409)."""
+    (409 lists those that would not); a closed plan cannot change (409).
+
+    The merged period is checked like a new plan's: a new `period_label` alone moves the dates to it; new
+    dates under the stored label must be that label's dates (422), or send `"period_label": null` with them to
+    make the period custom.
+    """
     return PlanOut.model_validate(await service.update_plan(session, plan_id=plan_id, body=body))
 
 

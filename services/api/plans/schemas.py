@@ -5,10 +5,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PlainSerializer, field_validator, model_validator
 
 from services.api.schemas import (
-    Amount,
     ChannelKey,
     Currency,
     Day,
@@ -24,12 +23,21 @@ from services.api.schemas import (
 from shared.periods import parse_period
 from shared.plans.models import PlanStatus
 
+CENT = Decimal("0.01")
+# Money out: always two places ("1250.00"), whether the value was just sent ("1250") or read back.
+Amount = Annotated[
+    Decimal,
+    PlainSerializer(lambda d: str(d.quantize(CENT)), return_type=str, when_used="json"),
+    Field(examples=["1250.00"], description="Decimal amount as a string, two places"),
+]
+
 PeriodLabel = Annotated[
     str,
     Field(
         max_length=20,
         examples=["2027-Q1"],
-        description="`2027`, `2027-H1`, `2027-Q1`, `2027-03`, `2027-W05` or `2027-03-15`",
+        description="`2027`, `2027-H1`, `2027-Q1`, `2027-03`, `2027-W05` or `2027-03-15`; a plan with a label "
+        "runs exactly over that period (a custom period has no label)",
     ),
 ]
 
@@ -42,7 +50,8 @@ def _valid_label(label: str | None) -> str | None:
 
 
 class PlanCreate(Input):
-    """A plan needs a period: a label (dates derived from it), explicit dates, or both."""
+    """A plan needs a period: a label (dates derived from it), the dates of a custom period (no label), or
+    both when they agree: a label's dates are its period's first and last day (422 naming the date otherwise)."""
 
     name: Name = Field(examples=["Q1 2027 growth plan"])
     description: Text | None = None
@@ -154,7 +163,7 @@ class BudgetOut(Output):
     total: Amount
     currency: str = Field(examples=["EUR"])
     allocated: Amount = Field(description="Sum of the lines' planned amounts")
-    unallocated: Decimal = Field(description="total − allocated")
+    unallocated: Amount = Field(description="total − allocated")
     updated_at: Timestamp
 
 
@@ -231,7 +240,7 @@ class ReallocationOut(Output):
 class ReportRow(Output):
     planned: Amount
     actual: Amount
-    variance: Decimal = Field(description="planned − actual: positive is under budget, negative is overspend")
+    variance: Amount = Field(description="planned − actual: positive is under budget, negative is overspend")
     utilisation: Decimal | None = Field(description="actual ÷ planned (1.0 = all spent); null when planned is 0")
 
 
@@ -252,8 +261,8 @@ class ReportChannel(ReportRow):
 class BudgetReport(Output):
     plan_id: Id
     currency: str
-    total: Decimal
-    unallocated: Decimal
+    total: Amount
+    unallocated: Amount
     totals: ReportRow = Field(description="Over all lines")
     lines: list[ReportLine]
     by_channel: list[ReportChannel] = Field(description="Lines grouped by channel (null: lines without one)")

@@ -32,8 +32,35 @@ def ensure_open(plan: Plan) -> None:
         raise Conflict(f"Plan {plan.id} is closed; it can no longer be changed.")
 
 
+def _label_agrees(label: str | None, start, end) -> None:
+    """A plan's period label and dates say the same: `2027-Q1` runs 2027-01-01..2027-03-31, no other dates.
+
+    422 with one error per date that differs. Dates of a custom period go without a label."""
+    if label is None:
+        return
+    period = parse_period(label)
+    errors = [
+        {
+            "location": f"body.{field}",
+            "message": f"{value} is not the {edge} day of {period.label} ({expected}); change or leave out "
+            "the date, or send period_label null for a custom period",
+            "type": "period_mismatch",
+        }
+        for field, value, expected, edge in (
+            ("start_date", start, period.start, "first"),
+            ("end_date", end, period.end, "last"),
+        )
+        if value != expected
+    ]
+    if errors:
+        raise Unprocessable(
+            f"period_label {period.label} runs {period.start}..{period.end}, not {start}..{end}", errors=errors
+        )
+
+
 async def create_plan(session, *, body: PlanCreate) -> Plan:
-    """A draft plan for a period."""
+    """A draft plan for a period: a label and the dates it covers, or the dates of a custom period."""
+    _label_agrees(body.period_label, body.start_date, body.end_date)
     plan = Plan(**body.model_dump())
     session.add(plan)
     await session.flush()
@@ -57,7 +84,7 @@ async def list_plans(session, *, page: PageParams, status: PlanStatus | None, pe
 
 
 async def update_plan(session, *, plan_id: uuid.UUID, body: PlanUpdate) -> Plan:
-    """Change a plan's name, description or period; its campaigns must still fit inside."""
+    """Change a plan's name, description or period; label and dates must agree, campaigns must still fit inside."""
     plan = await get_or_404(session, Plan, plan_id)
     ensure_open(plan)
     changes = body.model_dump(exclude_unset=True)
@@ -73,6 +100,9 @@ async def update_plan(session, *, plan_id: uuid.UUID, body: PlanUpdate) -> Plan:
         check_date_order(start, end, start_name="start_date", end_name="end_date")
     except ValueError as exc:
         raise _invalid("end_date", str(exc)) from exc
+    if {"period_label", "start_date", "end_date"} & changes.keys():
+        # The merged period: new dates under the stored label must still be that label's dates.
+        _label_agrees(changes.get("period_label", plan.period_label), start, end)
     outside = (
         await session.scalars(
             select(Campaign.name).where(

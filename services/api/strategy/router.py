@@ -1,6 +1,7 @@
 """Routes: business goals, objectives (with their SMART check), segments and competitors."""
 
 import uuid
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -31,6 +32,15 @@ from shared.strategy.smart import Verdict
 router = APIRouter(prefix="/v1", tags=["strategy"], responses=V1_ERRORS)
 
 NO_CONTENT = status.HTTP_204_NO_CONTENT
+NameQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        examples=["retail"],
+        description="Only those whose name contains this text, ignoring case",
+    ),
+]
 CONFLICT = problem_responses(409)
 
 
@@ -90,14 +100,15 @@ async def delete_business_goal(goal_id: uuid.UUID, session: SessionDep, _caller:
 
 @router.post("/objectives", status_code=status.HTTP_201_CREATED, response_model=ObjectiveOut)
 async def create_objective(body: ObjectiveCreate, session: SessionDep, _caller: Editor) -> ObjectiveOut:
-    """Create a marketing objective. The response carries its SMART check.
+    """Create a marketing objective. The response carries its SMART check and `kpis`, the KPIs that measure it
+    (none yet: a KPI is linked from the KPI side, with `objectives: [{objective_id, weight}]` on POST/PATCH
+    /v1/kpis).
 
     `business_goal_id` and `owner_team_id` must name a goal and a team of your organisation (422
     otherwise); `deadline` must not be before `start_date`. An objective that fails the SMART check is
     still saved: the check tells you what to fix (`smart.<letter>.reason`).
     """
-    objective, smart = await service.create_objective(session, fields=body.model_dump())
-    return ObjectiveOut.of(objective, smart)
+    return ObjectiveOut.of(*await service.create_objective(session, fields=body.model_dump()))
 
 
 @router.get("/objectives", response_model=Page[ObjectiveOut])
@@ -116,21 +127,21 @@ async def list_objectives(
         ),
     ] = None,
 ) -> Page[ObjectiveOut]:
-    """List your organisation's objectives with their SMART checks, oldest first.
+    """List your organisation's objectives with their SMART checks and linked KPIs (`kpis`: id, name,
+    weight), oldest first.
 
     Pages are full whatever the filters (also `smart`); keep passing `next_cursor` until it is null.
     """
     rows, next_cursor = await service.list_objectives(
         session, page=page, business_goal_id=business_goal_id, status=status, owner_team_id=owner_team_id, smart=smart
     )
-    return Page[ObjectiveOut](items=[ObjectiveOut.of(o, s) for o, s in rows], next_cursor=next_cursor)
+    return Page[ObjectiveOut](items=[ObjectiveOut.of(*row) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/objectives/{objective_id}", response_model=ObjectiveOut)
 async def get_objective(objective_id: uuid.UUID, session: SessionDep, _caller: Reader) -> ObjectiveOut:
-    """Read one objective with its SMART check (judged as of today)."""
-    objective, smart = await service.get_objective(session, objective_id=objective_id)
-    return ObjectiveOut.of(objective, smart)
+    """Read one objective with its SMART check (judged as of today) and the KPIs that measure it."""
+    return ObjectiveOut.of(*await service.get_objective(session, objective_id=objective_id))
 
 
 @router.patch("/objectives/{objective_id}", response_model=ObjectiveOut)
@@ -142,10 +153,8 @@ async def update_objective(
     The result is validated as a whole: moving `deadline` before the stored `start_date` is a 422 and
     nothing is written. The response carries the new SMART check.
     """
-    objective, smart = await service.update_objective(
-        session, objective_id=objective_id, changes=body.model_dump(exclude_unset=True)
-    )
-    return ObjectiveOut.of(objective, smart)
+    changes = body.model_dump(exclude_unset=True)
+    return ObjectiveOut.of(*await service.update_objective(session, objective_id=objective_id, changes=changes))
 
 
 @router.delete("/objectives/{objective_id}", status_code=NO_CONTENT, responses=CONFLICT)
@@ -170,9 +179,10 @@ async def list_segments(
     _caller: Reader,
     page: PageDep,
     priority: Annotated[Priority | None, Query(description="Only segments with this priority")] = None,
+    q: NameQuery = None,
 ) -> Page[SegmentOut]:
-    """List your organisation's target segments, oldest first."""
-    segments, next_cursor = await service.list_segments(session, page=page, priority=priority)
+    """List your organisation's target segments, oldest first; filter by priority and by name (`q`)."""
+    segments, next_cursor = await service.list_segments(session, page=page, priority=priority, q=q)
     return Page[SegmentOut](items=[SegmentOut.model_validate(s) for s in segments], next_cursor=next_cursor)
 
 
@@ -209,9 +219,25 @@ async def create_competitor(body: CompetitorCreate, session: SessionDep, _caller
 
 
 @router.get("/competitors", response_model=Page[CompetitorOut])
-async def list_competitors(session: SessionDep, _caller: Reader, page: PageDep) -> Page[CompetitorOut]:
-    """List your organisation's competitors, oldest first."""
-    competitors, next_cursor = await service.list_competitors(session, page=page)
+async def list_competitors(
+    session: SessionDep,
+    _caller: Reader,
+    page: PageDep,
+    q: NameQuery = None,
+    min_share: Annotated[
+        Decimal | None,
+        Query(
+            ge=0,
+            le=100,
+            examples=["10"],
+            description="Only competitors with an estimated market share of at least this percent "
+            "(those without an estimate are left out)",
+        ),
+    ] = None,
+) -> Page[CompetitorOut]:
+    """List your organisation's competitors, oldest first; filter by name (`q`) and by estimated share
+    (`min_share`). `/v1/market-analysis` lists them largest share first."""
+    competitors, next_cursor = await service.list_competitors(session, page=page, q=q, min_share=min_share)
     return Page[CompetitorOut](items=[CompetitorOut.model_validate(c) for c in competitors], next_cursor=next_cursor)
 
 

@@ -1,6 +1,7 @@
 """Request and response bodies of business goals, objectives (with their SMART check), segments and competitors."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -8,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
 
-from services.api.schemas import Day, Input, Name, Output, Text, check_date_order
+from services.api.schemas import Day, Input, Name, Output, Text, check_date_order, plain_number
 from shared.strategy.models import GoalStatus, ObjectiveStatus, Priority
 from shared.strategy.smart import SmartCheck, Verdict
 
@@ -201,6 +202,21 @@ class SmartOut(Output):
     overall: Verdict = Field(description="The worst of the five")
 
 
+class KpiLinkOut(Output):
+    """A KPI that measures the objective. Links are made on the KPI (`objectives` on POST/PATCH /v1/kpis)."""
+
+    kpi_id: uuid.UUID
+    name: str = Field(examples=["Returning-customer orders"])
+    weight: Annotated[Decimal, PlainSerializer(plain_number, return_type=str)] = Field(
+        examples=["1"], description="The KPI's weight in the objective's progress"
+    )
+
+
+_KPI_LINKS_EXAMPLE = [
+    {"kpi_id": "01936f6e-5a6e-7f71-b283-9e0f1a2b3c4d", "name": "Returning-customer orders", "weight": "1"}
+]
+
+
 class ObjectiveOut(Output):
     model_config = ConfigDict(
         json_schema_extra={
@@ -219,7 +235,12 @@ class ObjectiveOut(Output):
                     "status": "active",
                     "created_at": "2026-11-28T09:30:00Z",
                     "updated_at": "2026-11-28T09:30:00Z",
-                    "smart": _SMART_EXAMPLE,
+                    "kpis": _KPI_LINKS_EXAMPLE,
+                    "smart": {
+                        **_SMART_EXAMPLE,
+                        "measurable": {"verdict": "pass", "reason": "target 12000 orders/month, measured by 1 KPI"},
+                        "overall": "pass",
+                    },
                 }
             ]
         }
@@ -238,12 +259,17 @@ class ObjectiveOut(Output):
     status: ObjectiveStatus
     created_at: datetime
     updated_at: datetime
+    kpis: list[KpiLinkOut] = Field(
+        description="The KPIs that measure it, by name, with their weights (the count *measurable* uses). "
+        "Read-only here: link a KPI with `objectives` on POST/PATCH /v1/kpis"
+    )
     smart: SmartOut
 
     @classmethod
-    def of(cls, objective: Any, smart: SmartCheck) -> "ObjectiveOut":
-        fields = {name: getattr(objective, name) for name in cls.model_fields if name != "smart"}
-        return cls(**fields, smart=SmartOut.model_validate(smart))
+    def of(cls, objective: Any, smart: SmartCheck, kpis: Sequence[Any]) -> "ObjectiveOut":
+        fields = {name: getattr(objective, name) for name in cls.model_fields if name not in ("smart", "kpis")}
+        links = [KpiLinkOut(kpi_id=k.kpi_id, name=k.name, weight=k.weight) for k in kpis]
+        return cls(**fields, kpis=links, smart=SmartOut.model_validate(smart))
 
 
 # ---------------------------------------------------------------- market analysis

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,7 @@ from services.api.pagination import PageParams, encode_cursor, fetch_page
 from services.api.problems import Conflict, NotFound, Unprocessable
 from shared.db.base import utcnow
 from shared.department.models import Team
-from shared.kpis.models import ObjectiveKpi
+from shared.kpis.models import Kpi, ObjectiveKpi
 from shared.plans.models import Campaign
 from shared.strategy.models import (
     BusinessGoal,
@@ -35,6 +36,18 @@ MARKET_ANALYSIS_LIMIT = 200
 NAMED_IN_CONFLICT = 5
 
 ObjectiveWithCheck = tuple[Objective, SmartCheck]
+
+
+@dataclass(frozen=True)
+class KpiLink:
+    """A KPI measuring an objective (links are made on the KPI: `objectives` on POST/PATCH /v1/kpis)."""
+
+    kpi_id: uuid.UUID
+    name: str
+    weight: Decimal
+
+
+CheckedObjective = tuple[Objective, SmartCheck, list[KpiLink]]
 
 
 def today() -> date:
@@ -104,16 +117,21 @@ async def delete_goal(session: AsyncSession, *, goal_id: uuid.UUID) -> None:
 # ---------------------------------------------------------------- objectives
 
 
-async def _linked_kpi_counts(session: AsyncSession, objective_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """How many KPIs measure each objective: one grouped COUNT over the link table for the whole page."""
+async def _linked_kpis(session: AsyncSession, objective_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[KpiLink]]:
+    """The KPIs that measure each objective, by name, with their weights: one query (the link table joined to the
+    KPIs) for the whole page. Their number is what the SMART check's *measurable* counts."""
     if not objective_ids:
         return {}
     stmt = (
-        select(ObjectiveKpi.objective_id, func.count())
+        select(ObjectiveKpi.objective_id, Kpi.id, Kpi.name, ObjectiveKpi.weight)
+        .join(Kpi, Kpi.id == ObjectiveKpi.kpi_id)
         .where(ObjectiveKpi.objective_id.in_(objective_ids))
-        .group_by(ObjectiveKpi.objective_id)
+        .order_by(ObjectiveKpi.objective_id, Kpi.name, Kpi.id)
     )
-    return dict((await session.execute(stmt)).all())
+    links: dict[uuid.UUID, list[KpiLink]] = {}
+    for objective_id, kpi_id, name, weight in await session.execute(stmt):
+        links.setdefault(objective_id, []).append(KpiLink(kpi_id=kpi_id, name=name, weight=weight))
+    return links
 
 
 def _facts(objective: Objective) -> ObjectiveFacts:
@@ -129,19 +147,20 @@ def _facts(objective: Objective) -> ObjectiveFacts:
     )
 
 
-async def _with_checks(session: AsyncSession, objectives: Sequence[Objective]) -> list[ObjectiveWithCheck]:
-    """Each objective with its SMART check; their goals must already be loaded (joinedload)."""
-    kpi_counts = await _linked_kpi_counts(session, [o.id for o in objectives])
+async def _with_checks(session: AsyncSession, objectives: Sequence[Objective]) -> list[CheckedObjective]:
+    """Each objective with its SMART check and linked KPIs; their goals must already be loaded (joinedload)."""
+    links = await _linked_kpis(session, [o.id for o in objectives])
     on = today()
     return [
         (
             o,
             check_smart(
                 _facts(o),
-                linked_kpis=kpi_counts.get(o.id, 0),
+                linked_kpis=len(links.get(o.id, [])),
                 goal_status=o.business_goal.status if o.business_goal is not None else None,
                 today=on,
             ),
+            links.get(o.id, []),
         )
         for o in objectives
     ]
@@ -159,8 +178,8 @@ async def _load_objective(session: AsyncSession, objective_id: uuid.UUID) -> Obj
     return objective
 
 
-async def get_objective(session: AsyncSession, *, objective_id: uuid.UUID) -> ObjectiveWithCheck:
-    """One objective with its SMART check, or 404."""
+async def get_objective(session: AsyncSession, *, objective_id: uuid.UUID) -> CheckedObjective:
+    """One objective with its SMART check and linked KPIs, or 404."""
     objective = await _load_objective(session, objective_id)
     [result] = await _with_checks(session, [objective])
     return result
@@ -169,7 +188,7 @@ async def get_objective(session: AsyncSession, *, objective_id: uuid.UUID) -> Ob
 async def all_objectives(session: AsyncSession) -> list[ObjectiveWithCheck]:
     """Every objective of the organisation with its SMART check, oldest first: two queries for any number."""
     objectives = (await session.scalars(_objectives().order_by(Objective.id))).all()
-    return await _with_checks(session, objectives)
+    return [(o, smart) for o, smart, _ in await _with_checks(session, objectives)]
 
 
 async def _require_objective_refs(session: AsyncSession, fields: dict[str, Any]) -> None:
@@ -181,7 +200,7 @@ async def _require_objective_refs(session: AsyncSession, fields: dict[str, Any])
     await require_refs(session, refs)
 
 
-async def create_objective(session: AsyncSession, *, fields: dict[str, Any]) -> ObjectiveWithCheck:
+async def create_objective(session: AsyncSession, *, fields: dict[str, Any]) -> CheckedObjective:
     """A new objective; its business goal and owner team must exist in this organisation."""
     await _require_objective_refs(session, fields)
     objective = Objective(**fields)
@@ -192,7 +211,7 @@ async def create_objective(session: AsyncSession, *, fields: dict[str, Any]) -> 
 
 async def update_objective(
     session: AsyncSession, *, objective_id: uuid.UUID, changes: dict[str, Any]
-) -> ObjectiveWithCheck:
+) -> CheckedObjective:
     """Change the fields a PATCH carried; the merged start/deadline must still be in order."""
     objective = await _load_objective(session, objective_id)
     start = changes.get("start_date", objective.start_date)
@@ -225,8 +244,9 @@ async def list_objectives(
     status: ObjectiveStatus | None,
     owner_team_id: uuid.UUID | None,
     smart: Verdict | None,
-) -> tuple[list[ObjectiveWithCheck], str | None]:
-    """The organisation's objectives with their SMART checks, oldest first; goals load in the same query."""
+) -> tuple[list[CheckedObjective], str | None]:
+    """The organisation's objectives with their SMART checks and linked KPIs, oldest first; goals load in the
+    same query, the KPI links of the whole page in one more."""
     stmt = _objectives()
     if business_goal_id is not None:
         stmt = stmt.where(Objective.business_goal_id == business_goal_id)
@@ -242,19 +262,19 @@ async def list_objectives(
 
 async def _page_by_verdict(
     session: AsyncSession, stmt: Select, page: PageParams, verdict: Verdict
-) -> tuple[list[ObjectiveWithCheck], str | None]:
+) -> tuple[list[CheckedObjective], str | None]:
     """A full page of objectives whose overall verdict is `verdict`.
 
     The verdict depends on today's date and on rules SQL cannot express, so it is computed here: scan
     in id order, SMART_SCAN_CHUNK rows per query, until the page is full. The cursor is the last
     objective returned, so pages neither skip nor repeat rows, exactly like unfiltered pages.
     """
-    matched: list[ObjectiveWithCheck] = []
+    matched: list[CheckedObjective] = []
     after = page.after
     while len(matched) <= page.limit:
         chunk_stmt = stmt if after is None else stmt.where(Objective.id > after)
         chunk = list((await session.scalars(chunk_stmt.order_by(Objective.id).limit(SMART_SCAN_CHUNK))).all())
-        matched += [pair for pair in await _with_checks(session, chunk) if pair[1].overall == verdict]
+        matched += [row for row in await _with_checks(session, chunk) if row[1].overall == verdict]
         if len(chunk) < SMART_SCAN_CHUNK:
             break
         after = chunk[-1].id
@@ -288,13 +308,20 @@ async def create_segment(session: AsyncSession, *, fields: dict[str, Any]) -> Se
     return segment
 
 
+def _name_contains(model: type[Segment] | type[Competitor], q: str):
+    """Case-insensitive "name contains q"; `%` and `_` in q are literal characters, not wildcards."""
+    return func.lower(model.name).contains(q.lower(), autoescape=True)
+
+
 async def list_segments(
-    session: AsyncSession, *, page: PageParams, priority: Priority | None
+    session: AsyncSession, *, page: PageParams, priority: Priority | None, q: str | None = None
 ) -> tuple[list[Segment], str | None]:
     """The organisation's target segments, oldest first."""
     stmt = select(Segment)
     if priority is not None:
         stmt = stmt.where(Segment.priority == priority)
+    if q:
+        stmt = stmt.where(_name_contains(Segment, q))
     return await fetch_page(session, stmt, Segment.id, page)
 
 
@@ -329,9 +356,16 @@ async def create_competitor(session: AsyncSession, *, fields: dict[str, Any]) ->
     return competitor
 
 
-async def list_competitors(session: AsyncSession, *, page: PageParams) -> tuple[list[Competitor], str | None]:
-    """The organisation's competitors, oldest first."""
-    return await fetch_page(session, select(Competitor), Competitor.id, page)
+async def list_competitors(
+    session: AsyncSession, *, page: PageParams, q: str | None = None, min_share: Decimal | None = None
+) -> tuple[list[Competitor], str | None]:
+    """The organisation's competitors, oldest first; `min_share` leaves out those without an estimate."""
+    stmt = select(Competitor)
+    if q:
+        stmt = stmt.where(_name_contains(Competitor, q))
+    if min_share is not None:
+        stmt = stmt.where(Competitor.estimated_share_pct >= min_share)
+    return await fetch_page(session, stmt, Competitor.id, page)
 
 
 async def get_competitor(session: AsyncSession, *, competitor_id: uuid.UUID) -> Competitor:
