@@ -1,10 +1,12 @@
 """Targets per period with thresholds that fit the KPI's direction; revisions; no overlapping periods."""
 
 import asyncio
-from datetime import date
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from shared.periods import period_containing
 from tests.kpi_support import make_kpi, put_daily
 from tests.support import BACKEND
 
@@ -63,6 +65,8 @@ async def test_ratio_kpis_default_to_no_pacing_and_lower_is_better_needs_rising_
         {"period": "2027-01", "target_value": "10", "no_data_policy": "panic"},
         {"period": "2027-01", "target_value": "10", "threshold_mode": "absolute", "warning": "12"},
         {"period": "2027-01", "target_value": "10", "target_high": "20"},
+        {"period": "2027-Q1", "start_date": "2027-02-01", "end_date": "2027-03-31", "target_value": "10"},
+        {"period": "2027-Q1", "end_date": "2027-06-30", "target_value": "10"},
     ],
 )
 async def test_bad_targets_are_422_and_nothing_is_written(client, keys, state, org, body):
@@ -70,6 +74,59 @@ async def test_bad_targets_are_422_and_nothing_is_written(client, keys, state, o
     r = await client.post(f"/v1/kpis/{kpi}/targets", json=body, headers=keys.headers("editor"))
     assert r.status_code == 422, r.text
     assert (await client.get(f"/v1/kpis/{kpi}/targets", headers=keys.headers("viewer"))).json()["items"] == []
+
+
+async def test_a_period_with_dates_that_disagree_is_refused_naming_the_fields(client, keys, state, org):
+    kpi = await make_kpi(state, org.id)
+    url, h = f"/v1/kpis/{kpi}/targets", keys.headers("editor")
+    body = {"period": "2027-Q1", "start_date": "2027-02-01", "end_date": "2027-04-30", "target_value": "10"}
+    r = await client.post(url, json=body, headers=h)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    detail = r.json()["detail"]
+    assert "start_date 2027-02-01 is not the start of 2027-Q1 (2027-01-01)" in detail
+    assert "end_date 2027-04-30 is not the end of 2027-Q1 (2027-03-31)" in detail
+    matching = {**body, "start_date": "2027-01-01", "end_date": "2027-03-31"}
+    t = (await client.post(url, json=matching, headers=h)).json()
+    assert (t["period_label"], t["start_date"], t["end_date"]) == ("2027-Q1", "2027-01-01", "2027-03-31")
+
+
+async def test_a_range_kpi_target_defaults_to_no_pacing(client, keys, state, org):
+    ctr = await make_kpi(state, org.id, name="CTR", formula="clicks", direction="target_range", unit="percent")
+    body = {"period": "2027-01", "target_value": "18", "target_high": "25"}
+    r = await client.post(f"/v1/kpis/{ctr}/targets", json=body, headers=keys.headers("editor"))
+    assert r.status_code == 201, r.text
+    assert r.json()["pacing"] == "none", "clicks is one summed metric, but a band is never paced linearly"
+    linear = await client.post(
+        f"/v1/kpis/{ctr}/targets",
+        json={**body, "period": "2027-02", "pacing": "linear"},
+        headers=keys.headers("editor"),
+    )
+    assert linear.status_code == 422 and "paced linearly" in linear.json()["detail"]
+
+
+async def evaluations_of(client, headers, kpi, timeout_s: float = 20) -> list[dict]:
+    """The KPI's evaluations once there is one (the deferred job runs after the request: in-process on
+    SQLite, in the arq worker process on Postgres)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        items = (await client.get(f"/v1/kpis/{kpi}/evaluations", headers=headers)).json()["items"]
+        if items or time.monotonic() > deadline:
+            return items
+        await asyncio.sleep(0.05)
+
+
+async def test_a_target_over_data_already_ingested_is_evaluated_at_once(client, keys, state, org):
+    kpi = await make_kpi(state, org.id)
+    # Last month, already over: the periodic re-evaluation only looks at current periods.
+    month = period_containing("month", period_containing("month", datetime.now(UTC).date()).start - timedelta(1))
+    await put_daily(state, org.id, "leads", month.start, [10] * 20)
+    r = await client.post(
+        f"/v1/kpis/{kpi}/targets", json={"period": month.label, "target_value": "300"}, headers=keys.headers("editor")
+    )
+    assert r.status_code == 201, r.text
+    [evaluation] = await evaluations_of(client, keys.headers("viewer"), kpi)
+    assert (evaluation["target_id"], evaluation["trigger"]) == (r.json()["id"], "target_change")
+    assert (evaluation["value"], evaluation["attainment_pct"], evaluation["status"]) == ("200", "66.67", "off_track")
 
 
 async def test_periods_of_one_kpi_may_not_overlap(client, keys, state, org):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from services.api.crud import get_or_404
 from services.api.kpis.target_schemas import (
+    TARGET_LIMIT,
     HistoryPoint,
     KpiProgress,
     KpiValues,
@@ -23,11 +24,46 @@ from services.api.schemas import plain_number
 from shared.kpis.compute import Window, evaluate_targets, kpi_values
 from shared.kpis.models import Kpi, KpiTarget, ObjectiveKpi
 from shared.kpis.suggest import MIN_PERIODS, suggest_target
-from shared.periods import parse_period, period_containing, previous_periods, same_period_last_year
+from shared.periods import Period, parse_period, period_containing, same_period_last_year
 from shared.strategy.models import Objective
 
 TRAILING_PERIODS = 6
 HUNDRED = Decimal(100)
+# How many periods either side of the same period last year its seasonal factor compares it with: three, but
+# never reaching the period asked for (a half-year has one before it; a year has no season at all).
+SEASON_HALF_WIDTH = {"day": 3, "week": 3, "month": 3, "quarter": 3, "half": 1, "year": 0}
+
+
+def _walk(period: Period, count: int, *, forward: bool) -> list[Period | None]:
+    """The `count` periods of the same kind just before (or after) this one, in time order; None for those
+    outside the years periods cover (1900-2199)."""
+    out: list[Period | None] = []
+    current = period
+    for _ in range(count):
+        day = current.end + timedelta(days=1) if forward else current.start - timedelta(days=1)
+        try:
+            current = period_containing(period.kind, day)
+        except ValueError:
+            out.extend([None] * (count - len(out)))
+            break
+        out.append(current)
+    return out if forward else out[::-1]
+
+
+def _last_year_around(period: Period) -> list[Period | None]:
+    """The same period a year ago in the middle, with SEASON_HALF_WIDTH periods either side; [] for years."""
+    half = SEASON_HALF_WIDTH[period.kind]
+    try:
+        last_year = same_period_last_year(period)
+    except ValueError:  # before 1901
+        return []
+    if not half:
+        return []
+    return [*_walk(last_year, half, forward=False), last_year, *_walk(last_year, half, forward=True)]
+
+
+def _usable(value: Decimal | None) -> bool:
+    return value is not None and value.is_finite() and abs(value) < TARGET_LIMIT
 
 
 async def suggest(session, *, kpi_id: uuid.UUID, period_label: str) -> SuggestedTarget:
@@ -37,37 +73,56 @@ async def suggest(session, *, kpi_id: uuid.UUID, period_label: str) -> Suggested
         period = parse_period(period_label)
     except ValueError as exc:
         raise Unprocessable(str(exc), errors=[{"location": "query.period", "message": str(exc)}]) from exc
-    trailing = previous_periods(period, TRAILING_PERIODS)
-    last_year = same_period_last_year(period)
-    around_last_year = previous_periods(last_year, TRAILING_PERIODS)
-    periods = {p.label: p for p in [*trailing, last_year, *around_last_year]}
+    trailing = _walk(period, TRAILING_PERIODS, forward=False)
+    around = _last_year_around(period)
+    periods = {p.label: p for p in [*trailing, *around] if p is not None}
     windows = {label: Window(kpi.id, p.start, p.end) for label, p in periods.items()}
     values = await kpi_values(session, [kpi], windows.values())
-    value_of = {label: values[window] for label, window in windows.items()}
 
-    # Leading periods before the KPI had any data are not history; gaps after the first value are kept.
-    history = [value_of[p.label] for p in trailing]
+    def value_of(p: Period | None) -> Decimal | None:
+        return None if p is None else values[windows[p.label]]
+
+    # Leading periods before the KPI had any data are not history; gaps after the first value are kept (they
+    # keep the later values at their true positions in the trend).
+    history = [value_of(p) for p in trailing]
     while history and history[0] is None:
         history.pop(0)
-    suggestion = suggest_target(
-        history,
-        kpi.direction,
-        same_period_last_year=value_of[last_year.label],
-        last_year_neighbours=[value_of[p.label] for p in around_last_year],
-    )
-    known = sum(v is not None for v in history)
-    shown = [HistoryPoint(period=p.label, value=value_of[p.label]) for p in trailing]
-    if suggestion is None:
+    shown = [HistoryPoint(period=p.label, value=value_of(p)) for p in trailing if p is not None]
+    known = [v for v in history if v is not None]
+
+    def without_suggestion(explanation: str) -> SuggestedTarget:
         return SuggestedTarget(
             kpi_id=kpi.id,
             period=period.label,
             enough_history=False,
-            explanation=f"Not enough history: {known} of the last {TRAILING_PERIODS} periods have data; "
-            f"a suggestion needs at least {MIN_PERIODS}.",
+            explanation=explanation,
             suggestion=None,
-            numbers={"periods_with_data": known},
+            numbers={"periods_with_data": len(known)},
             history=shown,
         )
+
+    def too_large(what: str, numbers: list[Decimal]) -> SuggestedTarget:
+        largest = max((abs(v) for v in numbers if v.is_finite()), default=None)
+        return without_suggestion(
+            f"Not enough usable history: {what} reach {'infinity' if largest is None else f'{largest:.3E}'}, "
+            "past the largest target this service stores (16 digits before the decimal point)."
+        )
+
+    if not all(_usable(v) for v in known):
+        return too_large("the KPI's values", known)
+    suggestion = suggest_target(
+        history,
+        kpi.direction,
+        # A year-ago value too large for a target tells nothing about the season of a usable series.
+        last_year_around=[v if _usable(v) else None for v in map(value_of, around)],
+    )
+    if suggestion is None:
+        return without_suggestion(
+            f"Not enough history: {len(known)} of the last {TRAILING_PERIODS} periods have data; "
+            f"a suggestion needs at least {MIN_PERIODS}."
+        )
+    if not all(_usable(v) for v in suggestion.levels):
+        return too_large("the suggested levels", suggestion.levels)
     return SuggestedTarget(
         kpi_id=kpi.id,
         period=period.label,
@@ -75,8 +130,11 @@ async def suggest(session, *, kpi_id: uuid.UUID, period_label: str) -> Suggested
         explanation=suggestion.method,
         suggestion=SuggestedLevels(
             target_value=suggestion.target,
+            target_high=suggestion.target_high,
             warning=suggestion.warning,
             critical=suggestion.critical,
+            warning_high=suggestion.warning_high,
+            critical_high=suggestion.critical_high,
             pacing=await default_pacing(session, kpi),
         ),
         numbers={k: _plain(v) for k, v in suggestion.numbers.items()},

@@ -12,6 +12,8 @@ from shared.kpis.evaluation import Pacing, Status, ThresholdMode
 from shared.kpis.models import NoDataPolicy, PeriodKind
 from shared.periods import parse_period
 
+# Values and levels hold 24 digits, 8 after the point: a target's magnitude stays below 10^16.
+TARGET_LIMIT = Decimal("1e16")
 Value = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=24, decimal_places=8, examples=["25000"])]
 Level = Annotated[
     Decimal | None,
@@ -42,7 +44,8 @@ class TargetCreate(Input):
     pacing: Pacing | None = Field(
         default=None,
         description="`linear` for cumulative KPIs (expected to date = target × elapsed share), `none` for ratios. "
-        "Default: linear when the formula is one summed metric, else none.",
+        "Default: linear when the formula is one summed metric, else none; always none for a `target_range` KPI "
+        "(a band is not cumulative).",
     )
     baseline: Level = Field(default=None, description="Where the KPI stood before", examples=["18000"])
     pending_evaluations: int = Field(default=1, ge=1, le=100, description="Evaluations a new status must hold")
@@ -65,8 +68,19 @@ class TargetCreate(Input):
     def _period(self) -> "TargetCreate":
         if self.period is not None:
             period = parse_period(self.period)
-            self.start_date = self.start_date or period.start
-            self.end_date = self.end_date or period.end
+            clashes = [
+                f"{name} {given} is not the {edge} of {period.label} ({expected})"
+                for name, edge, given, expected in (
+                    ("start_date", "start", self.start_date, period.start),
+                    ("end_date", "end", self.end_date, period.end),
+                )
+                if given is not None and given != expected
+            ]
+            if clashes:
+                raise ValueError(
+                    f"{'; '.join(clashes)}: send a period or start_date and end_date (or dates matching the period)"
+                )
+            self.start_date, self.end_date = period.start, period.end
         if self.start_date is None or self.end_date is None:
             raise ValueError("give a period (e.g. 2027-Q1), or both start_date and end_date")
         check_date_order(self.start_date, self.end_date, start_name="start_date", end_name="end_date")
@@ -144,9 +158,14 @@ class HistoryPoint(Output):
 
 
 class SuggestedLevels(Output):
-    target_value: Number = Field(examples=["26100"])
+    """Ready to send as a target's levels: absolute thresholds; the *_high ends for a `target_range` KPI only."""
+
+    target_value: Number = Field(examples=["26100"], description="The target; for a range, its low end")
+    target_high: Number | None = Field(default=None, examples=[None])
     warning: Number
     critical: Number
+    warning_high: Number | None = Field(default=None, examples=[None])
+    critical_high: Number | None = Field(default=None, examples=[None])
     threshold_mode: ThresholdMode = ThresholdMode.absolute
     pacing: Pacing
 
@@ -155,7 +174,12 @@ class SuggestedTarget(Output):
     kpi_id: Id
     period: str = Field(examples=["2027-Q1"])
     enough_history: bool
-    explanation: str = Field(examples=["least-squares trend over the last 6 periods, projected one period ahead"])
+    explanation: str = Field(
+        examples=[
+            "least-squares trend over the last 6 periods: 10 a period, projected one period ahead to 160; warning "
+            "one standard deviation of the history on the worse side, critical two"
+        ]
+    )
     suggestion: SuggestedLevels | None
     numbers: dict[str, Any] = Field(description="The figures behind the suggestion", examples=[{"mean": "24000"}])
     history: list[HistoryPoint]

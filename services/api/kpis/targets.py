@@ -2,7 +2,7 @@
 revisions with a reason, suggestions from history, and objective progress from KPI attainment."""
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select, update
@@ -15,7 +15,7 @@ from services.api.schemas import plain_number
 from shared.alerts.evaluate import reset_target_state
 from shared.jobs.queue import defer
 from shared.kpis.compute import Window, kpi_values, thresholds_of
-from shared.kpis.evaluation import Pacing, validate_target
+from shared.kpis.evaluation import Direction, Pacing, validate_target
 from shared.kpis.formula import parse_formula
 from shared.kpis.models import Kpi, KpiTarget, KpiTargetRevision, MetricDefinition, PeriodKind
 from shared.periods import parse_period
@@ -43,7 +43,10 @@ def _check_levels(kpi: Kpi, target: KpiTarget) -> None:
 
 
 async def default_pacing(session, kpi: Kpi) -> Pacing:
-    """Linear for a KPI that is one summed metric (cumulative: spend, leads); none for ratios and scores."""
+    """Linear for a KPI that is one summed metric (cumulative: spend, leads); none for ratios and scores, and
+    for every target range (a band is not cumulative: `validate_target` refuses it paced linearly)."""
+    if kpi.direction == Direction.target_range:
+        return Pacing.none
     tree = parse_formula(kpi.formula).tree
     key = getattr(tree, "key", None)
     if key is None:
@@ -85,7 +88,33 @@ async def create_target(session, *, kpi_id: uuid.UUID, body: TargetCreate) -> tu
     _check_levels(kpi, target)
     session.add(target)
     await session.flush()
+    await _evaluate_if_measured(session, kpi, target)
     return kpi, target
+
+
+def _queue_evaluation(session, kpi: Kpi, target: KpiTarget) -> None:
+    """The KPI evaluated again from the target's start, after the commit."""
+    defer(
+        session,
+        "kpis.evaluate",
+        org_id=str(kpi.org_id),
+        kpi_ids=[str(kpi.id)],
+        since=target.start_date.isoformat(),
+        trigger="target_change",
+    )
+
+
+async def _evaluate_if_measured(session, kpi: Kpi, target: KpiTarget) -> None:
+    """Ask for the new target's first evaluation after the commit when its period has started and already
+    has a value: data ingested before the target (or a period that has ended, which no cron re-evaluates) is
+    judged at once. Without data there is nothing to judge yet: the first ingested data evaluates it (and
+    the cron records no_data for a current period), so a target waiting for data alerts nobody."""
+    today = datetime.now(UTC).date()
+    if target.start_date > today:
+        return
+    if await kpi_value_between(session, kpi, target.start_date, min(today, target.end_date)) is None:
+        return
+    _queue_evaluation(session, kpi, target)
 
 
 async def get_target(session, *, kpi_id: uuid.UUID, target_id: uuid.UUID) -> tuple[Kpi, KpiTarget]:
@@ -141,14 +170,7 @@ async def update_target(
     if revised:
         # New levels: the state machine starts again from a clean state, and the target is re-evaluated.
         await reset_target_state(session, target.id)
-        defer(
-            session,
-            "kpis.evaluate",
-            org_id=str(kpi.org_id),
-            kpi_ids=[str(kpi.id)],
-            since=target.start_date.isoformat(),
-            trigger="target_change",
-        )
+        _queue_evaluation(session, kpi, target)
         session.add(
             KpiTargetRevision(
                 target_id=target.id,

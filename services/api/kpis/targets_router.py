@@ -41,6 +41,11 @@ async def create_target(kpi_id: uuid.UUID, body: TargetCreate, session: SessionD
     must fit the KPI's direction: for `higher_is_better` critical ≤ warning ≤ target, for `lower_is_better`
     critical ≥ warning ≥ target (422 otherwise). Left out, warning is the target itself and critical 10% of
     the target beyond it. Periods of one KPI may not overlap (409 naming the other target).
+
+    Give `period`, or `start_date` and `end_date`; with both, the dates must be the period's (422 naming them).
+    `pacing` defaults to `linear` for a KPI that is one summed metric, else `none`; always `none` for a
+    `target_range` KPI. A target whose period has started and already has data is evaluated right after it
+    is created (see `GET /v1/kpis/{id}/evaluations`), without waiting for new data or the periodic run.
     """
     kpi, target = await service.create_target(session, kpi_id=kpi_id, body=body)
     return _out(kpi, target)
@@ -105,9 +110,13 @@ async def suggested_target(
     period: Annotated[str, Query(examples=["2027-Q1"], description="The period to suggest a target for")],
 ) -> SuggestedTarget:
     """A proposed target and thresholds for a period, from the KPI's own history, with the method and the
-    numbers behind it: the trend over the trailing periods of the same length, projected one period ahead,
-    scaled by the season when a year of history exists. With fewer than three periods of history it says so
-    and suggests nothing."""
+    numbers behind it: the least-squares trend over the six trailing periods of the same length (a period
+    without data is a gap, not squeezed out), projected one period ahead, then scaled by the seasonal factor
+    when the same period a year ago is known: its value ÷ the mean of the periods centred on it (a steady
+    trend alone gives 1). Warning and critical lie one and two standard deviations of the history on the
+    worse side; a `target_range` KPI gets a band (`target_value`..`target_high`) and pacing `none`. The
+    levels can be sent back as the target. With fewer than three periods of data, or values too large for a
+    target, `enough_history` is false, the explanation says why and nothing is suggested."""
     return await progress_service.suggest(session, kpi_id=kpi_id, period_label=period)
 
 
