@@ -227,3 +227,27 @@ async def test_two_evaluations_at_once_fire_one_alert_and_one_webhook(client, ke
             select(func.count(WebhookDelivery.id)).where(WebhookDelivery.endpoint_id == endpoint.json()["id"])
         )
     assert (events, deliveries) == (1, 1)
+
+
+# --- the scheduled run, one organisation at a time ------------------------------------------------------
+
+
+async def test_the_scheduled_run_survives_one_organisation_failing(client, keys, state, org, other_org, monkeypatch):
+    from shared.alerts import evaluate as evaluation
+
+    ours = await kpi_with_target(client, keys.headers("admin"), "Leads", "leads", "higher_is_better", target_value="9")
+    theirs = await kpi_with_target(client, other_org.headers, "Leads", "leads", "higher_is_better", target_value="9")
+    for handle in (org, other_org):
+        await put_daily(state, handle.id, "leads", YESTERDAY, [10])
+    run_evaluations = evaluation.run_evaluations
+
+    async def failing_for_the_other_org(session, settings, pairs, trigger):
+        if any(kpi.org_id == other_org.id for kpi, _ in pairs):
+            raise RuntimeError("this organisation's evaluation breaks")
+        return await run_evaluations(session, settings, pairs, trigger)
+
+    monkeypatch.setattr(evaluation, "run_evaluations", failing_for_the_other_org)
+    assert await evaluation.evaluate_active({"db": state.db, "queue": state.queue, "settings": state.settings}) >= 1
+    [ev] = await evaluations(client, keys.headers("viewer"), ours)
+    assert (ev["trigger"], ev["value"], ev["status"]) == ("schedule", "10", "on_track")
+    assert (await client.get(f"/v1/kpis/{theirs}/evaluations", headers=other_org.headers)).json()["items"] == []

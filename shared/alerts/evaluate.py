@@ -62,18 +62,38 @@ async def evaluate_kpis(ctx, *, org_id: str, kpi_ids: list[str], since: str | No
 
 @cron_job(name="kpis.evaluate_active", every_s=300)
 async def evaluate_active(ctx) -> int:
-    """Every target whose period includes today, in every organisation."""
+    """Every target whose period includes today, one organisation per transaction: an organisation whose
+    evaluation fails is logged and skipped until the next tick, and never holds up the others (nor keeps every
+    organisation's target states locked for the whole run)."""
     today = datetime.now(UTC).date()
+    active = (KpiTarget.start_date <= today, KpiTarget.end_date >= today)
     async with job_session(ctx) as session:
-        pairs = (
-            await session.execute(
-                select(Kpi, KpiTarget)
-                .join(KpiTarget, KpiTarget.kpi_id == Kpi.id)
-                .where(KpiTarget.start_date <= today, KpiTarget.end_date >= today)
+        org_ids = (
+            await session.scalars(
+                select(Kpi.org_id).join(KpiTarget, KpiTarget.kpi_id == Kpi.id).where(*active).distinct()
             )
         ).all()
-        result = await run_evaluations(session, ctx["settings"], [(k, t) for k, t in pairs], EvaluationTrigger.schedule)
-    return result["evaluated"]
+    evaluated, failed = 0, []
+    for org_id in sorted(org_ids):
+        try:
+            async with job_session(ctx) as session:
+                pairs = (
+                    await session.execute(
+                        select(Kpi, KpiTarget)
+                        .join(KpiTarget, KpiTarget.kpi_id == Kpi.id)
+                        .where(Kpi.org_id == org_id, *active)
+                    )
+                ).all()
+                result = await run_evaluations(
+                    session, ctx["settings"], [(k, t) for k, t in pairs], EvaluationTrigger.schedule
+                )
+            evaluated += result["evaluated"]
+        except Exception:
+            log.exception("scheduled evaluation of organisation %s failed; the next tick tries again", org_id)
+            failed.append(org_id)
+    if failed:
+        log.warning("scheduled evaluation: %d organisation(s) failed, %d target(s) evaluated", len(failed), evaluated)
+    return evaluated
 
 
 async def _locked_states(session, pairs) -> dict[uuid.UUID, KpiTargetState]:
