@@ -55,7 +55,13 @@ async def push_meta(client, headers) -> None:
 async def test_an_org_counts_its_own_meta_action_types_as_conversions(client, keys, other_org):
     admin = keys.headers("admin")
     before = (await client.get(url(), headers=keys.headers("viewer"))).json()
-    assert before == {"source": "meta", "settings": DEFAULTS, "customised": [], "updated_at": None}
+    assert before == {
+        "source": "meta",
+        "settings": DEFAULTS,
+        "customised": [],
+        "signature_required": False,
+        "updated_at": None,
+    }
 
     r = await client.put(url(), json={"conversions": ["complete_registration"]}, headers=admin)
     assert r.status_code == 200, r.text

@@ -1,4 +1,4 @@
-"""ingest source configs: each organisation's settings of the ad-platform adapters
+"""ingest source configs: each organisation's settings of the ad-platform adapters and push signing secrets
 
 Revision ID: 0011
 Revises: 0010
@@ -21,6 +21,7 @@ def upgrade() -> None:
         "ingest_source_configs",
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("settings", sa.JSON(), nullable=False),
+        sa.Column("signing_secret", sa.String(length=200), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False

@@ -75,6 +75,10 @@ class Unauthorized(Problem):
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="kpi"'}, **extra)
 
 
+class InvalidSignature(Problem):
+    status, slug, title = 401, "invalid-signature", "Signature missing or invalid"
+
+
 class Forbidden(Problem):
     status, slug, title = 403, "forbidden", "Not allowed for this key's role"
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
+from shared.webhooks.sealing import SealedSecret
 
 # The stored key of a dimension set (`shared.ingest.merge.dims_key`, canonical JSON with non-ASCII escaped) is at
 # most this many characters, in metric_points and metric_daily alike; the API refuses a longer one.
@@ -86,3 +87,6 @@ class IngestSourceConfig(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base)
 
     source: Mapped[str] = mapped_column(String(32))
     settings: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    # Set: every push of this source must carry `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body>` under it.
+    # Sealed at rest like webhook secrets (WEBHOOK_SECRET_KEY).
+    signing_secret: Mapped[str | None] = mapped_column(SealedSecret(), nullable=True)

@@ -106,6 +106,14 @@ async def push_platform_report(
         ),
     ],
     idempotency_key: IdempotencyHeader = None,
+    signature: Annotated[
+        str | None,
+        Header(
+            alias=sources.SIGNATURE_HEADER,
+            description="`sha256=<hex HMAC-SHA256 of the raw body>`; required once the organisation set a signing "
+            "secret for the source (`PUT /v1/ingest/sources/{source}/signing-secret`)",
+        ),
+    ] = None,
 ) -> BatchAccepted:
     """Push a report as an ad platform's API returns it: `meta` (Insights), `google_ads` (search/searchStream,
     nested or flattened), `tiktok` (integrated report), `linkedin` (adAnalytics).
@@ -115,11 +123,16 @@ async def push_platform_report(
     leads and revenue is the organisation's setting (`/v1/ingest/sources/meta/config`). A row the platform would
     not send daily is refused (422 says so), and every error names the report's row and field
     (`body.data[1].date_start`); see docs/domains/ingest-adapters.md for the field mapping.
+
+    Once the organisation set a signing secret for the source, a push without a valid `X-Hub-Signature-256`
+    (Meta's scheme: `sha256=` + hex HMAC-SHA256 of the exact body bytes) is a 401 and nothing is stored.
     """
     sources.check_source(source)
-    config = await sources.adapter_config(session, source=source)
+    setup = await sources.source_setup(session, source=source)
+    if setup.signing_secret is not None:
+        sources.verify_signature(setup.signing_secret, await request.body(), signature)
     try:
-        points = ADAPTERS[source](payload, config)
+        points = ADAPTERS[source](payload, setup.config)
     except AdapterError as exc:
         where = service.in_body(exc.location)
         raise Unprocessable(f"{where}: {exc.message}", errors=[{"location": where, "message": exc.message}]) from exc

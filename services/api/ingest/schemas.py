@@ -138,4 +138,30 @@ class SourceConfigOut(Output):
     customised: list[str] = Field(
         description="The settings the organisation set; the others follow the defaults", examples=[["conversions"]]
     )
+    signature_required: bool = Field(
+        default=False,
+        description="Pushes of this source must carry X-Hub-Signature-256 (see PUT …/signing-secret)",
+        examples=[False],
+    )
     updated_at: Timestamp | None = Field(description="When the organisation last changed them; null: never")
+
+
+class SigningSecretIn(Input):
+    secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=100,
+        description="Your own secret (e.g. the Meta app secret your relay signs with); leave out to get a "
+        "generated one",
+        examples=[None],
+    )
+
+
+class SigningSecretOut(Output):
+    source: str = Field(examples=["meta"])
+    secret: str = Field(
+        description="Shown once: sign each push's raw body with HMAC-SHA256 under it",
+        examples=["pV3a9q0l2Yk7cXv1nT8s4Rw6eJ5uHb0mZf2gKd9iLqA"],
+    )
+    header: str = Field(examples=["X-Hub-Signature-256"])
+    format: str = Field(examples=["sha256=<hex HMAC-SHA256 of the raw request body>"])

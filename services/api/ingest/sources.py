@@ -1,5 +1,10 @@
-"""Each organisation's settings of the ad-platform adapters (which Meta action types count as what)."""
+"""Each organisation's settings of the ad-platform adapters (which Meta action types count as what), and the
+optional signing secret its pushes of a source must be signed with (`X-Hub-Signature-256`, as Meta signs)."""
 
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -8,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.ingest.schemas import SOURCE_SETTINGS_IN, NoSettingsIn, SourceConfigOut
-from services.api.problems import NotFound
+from services.api.problems import InvalidSignature, NotFound
 from shared.ingest.adapters import ADAPTERS, SOURCE_SETTINGS, AdapterConfig, config_for, settings_of
 from shared.ingest.models import IngestSourceConfig
 
@@ -19,10 +24,46 @@ def check_source(source: str) -> None:
         raise NotFound(f"No adapter for {source!r}; use one of {', '.join(sorted(ADAPTERS))} or /v1/ingest/metrics.")
 
 
-async def adapter_config(session: AsyncSession, *, source: str) -> AdapterConfig:
-    """The config the source's adapter reads this organisation's reports with: its settings over the defaults."""
-    stored = await session.scalar(select(IngestSourceConfig.settings).where(IngestSourceConfig.source == source))
-    return config_for(source, stored or {})
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+SIGNATURE_PREFIX = "sha256="
+
+
+@dataclass(frozen=True)
+class SourceSetup:
+    config: AdapterConfig  # what the adapter reads the organisation's reports with
+    signing_secret: str | None  # set: pushes must be signed
+
+
+async def source_setup(session: AsyncSession, *, source: str) -> SourceSetup:
+    """The organisation's settings over the defaults, and its signing secret if it set one (one query)."""
+    row = (
+        await session.execute(
+            select(IngestSourceConfig.settings, IngestSourceConfig.signing_secret).where(
+                IngestSourceConfig.source == source
+            )
+        )
+    ).first()
+    settings, secret = row if row is not None else ({}, None)
+    return SourceSetup(config_for(source, settings or {}), secret)
+
+
+def signature_of(secret: str, body: bytes) -> str:
+    """The header value a push of this body carries: `sha256=` + hex HMAC-SHA256 under the secret."""
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> None:
+    """401 unless the header is the body's signature under the secret (compared in constant time)."""
+    if not header:
+        raise InvalidSignature(
+            f"This organisation requires signed pushes of this source: send {SIGNATURE_HEADER}: "
+            "sha256=<hex HMAC-SHA256 of the raw body under the source's signing secret>."
+        )
+    if not hmac.compare_digest(header.strip().lower().encode(), signature_of(secret, body).encode()):
+        raise InvalidSignature(
+            f"{SIGNATURE_HEADER} does not match the body: sign the exact bytes sent, with the source's current "
+            "signing secret, as sha256=<hex>."
+        )
 
 
 async def get_config(session: AsyncSession, *, source: str) -> SourceConfigOut:
@@ -43,13 +84,38 @@ async def put_config(session: AsyncSession, *, source: str, body: dict[str, Any]
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
         ) from exc
-    row = await session.scalar(select(IngestSourceConfig).where(IngestSourceConfig.source == source).with_for_update())
-    if row is None:
-        row = IngestSourceConfig(source=source)
-        session.add(row)
+    row = await _row_for_update(session, source)
     row.settings = settings
     await session.flush()
     return _out(source, row)
+
+
+async def set_signing_secret(session: AsyncSession, *, source: str, secret: str | None) -> str:
+    """Require signed pushes of this source from now on, under the given secret or a generated one; returns it."""
+    check_source(source)
+    secret = secret or secrets.token_urlsafe(32)
+    row = await _row_for_update(session, source)
+    row.signing_secret = secret
+    await session.flush()
+    return secret
+
+
+async def clear_signing_secret(session: AsyncSession, *, source: str) -> None:
+    """Stop requiring signatures on this source's pushes."""
+    check_source(source)
+    row = await session.scalar(select(IngestSourceConfig).where(IngestSourceConfig.source == source).with_for_update())
+    if row is None or row.signing_secret is None:
+        raise NotFound(f"Pushes of {source!r} need no signature; there is no signing secret to remove.")
+    row.signing_secret = None
+    await session.flush()
+
+
+async def _row_for_update(session: AsyncSession, source: str) -> IngestSourceConfig:
+    row = await session.scalar(select(IngestSourceConfig).where(IngestSourceConfig.source == source).with_for_update())
+    if row is None:
+        row = IngestSourceConfig(source=source, settings={})
+        session.add(row)
+    return row
 
 
 def _out(source: str, row: IngestSourceConfig | None) -> SourceConfigOut:
@@ -58,5 +124,6 @@ def _out(source: str, row: IngestSourceConfig | None) -> SourceConfigOut:
         source=source,
         settings=settings_of(source, config_for(source, stored)),
         customised=sorted(name for name in stored if name in SOURCE_SETTINGS.get(source, {})),
+        signature_required=row is not None and row.signing_secret is not None,
         updated_at=row.updated_at if row is not None else None,
     )

@@ -2,11 +2,11 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response, status
 
 from services.api.deps import Admin, Reader, SessionDep
 from services.api.ingest import sources
-from services.api.ingest.schemas import SourceConfigOut
+from services.api.ingest.schemas import SigningSecretIn, SigningSecretOut, SourceConfigOut
 
 router = APIRouter(prefix="/sources")
 
@@ -47,3 +47,38 @@ async def put_source_config(
     than 20 types is a 422 naming it.
     """
     return await sources.put_config(session, source=source, body=body)
+
+
+@router.put("/{source}/signing-secret", response_model=SigningSecretOut, summary="Require signed pushes of a source")
+async def put_signing_secret(
+    source: str, session: SessionDep, _caller: Admin, body: SigningSecretIn
+) -> SigningSecretOut:
+    """From now on every `POST /v1/ingest/{source}` of this organisation must carry `X-Hub-Signature-256:
+    sha256=<hex HMAC-SHA256 of the raw body>` under this secret (Meta's signing scheme; an ETL relay signs
+    what it forwards), on top of the ingest key: a leaked key alone can no longer push reports. A push without
+    the header or with a wrong signature is a 401 problem and nothing is stored.
+
+    Send your own `secret` (16–100 characters, e.g. the Meta app secret your relay already signs with) or
+    none to get a generated one. The secret is shown once, stored sealed (`WEBHOOK_SECRET_KEY`), and replaced
+    by the next PUT: signatures under the old one stop being accepted at once. Admin keys only.
+    """
+    secret = await sources.set_signing_secret(session, source=source, secret=body.secret)
+    return SigningSecretOut(
+        source=source,
+        secret=secret,
+        header=sources.SIGNATURE_HEADER,
+        format=f"{sources.SIGNATURE_PREFIX}<hex HMAC-SHA256 of the raw request body>",
+    )
+
+
+@router.delete(
+    "/{source}/signing-secret",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Stop requiring signed pushes of a source",
+)
+async def delete_signing_secret(source: str, session: SessionDep, _caller: Admin) -> Response:
+    """Pushes of this source are accepted on the ingest key alone again. 404 when no secret is set. Admin
+    keys only."""
+    await sources.clear_signing_secret(session, source=source)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
