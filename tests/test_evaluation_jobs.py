@@ -13,7 +13,6 @@ from shared.alerts.evaluate import evaluate_kpis
 from shared.db.scoping import allow_all_orgs
 from shared.jobs.queue import run_and_wait
 from shared.webhooks.models import EventType, WebhookDelivery, WebhookEvent
-from tests import support
 from tests.kpi_support import put_daily
 from tests.receiver import running_receiver
 
@@ -192,7 +191,7 @@ async def test_a_new_formula_or_filter_restarts_the_kpis_evaluation(client, keys
 # --- two workers at once --------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(support.BACKEND != "postgres", reason="row locks and concurrent transactions: Postgres only")
+@pytest.mark.postgres_only  # row locks and concurrent transactions
 @pytest.mark.parametrize("round_", range(3))
 async def test_two_evaluations_at_once_fire_one_alert_and_one_webhook(client, keys, state, org, round_):
     admin, viewer = keys.headers("admin"), keys.headers("viewer")

@@ -17,9 +17,7 @@ from tests import support
 from tests.conftest import client_for
 from tests.ingest_support import point, push, wait_done
 
-pytestmark = pytest.mark.skipif(
-    support.BACKEND != "postgres", reason="needs the separate arq worker of the Postgres run"
-)
+pytestmark = pytest.mark.postgres_only  # needs the separate arq worker of the Postgres run
 DAYS, CAMPAIGNS = 30, 1000  # 30,000 increment points: long enough to be killed mid-merge
 
 
