@@ -17,7 +17,7 @@ from shared.alerts.state_machine import TargetState, decide
 from shared.ingest.models import MetricPoint
 from shared.jobs.context import job_session
 from shared.jobs.registry import cron_job, job
-from shared.kpis.compute import Window, kpi_values, thresholds_of
+from shared.kpis.compute import Window, thresholds_of, window_aggregates, with_zeros
 from shared.kpis.evaluation import Status, elapsed_fraction
 from shared.kpis.formula import parse_formula
 from shared.kpis.models import Kpi, KpiTarget, NoDataPolicy
@@ -150,11 +150,8 @@ async def run_evaluations(session, settings, pairs: list[tuple[Kpi, KpiTarget]],
     states = await _locked_states(session, pairs)
     kpis = list({k.id: k for k, _ in pairs}.values())
     windows = {t.id: Window(k.id, t.start_date, max(t.start_date, min(today, t.end_date))) for k, t in pairs}
-    values = await kpi_values(session, kpis, windows.values())
-    # Policy zero: metrics without data count as 0, before the formula. A second call, on those windows only (no
-    # query when there are none): beside the first it tells whether a value counted a missing metric as 0.
-    zeroed = [windows[t.id] for _, t in pairs if t.no_data_policy == NoDataPolicy.zero]
-    zero_values = await kpi_values(session, kpis, zeroed, zero_filled=zeroed)
+    aggregates = await window_aggregates(session, kpis, windows.values())
+    formulas = {kpi.id: parse_formula(kpi.formula) for kpi in kpis}
     provisional_from = await _provisional_kpis(session, settings, kpis, today)
     alerts = {
         a.target_id: a
@@ -166,9 +163,11 @@ async def run_evaluations(session, settings, pairs: list[tuple[Kpi, KpiTarget]],
     for kpi, target in pairs:
         state = states[target.id]
         window = windows[target.id]
-        value, zero_filled = values[window], False
+        value, zero_filled = formulas[kpi.id].evaluate(aggregates[window]), False
         if target.no_data_policy == NoDataPolicy.zero:
-            value, zero_filled = zero_values[window], value is None and zero_values[window] is not None
+            # Metrics without data count as 0, before the formula; say so when that is what gave a value.
+            filled = formulas[kpi.id].evaluate(with_zeros(aggregates[window]))
+            value, zero_filled = filled, value is None and filled is not None
         decision = decide(
             TargetState(state.status, state.candidate, state.candidate_count, state.since),
             value=value,

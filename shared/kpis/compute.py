@@ -8,7 +8,7 @@ one for the roll-up rows, whatever the number of KPIs and windows; dimension fil
 import uuid
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -67,11 +67,26 @@ def _matches(dimensions: dict[str, str] | None, wanted: dict[str, str]) -> bool:
 
 
 async def kpi_values(
-    session: AsyncSession, kpis: Iterable[Kpi], windows: Iterable[Window], zero_filled: Collection[Window] = ()
+    session: AsyncSession, kpis: Iterable[Kpi], windows: Iterable[Window]
 ) -> dict[Window, Decimal | None]:
-    """The value of each KPI over each of its windows (None where there is no data). In the `zero_filled`
-    windows a metric with no data counts as 0 (a target's no-data policy `zero`); the formula still decides,
-    so spend ÷ conversions with no conversions has no value rather than 0."""
+    """The value of each KPI over each of its windows (None where there is no data)."""
+    kpis = list(kpis)
+    formulas = {kpi.id: parse_formula(kpi.formula) for kpi in kpis}
+    aggregates = await window_aggregates(session, kpis, windows)
+    return {window: formulas[window.kpi_id].evaluate(found) for window, found in aggregates.items()}
+
+
+def with_zeros(aggregates: dict[str, Decimal | None]) -> dict[str, Decimal | None]:
+    """The metrics with no data counted as 0 (a target's no-data policy `zero`), before the formula runs: the
+    formula still decides, so spend ÷ conversions with no conversions has no value rather than 0."""
+    return {key: Decimal(0) if value is None else value for key, value in aggregates.items()}
+
+
+async def window_aggregates(
+    session: AsyncSession, kpis: Iterable[Kpi], windows: Iterable[Window]
+) -> dict[Window, dict[str, Decimal | None]]:
+    """For each window, every metric its KPI's formula reads aggregated over it (None: no data). Two queries
+    whatever the number of KPIs and windows; `kpi_values` applies the formulas."""
     by_id = {kpi.id: kpi for kpi in kpis}
     windows = list(windows)
     if not windows:
@@ -79,8 +94,7 @@ async def kpi_values(
     formulas = {kpi_id: parse_formula(kpi.formula) for kpi_id, kpi in by_id.items()}
     metric_keys = set().union(*(formulas[w.kpi_id].metrics for w in windows))
     if not metric_keys:
-        return {w: formulas[w.kpi_id].evaluate({}) for w in windows}
-    zero_filled = set(zero_filled)
+        return {w: {} for w in windows}
     # Jobs read across organisations (allow_all_orgs), so everything is keyed by (org, metric), never by the
     # metric key alone: two orgs' `spend` must not meet, nor their own definitions of a custom metric.
     org_ids = {by_id[w.kpi_id].org_id for w in windows}
@@ -130,21 +144,18 @@ async def kpi_values(
         days, totals = merged[cache_key]
         return totals[bisect_left(days, window.start) : bisect_right(days, window.end)]
 
-    values: dict[Window, Decimal | None] = {}
+    out: dict[Window, dict[str, Decimal | None]] = {}
     for window in windows:
         kpi = by_id[window.kpi_id]
         wanted = kpi.dimension_filter or {}
-        aggregates = {
+        out[window] = {
             key: window_aggregate(
                 in_window((kpi.org_id, key), wanted, window),
                 Aggregation(aggregations.get((kpi.org_id, key), Aggregation.sum)),
             )
             for key in formulas[window.kpi_id].metrics
         }
-        if window in zero_filled:
-            aggregates = {key: Decimal(0) if value is None else value for key, value in aggregates.items()}
-        values[window] = formulas[window.kpi_id].evaluate(aggregates)
-    return values
+    return out
 
 
 def window_aggregate(rows, how: Aggregation) -> Decimal | None:
