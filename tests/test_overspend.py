@@ -62,14 +62,14 @@ async def test_two_checks_at_the_same_moment_fire_one_event_per_line(client, key
     ]
     # Both checks read the lines as not yet notified before either goes on (two batches merging at once).
     both_have_read = asyncio.Barrier(2)
-    ingested_by_line = overspend.ingested_by_line
+    ingested_by_lines = overspend.ingested_by_lines
 
-    async def read_then_wait(session, *, plan_id, lines):
-        if str(plan_id) == plan["id"]:
+    async def read_then_wait(session, entries):
+        if any(str(p.id) == plan["id"] for p, _ in entries):
             await both_have_read.wait()
-        return await ingested_by_line(session, plan_id=plan_id, lines=lines)
+        return await ingested_by_lines(session, entries)
 
-    monkeypatch.setattr(overspend, "ingested_by_line", read_then_wait)
+    monkeypatch.setattr(overspend, "ingested_by_lines", read_then_wait)
 
     async with running_receiver() as receiver:
         await subscribe_overspend(client, admin, receiver.url)

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from shared.jobs.context import job_session
 from shared.jobs.registry import cron_job, job
-from shared.plans.actuals import ingested_by_line
+from shared.plans.actuals import ingested_by_lines
 from shared.plans.models import Budget, BudgetLine, Plan, PlanStatus
 from shared.webhooks.events import emit
 from shared.webhooks.models import EventType
@@ -71,17 +71,13 @@ async def _check(ctx, org_id: uuid.UUID | None) -> int:
                 )
             )
         ).all()
-        by_plan: dict[uuid.UUID, list] = {}
-        for line, budget, plan in rows:
-            by_plan.setdefault(plan.id, []).append((line, budget, plan))
+        ingested = await ingested_by_lines(session, [(plan, line) for line, _, plan in rows])
         limit_factor = Decimal(str(settings.overspend_threshold_pct)) / 100
         over = []
-        for plan_id, entries in by_plan.items():
-            ingested = await ingested_by_line(session, plan_id=plan_id, lines=[line for line, _, _ in entries])
-            for line, budget, plan in entries:
-                actual = line.actual_amount + ingested[line.id]
-                if actual > line.planned_amount * limit_factor:
-                    over.append((line, budget, plan, actual))
+        for line, budget, plan in rows:
+            actual = line.actual_amount + ingested[line.id]
+            if actual > line.planned_amount * limit_factor:
+                over.append((line, budget, plan, actual))
         claimed = await _claim(session, [line.id for line, _, _, _ in over], now)
         for line, budget, plan, actual in over:
             if line.id not in claimed:  # another check got there first and sends it

@@ -239,25 +239,45 @@ async def to_date_series(
     }
 
 
-async def ingested_spend(
-    session: AsyncSession, org_id: uuid.UUID, start: date, end: date, matchers: list[dict[str, str] | None]
-) -> list[Decimal]:
-    """The ingested `spend` between two days for each dimension matcher (None matches nothing: a line that
-    cannot be attributed to ingested data, such as a team-only budget line). One query for all matchers."""
-    wanted = [m for m in matchers if m]
+@dataclass(frozen=True)
+class SpendQuery:
+    """Ingested spend of one organisation between two days on the points matching `matcher` (None: nothing)."""
+
+    org_id: uuid.UUID
+    start: date
+    end: date
+    matcher: dict[str, str] | None
+
+
+async def ingested_spend(session: AsyncSession, queries: list[SpendQuery]) -> list[Decimal]:
+    """The ingested `spend` for each query (budget lines of one plan or of many, across organisations). One query
+    for all of them; a query whose matcher is None (a team-only budget line) is 0 without reading anything."""
+    wanted = [q for q in queries if q.matcher]
     if not wanted:
-        return [Decimal(0)] * len(matchers)
+        return [Decimal(0)] * len(queries)
     rows = (
         await session.execute(
-            select(MetricDaily.dimensions, MetricDaily.value_sum).where(
-                MetricDaily.org_id == org_id,
+            select(MetricDaily.org_id, MetricDaily.day, MetricDaily.dimensions, MetricDaily.value_sum).where(
+                MetricDaily.org_id.in_({q.org_id for q in wanted}),
                 MetricDaily.metric_key == "spend",
-                MetricDaily.day >= start,
-                MetricDaily.day <= end,
+                MetricDaily.day >= min(q.start for q in wanted),
+                MetricDaily.day <= max(q.end for q in wanted),
             )
         )
     ).all()
+    by_org: dict[uuid.UUID, list] = defaultdict(list)
+    for row in rows:
+        by_org[row.org_id].append(row)
     return [
-        sum((Decimal(value) for dims, value in rows if _matches(dims, m)), Decimal(0)) if m else Decimal(0)
-        for m in matchers
+        sum(
+            (
+                Decimal(r.value_sum)
+                for r in by_org[q.org_id]
+                if q.start <= r.day <= q.end and _matches(r.dimensions, q.matcher)
+            ),
+            Decimal(0),
+        )
+        if q.matcher
+        else Decimal(0)
+        for q in queries
     ]

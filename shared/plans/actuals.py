@@ -6,32 +6,41 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from shared.kpis.compute import ingested_spend
+from shared.kpis.compute import SpendQuery, ingested_spend
 from shared.plans.models import BudgetLine, Campaign, Plan
 
 CENT = Decimal("0.01")
 
 
 async def ingested_by_line(session, *, plan_id: uuid.UUID, lines: list[BudgetLine]) -> dict[uuid.UUID, Decimal]:
-    """Each line's ingested spend over its plan's period, matched by the line's channel and its campaign's
-    tracking code (a team-only line, or a campaign without a tracking code, matches nothing). Three queries."""
+    """Each line's ingested spend over its plan's period (see `ingested_by_lines`)."""
     if not lines:
         return {}
     plan = await session.get(Plan, plan_id)
-    campaign_ids = {line.campaign_id for line in lines if line.campaign_id}
+    return await ingested_by_lines(session, [(plan, line) for line in lines])
+
+
+async def ingested_by_lines(session, entries: list[tuple[Plan, BudgetLine]]) -> dict[uuid.UUID, Decimal]:
+    """Each line's ingested spend over its plan's period, matched by the line's channel and its campaign's
+    tracking code (a team-only line, or a campaign without a tracking code, matches nothing). Lines of any number
+    of plans and organisations in two queries."""
+    if not entries:
+        return {}
+    campaign_ids = {line.campaign_id for _, line in entries if line.campaign_id}
     codes = dict(
         (await session.execute(select(Campaign.id, Campaign.tracking_code).where(Campaign.id.in_(campaign_ids)))).all()
         if campaign_ids
         else []
     )
-    matchers = []
-    for line in lines:
-        matcher = {"channel": line.channel} if line.channel else {}
-        if line.campaign_id:
-            if not codes.get(line.campaign_id):
-                matchers.append(None)
-                continue
-            matcher["campaign"] = codes[line.campaign_id]
-        matchers.append(matcher or None)
-    spend = await ingested_spend(session, plan.org_id, plan.start_date, plan.end_date, matchers)
-    return {line.id: amount.quantize(CENT) for line, amount in zip(lines, spend, strict=True)}
+    queries = [SpendQuery(plan.org_id, plan.start_date, plan.end_date, _matcher(line, codes)) for plan, line in entries]
+    spend = await ingested_spend(session, queries)
+    return {line.id: amount.quantize(CENT) for (_, line), amount in zip(entries, spend, strict=True)}
+
+
+def _matcher(line: BudgetLine, codes: dict[uuid.UUID, str | None]) -> dict[str, str] | None:
+    matcher = {"channel": line.channel} if line.channel else {}
+    if line.campaign_id:
+        if not codes.get(line.campaign_id):
+            return None
+        matcher["campaign"] = codes[line.campaign_id]
+    return matcher or None
