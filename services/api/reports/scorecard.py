@@ -76,24 +76,17 @@ def resolve_period(period: str | None, start: date | None, end: date | None) -> 
 
 
 def previous_window(
-    target_start: date, target_end: date, label: str | None, window_start: date, window_end: date
+    target_start: date, target_end: date, window_start: date, window_end: date
 ) -> tuple[date, date] | None:
     """The days the previous value is read over: the value's window moved to the period before the target's.
 
-    The period before is the previous calendar period when the target is one (by its label, or by dates that
-    are exactly a week, month, quarter, half or year), else the same number of days just before the target.
-    A value over the whole target period compares with the whole previous period (April with all 31 days of
-    March, March with all 28 of February); a value to date compares with as many days from the start of the
-    previous period, cut at its end (1-20 March with 1-20 February, 1-30 March with 1-28 February).
+    The period before is the previous calendar period when the target's dates are exactly one (a week, month,
+    quarter, half or year, whether or not it was created with that label), else the same number of days just
+    before the target. A value over the whole target period compares with the whole previous period (April with
+    all 31 days of March, March with all 28 of February); a value to date compares with as many days from the
+    start of the previous period, cut at its end (1-20 March with 1-20 February, 1-30 March with 1-28 February).
     """
-    period = None
-    if label:
-        try:
-            period = parse_period(label)
-        except ValueError:
-            period = None
-    if period is None or (period.start, period.end) != (target_start, target_end):
-        period = calendar_period_of(target_start, target_end)
+    period = calendar_period_of(target_start, target_end)
     try:
         if period is not None:
             before = previous_periods(period, 1)[0]
@@ -170,7 +163,7 @@ async def scorecard(
             continue
         else:  # the window evaluate_targets reads
             window = (target.start_date, min(today, target.end_date))
-        span = previous_window(target.start_date, target.end_date, target.period_label, *window)
+        span = previous_window(target.start_date, target.end_date, *window)
         if span is not None:
             previous_windows[target.id] = Window(kpi.id, *span)
     previous = await kpi_values(session, [k for k, _, _ in triples], previous_windows.values())
