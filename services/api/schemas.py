@@ -38,7 +38,6 @@ class Page(Output, Generic[T]):
 # Output field types with the examples the OpenAPI document shows integrators.
 Id = Annotated[uuid.UUID, Field(examples=["01a22057-e538-71c3-bf3b-0dc78b9d9dea"])]
 Timestamp = Annotated[datetime, Field(examples=["2026-11-28T09:30:00.123Z"])]
-Amount = Annotated[Decimal, Field(examples=["1250.00"], description="Decimal amount as a string")]
 
 
 def plain_number(value: Decimal) -> str:
@@ -52,6 +51,13 @@ def plain_number(value: Decimal) -> str:
 # A measured or target value (not money): returned as a plain decimal string, "1250.5".
 Number = Annotated[
     Decimal, PlainSerializer(plain_number, return_type=str, when_used="json"), Field(examples=["1250.5"])
+]
+
+# Money out: always two places ("1250.00"), whether the value was just sent ("1250") or read back.
+Amount = Annotated[
+    Decimal,
+    PlainSerializer(lambda d: str(d.quantize(Decimal("0.01"))), return_type=str, when_used="json"),
+    Field(examples=["1250.00"], description="Decimal amount as a string, two places"),
 ]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

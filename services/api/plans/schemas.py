@@ -5,9 +5,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, PlainSerializer, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from services.api.schemas import (
+    Amount,
     ChannelKey,
     Currency,
     Day,
@@ -22,14 +23,6 @@ from services.api.schemas import (
 )
 from shared.periods import parse_period
 from shared.plans.models import PlanStatus
-
-CENT = Decimal("0.01")
-# Money out: always two places ("1250.00"), whether the value was just sent ("1250") or read back.
-Amount = Annotated[
-    Decimal,
-    PlainSerializer(lambda d: str(d.quantize(CENT)), return_type=str, when_used="json"),
-    Field(examples=["1250.00"], description="Decimal amount as a string, two places"),
-]
 
 PeriodLabel = Annotated[
     str,
