@@ -87,13 +87,20 @@ def period_containing(kind: str, day: date) -> Period:
     raise ValueError(f"no period kind {kind!r}")
 
 
-def previous_periods(period: Period, count: int) -> list[Period]:
-    """The `count` periods of the same kind just before this one, oldest first."""
-    out, current = [], period
+def adjacent_periods(period: Period, count: int, *, forward: bool = False) -> list[Period | None]:
+    """The `count` periods of the same kind just before (or after) this one, in time order; None for those
+    outside the years periods cover (1900-2199)."""
+    out: list[Period | None] = []
+    current = period
     for _ in range(count):
-        current = period_containing(current.kind, current.start - timedelta(days=1))
+        day = current.end + timedelta(days=1) if forward else current.start - timedelta(days=1)
+        try:
+            current = period_containing(period.kind, day)
+        except ValueError:
+            out.extend([None] * (count - len(out)))
+            break
         out.append(current)
-    return out[::-1]
+    return out if forward else out[::-1]
 
 
 def same_period_last_year(period: Period) -> Period:

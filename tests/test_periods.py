@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from shared.periods import parse_period, previous_periods, same_period_last_year
+from shared.periods import adjacent_periods, parse_period, same_period_last_year
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_nonsense_labels_are_refused(label):
     ],
 )
 def test_previous_periods_step_back_by_kind(label, count, expected):
-    assert [p.label for p in previous_periods(parse_period(label), count)] == expected
+    assert [p.label for p in adjacent_periods(parse_period(label), count)] == expected
 
 
 @pytest.mark.parametrize(

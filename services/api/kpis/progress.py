@@ -24,7 +24,7 @@ from services.api.schemas import plain_number
 from shared.kpis.compute import Window, evaluate_targets, kpi_values
 from shared.kpis.models import Kpi, KpiTarget, ObjectiveKpi
 from shared.kpis.suggest import MIN_PERIODS, suggest_target
-from shared.periods import Period, parse_period, period_containing, same_period_last_year
+from shared.periods import Period, adjacent_periods, parse_period, period_containing, same_period_last_year
 from shared.strategy.models import Objective
 
 TRAILING_PERIODS = 6
@@ -32,22 +32,6 @@ HUNDRED = Decimal(100)
 # How many periods either side of the same period last year its seasonal factor compares it with: three, but
 # never reaching the period asked for (a half-year has one before it; a year has no season at all).
 SEASON_HALF_WIDTH = {"day": 3, "week": 3, "month": 3, "quarter": 3, "half": 1, "year": 0}
-
-
-def _walk(period: Period, count: int, *, forward: bool) -> list[Period | None]:
-    """The `count` periods of the same kind just before (or after) this one, in time order; None for those
-    outside the years periods cover (1900-2199)."""
-    out: list[Period | None] = []
-    current = period
-    for _ in range(count):
-        day = current.end + timedelta(days=1) if forward else current.start - timedelta(days=1)
-        try:
-            current = period_containing(period.kind, day)
-        except ValueError:
-            out.extend([None] * (count - len(out)))
-            break
-        out.append(current)
-    return out if forward else out[::-1]
 
 
 def _last_year_around(period: Period) -> list[Period | None]:
@@ -59,7 +43,11 @@ def _last_year_around(period: Period) -> list[Period | None]:
         return []
     if not half:
         return []
-    return [*_walk(last_year, half, forward=False), last_year, *_walk(last_year, half, forward=True)]
+    return [
+        *adjacent_periods(last_year, half, forward=False),
+        last_year,
+        *adjacent_periods(last_year, half, forward=True),
+    ]
 
 
 def _usable(value: Decimal | None) -> bool:
@@ -73,7 +61,7 @@ async def suggest(session, *, kpi_id: uuid.UUID, period_label: str) -> Suggested
         period = parse_period(period_label)
     except ValueError as exc:
         raise Unprocessable(str(exc), errors=[{"location": "query.period", "message": str(exc)}]) from exc
-    trailing = _walk(period, TRAILING_PERIODS, forward=False)
+    trailing = adjacent_periods(period, TRAILING_PERIODS, forward=False)
     around = _last_year_around(period)
     periods = {p.label: p for p in [*trailing, *around] if p is not None}
     windows = {label: Window(kpi.id, p.start, p.end) for label, p in periods.items()}

@@ -21,7 +21,7 @@ from shared.department.models import Team
 from shared.kpis.compute import Window, evaluate_targets, kpi_values
 from shared.kpis.evaluation import Status
 from shared.kpis.models import Kpi, KpiCategory, KpiTarget, ObjectiveKpi
-from shared.periods import calendar_period_of, is_period_label, parse_period, previous_periods
+from shared.periods import adjacent_periods, calendar_period_of, is_period_label, parse_period
 
 CATEGORIES = (KpiCategory.input, KpiCategory.output, KpiCategory.impact)
 
@@ -89,7 +89,9 @@ def previous_window(
     period = calendar_period_of(target_start, target_end)
     try:
         if period is not None:
-            before = previous_periods(period, 1)[0]
+            [before] = adjacent_periods(period, 1)
+            if before is None:  # before the first year periods cover: nothing to compare with
+                return None
             prev_start, prev_end = before.start, before.end
         else:
             length = timedelta(days=(target_end - target_start).days + 1)
