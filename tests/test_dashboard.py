@@ -183,6 +183,10 @@ async def test_an_unknown_period_is_a_clear_422_page(client, keys):
     assert r.status_code == 422 and "Unknown period" in r.text
     other = await client.get("/dashboard?period=2026-Q3")
     assert other.status_code == 200 and "2026-Q2" in other.text and "2026-Q4" in other.text
+    # The first and last periods the service covers have no link beyond them (and are no 500).
+    first, last = await client.get("/dashboard?period=1900-01"), await client.get("/dashboard?period=2199")
+    assert first.status_code == 200 and 'rel="prev"' not in first.text and "1900-02" in first.text
+    assert last.status_code == 200 and 'rel="next"' not in last.text and "2198" in last.text
 
 
 async def test_the_overview_costs_the_same_statements_for_5_and_100_kpis(

@@ -8,7 +8,7 @@ department report's; plus three or four per approved or active plan in the perio
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from markupsafe import Markup
@@ -26,7 +26,7 @@ from shared.kpis.compute import thresholds_of, to_date_series
 from shared.kpis.evaluation import Pacing
 from shared.kpis.models import Kpi, KpiTarget
 from shared.orgs.models import Org
-from shared.periods import Period, parse_period, period_containing
+from shared.periods import Period, adjacent_periods, parse_period, period_containing
 from shared.plans.models import Plan, PlanStatus
 
 MAX_CHART_DAYS = 366
@@ -86,11 +86,10 @@ def resolve(period: str | None, today: date) -> Period:
     return parse_period(period)
 
 
-def neighbours(period: Period) -> tuple[str, str]:
-    return (
-        period_containing(period.kind, period.start - timedelta(days=1)).label,
-        period_containing(period.kind, period.end + timedelta(days=1)).label,
-    )
+def neighbours(period: Period) -> tuple[str | None, str | None]:
+    """The labels of the periods before and after (None past the years periods cover: no link)."""
+    [before], [after] = adjacent_periods(period, 1), adjacent_periods(period, 1, forward=True)
+    return (before.label if before else None, after.label if after else None)
 
 
 def chart_levels(kpi: Kpi, target: KpiTarget, *, with_thresholds: bool) -> list[Level]:
