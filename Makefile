@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/kpi_test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: install run worker migrate test test-sqlite test-postgres lint format org bench clean
+.PHONY: install run worker migrate test test-sqlite test-postgres reliability lint format org bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -44,11 +44,22 @@ test-postgres: install
 	TEST_BACKEND=postgres TEST_DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
+# The fault suite, long (docs/domains/ingest.md "Guarantee"): overlapping batches with 1 and 2 workers, Postgres and
+# Redis cut for 10 s three times each, workers SIGKILLed 10 times mid-merge; on SQLite the overlap run. Prints the
+# figures (batches, points, outages, kills, duplicates, lost). About 10 minutes.
+reliability: install
+	rm -f test-artifacts/reliability-*.txt
+	TEST_BACKEND=sqlite RELIABILITY=long $(PY) -m pytest -q tests/test_ingest_faults.py tests/test_faults.py $(PYTEST_ARGS)
+	TEST_BACKEND=postgres TEST_DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' RELIABILITY=long \
+		$(PY) -m pytest -q tests/test_ingest_faults.py tests/test_faults.py tests/test_worker_redis_outage.py $(PYTEST_ARGS)
+	@echo ">> figures"; cat test-artifacts/reliability-*.txt
+
 # Ingestion throughput on Postgres as ratios to a raw COPY measured in the same run (BENCH_DATABASE_URL), then
 # the time from ingest 202 to webhook received with a real arq worker (BENCH_REDIS_URL), against one job hop.
 bench: install
 	$(PY) -m tests.bench.ingest
 	$(PY) -m tests.bench.webhook_latency
+	$(PY) -m tests.bench.sqlite_merge
 
 lint: install
 	$(VENV)/bin/ruff check .

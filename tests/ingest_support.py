@@ -2,6 +2,12 @@
 
 import asyncio
 import time
+import uuid
+
+from shared.db.scoping import bind_org
+from shared.ingest.models import IngestBatch
+from shared.ingest.pipeline import encode_points
+from shared.ingest.points import Point
 
 
 async def push(client, headers, points, **extra):
@@ -26,3 +32,32 @@ async def push_and_wait(client, headers, points, **extra) -> dict:
 
 def point(metric, value, day, mode="snapshot", **dims):
     return {"metric": metric, "value": value, "timestamp": f"{day}T00:00:00Z", "dimensions": dims, "mode": mode}
+
+
+async def store_batch(db, org_id: uuid.UUID, points: list[Point] | list[list], source: str = "api") -> uuid.UUID:
+    """A batch row as the API stores an accepted one, with no job enqueued for it (the caller runs it when it
+    wants). `points` are normalised points, or already encoded rows (to store what no API would accept)."""
+    rows = encode_points(points) if points and isinstance(points[0], Point) else points
+    async with db.sessionmaker() as session:
+        bind_org(session, org_id)
+        batch = IngestBatch(
+            source=source, body_hash=uuid.uuid4().hex * 2, points=rows, point_count=len(rows), enqueues=1
+        )
+        session.add(batch)
+        await session.commit()
+        return batch.id
+
+
+async def bench_org(db, name: str) -> uuid.UUID:
+    """A new organisation with the standard metric catalogue (the benches' tenant)."""
+    from shared.kpis.seed import seed_standard_metrics
+    from shared.orgs.models import Org
+
+    async with db.sessionmaker() as session:
+        org = Org(name=name)
+        session.add(org)
+        await session.flush()
+        bind_org(session, org.id)
+        await seed_standard_metrics(session, org_id=org.id)
+        await session.commit()
+        return org.id

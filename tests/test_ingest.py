@@ -2,9 +2,12 @@
 counted twice."""
 
 import asyncio
+from datetime import date
 from decimal import Decimal
 
-from tests.ingest_support import point, push, push_and_wait, wait_done
+from sqlalchemy import select
+
+from tests.ingest_support import point, push, push_and_wait, store_batch, wait_done
 from tests.kpi_support import make_kpi
 
 PROBLEM = "application/problem+json"
@@ -152,6 +155,38 @@ async def test_a_batch_accepted_while_redis_is_down_is_kept_and_swept_in_later(c
     batch = await wait_done(client, keys.headers("ingest"), batch_id)
     assert (batch["status"], batch["inserted"]) == ("done", 1)
     assert await sweep_batches(ctx) == 0, "a done batch is not swept again"
+
+
+async def test_the_sweeper_leaves_a_batch_whose_job_is_still_queued_to_that_job(client, keys, state, org):
+    """A backlog (or a retry's backoff) keeps a batch pending past the grace time while its job waits in the queue:
+    the sweeper does not enqueue a second job for it, and does re-enqueue one whose job is gone."""
+    from shared.db.scoping import allow_all_orgs
+    from shared.ingest.models import IngestBatch
+    from shared.ingest.pipeline import PROCESS_JOB, process_job_id, sweep_batches
+    from shared.ingest.points import Point
+
+    waiting, lost = [
+        await store_batch(state.db, org.id, [Point("leads", Decimal(1), date(2026, 11, 5 + i), {})]) for i in (1, 2)
+    ]
+    # Only the first one's job is in the queue, deferred (as a retry after a transient fault would be).
+    await state.queue.enqueue(PROCESS_JOB, job_id=process_job_id(waiting, 1), defer_s=5, batch_id=str(waiting))
+    ctx = {
+        "db": state.db,
+        "queue": state.queue,
+        "settings": state.settings.model_copy(update={"ingest_pending_grace_s": 0}),
+    }
+    await sweep_batches(ctx)
+    async with state.db.sessionmaker() as session:
+        allow_all_orgs(session)
+        enqueues = dict(
+            (
+                await session.execute(select(IngestBatch.id, IngestBatch.enqueues).where(IngestBatch.org_id == org.id))
+            ).all()
+        )
+    assert (enqueues[waiting], enqueues[lost]) == (1, 2)
+    for batch_id in (waiting, lost):
+        body = await wait_done(client, keys.headers("ingest"), str(batch_id), timeout_s=30)
+        assert (body["status"], body["inserted"]) == ("done", 1)
 
 
 async def test_an_increment_to_a_metric_that_is_not_summed_is_refused(client, keys, state, org):

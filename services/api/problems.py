@@ -8,9 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db.faults import is_transient
 from shared.logging import request_id_var
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,22 @@ def internal_error_response() -> JSONResponse:
     )
 
 
+# Seconds a client is asked to wait after a 503 for a dependency outage (the backoff is the client's to grow).
+RETRY_AFTER_S = 2
+
+
+def unavailable_response() -> JSONResponse:
+    """503 for a transient fault (`shared.db.faults`): the database or the queue is down, restarting or busy."""
+    return problem_response(
+        503,
+        "Service unavailable",
+        "A service this request needs (the database or the job queue) is unreachable or busy; nothing was "
+        "changed. Retry shortly.",
+        "service-unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 def _known_problem(status: int) -> type[Problem] | None:
     return next((cls for cls in Problem.__subclasses__() if cls.status == status), None)
 
@@ -174,16 +191,13 @@ async def _on_integrity_error(_request: Request, exc: IntegrityError) -> JSONRes
     return problem_response(409, "Conflict", "The change conflicts with the current state of the resource.", "conflict")
 
 
-async def _on_operational_error(_request: Request, exc: OperationalError) -> JSONResponse:
-    # The database is unreachable or busy (SQLite's single writer); the caller can simply retry.
-    log.warning("database operational error mapped to 503: %s", exc.orig)
-    return problem_response(
-        503,
-        "Service unavailable",
-        "The database is busy or unreachable; retry shortly.",
-        "service-unavailable",
-        headers={"Retry-After": "1"},
-    )
+async def _on_database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
+    # An outage, a restart, a deadlock or SQLite's busy writer: the caller can simply retry. Anything else is ours.
+    if is_transient(exc):
+        log.warning("database fault mapped to 503: %s", exc.orig)
+        return unavailable_response()
+    log.error("database error", exc_info=exc)
+    return internal_error_response()
 
 
 async def _on_data_error(_request: Request, exc: DataError) -> JSONResponse:
@@ -206,6 +220,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(IntegrityError, _on_integrity_error)
-    app.add_exception_handler(OperationalError, _on_operational_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(DataError, _on_data_error)
     app.add_exception_handler(OverflowError, _on_overflow)

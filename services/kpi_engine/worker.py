@@ -1,6 +1,9 @@
-"""The arq worker process: `make worker` (or `arq services.kpi_engine.worker.WorkerSettings`).
+"""The arq worker process: `make worker` (`python -m services.kpi_engine`).
 
-It runs the jobs of shared/jobs' catalogue with the same ctx the in-process queue gives them.
+It runs the jobs of shared/jobs' catalogue with the same ctx the in-process queue gives them, in a
+`ResilientWorker` (services/kpi_engine/resilience.py): arq's worker, except that it waits out a Redis outage of
+any length instead of exiting. (`arq services.kpi_engine.worker.WorkerSettings` still works, with arq's plain
+worker, which exits when Redis goes away.)
 """
 
 import logging
@@ -8,8 +11,10 @@ from typing import Any, ClassVar
 
 from arq import cron, func
 from arq.connections import RedisSettings
+from arq.worker import get_kwargs
 from prometheus_client import start_http_server
 
+from services.kpi_engine.resilience import ResilientWorker
 from shared.db.engine import make_database
 from shared.jobs.queue import ArqQueue
 from shared.jobs.registry import CRONS, JOBS, load_all_jobs
@@ -20,6 +25,16 @@ from shared.webhooks import sealing
 
 log = logging.getLogger("kpi_engine")
 _settings = get_settings()
+_metrics_served = False
+
+
+def serve_metrics() -> None:
+    """Serve JOB_REGISTRY on WORKER_METRICS_PORT, once per process (called before Redis is reached, so that
+    kpi_worker_redis_connected shows a worker waiting for Redis at startup too)."""
+    global _metrics_served
+    if _settings.worker_metrics_port and not _metrics_served:
+        start_http_server(_settings.worker_metrics_port, addr="0.0.0.0", registry=JOB_REGISTRY)  # noqa: S104
+        _metrics_served = True
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -28,8 +43,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["settings"] = _settings
     ctx["db"] = make_database(_settings)
     ctx["queue"] = ArqQueue(ctx["redis"], _settings.queue_name)
-    if _settings.worker_metrics_port:
-        start_http_server(_settings.worker_metrics_port, addr="0.0.0.0", registry=JOB_REGISTRY)  # noqa: S104
+    serve_metrics()
     log.info("worker started", extra={"queue": _settings.queue_name, "jobs": sorted(load_all_jobs())})
 
 
@@ -91,3 +105,17 @@ class WorkerSettings:
     max_jobs = 20
     keep_result = 300
     poll_delay = 0.1
+
+
+def create_worker(settings_cls: Any = WorkerSettings, **kwargs: Any) -> ResilientWorker:
+    """arq's `create_worker` with our worker class (`python -m services.kpi_engine` hands this to arq's CLI)."""
+    configure_logging(_settings.log_level, json_logs=_settings.log_json)  # the Redis wait at startup logs too
+    serve_metrics()
+    return ResilientWorker(**{**get_kwargs(settings_cls), **kwargs})
+
+
+def run_worker(settings_cls: Any = WorkerSettings, **kwargs: Any) -> ResilientWorker:
+    """arq's `run_worker` with our worker class."""
+    worker = create_worker(settings_cls, **kwargs)
+    worker.run()
+    return worker

@@ -39,7 +39,7 @@ async def _claim(session, line_ids: list[uuid.UUID], now: datetime) -> set[uuid.
     return set(claimed.all())
 
 
-@job(name=OVERSPEND_JOB, max_tries=3)
+@job(name=OVERSPEND_JOB)
 async def check_overspend(ctx, *, org_id: str) -> int:
     """Emit one budget.overspend per line whose actual passed OVERSPEND_THRESHOLD_PCT of its planned amount."""
     return await _check(ctx, uuid.UUID(org_id))

@@ -39,7 +39,7 @@ _STORABLE_LIMIT, _EIGHT_PLACES = Decimal("1e16"), Decimal("1e-8")
 _STORED_NUMBERS = ("value", "expected_to_date", "forecast", "attainment_pct")
 
 
-@job(name=EVALUATE_JOB, max_tries=3)
+@job(name=EVALUATE_JOB)
 async def evaluate_kpis(ctx, *, org_id: str, kpi_ids: list[str], since: str | None = None, trigger: str = "ingest"):
     """Re-evaluate the targets of these KPIs that have started and reach `since` (the first changed day)."""
     today = datetime.now(UTC).date()

@@ -19,12 +19,20 @@ class Database:
         await self.engine.dispose()
 
 
+# How long a SQLite write waits for the database's single write lock before it fails ("database is locked", a 503).
+# The longest holder is the ingest merge: its transaction holds the lock for about 1 s per 100,000 points on this
+# 2-core machine (tests/test_embedded_concurrency.py measures it), so a request that writes while the largest batch
+# merges waits it out instead of failing. Reads never wait (WAL). pysqlite opens a transaction just before its
+# first INSERT/UPDATE/DELETE, so a request's reads run before it and its first write waits here for the lock.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     # Foreign keys are off by default in SQLite; WAL lets the dashboard read while a job writes.
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.close()
 
 

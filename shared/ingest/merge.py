@@ -3,12 +3,16 @@
 
 All in the caller's transaction, in a constant number of statements whatever the batch size:
 1. collapse the batch in Python to one change per (metric, day, dimensions) key, in push order;
-2. load it into a temporary staging table (COPY on Postgres, one executemany on SQLite);
-3. count which keys already exist (for the batch's inserted/replaced/incremented figures);
-4. merge: one INSERT … SELECT … ON CONFLICT for snapshots (replace) and one for increments (add);
-5. rebuild metric_daily for exactly the staged keys from metric_points (sum, count, min, max, last).
+2. take the organisation's merge lock (Postgres: a transaction-level advisory lock), so merges of one
+   organisation's batches run one after another, whatever sources and key orders they carry: two cannot deadlock
+   on each other's rows, collide on a roll-up key, or count the same key as new;
+3. load the collapsed changes into a temporary staging table (COPY on Postgres, one executemany on SQLite);
+4. count which keys already exist (for the batch's inserted/replaced/incremented figures);
+5. merge: one INSERT … SELECT … ON CONFLICT for snapshots (replace) and one for increments (add);
+6. upsert metric_daily for exactly the staged keys, recomputed from metric_points (sum, count, min, max, last).
 Run twice in a rolled-back transaction, nothing changes; the job marks its batch done in the same
-transaction, so a re-run after a crash starts from the same state.
+transaction, so a re-run after a crash starts from the same state. Batches of different organisations never
+share a key, so they merge in parallel.
 """
 
 import json
@@ -25,6 +29,8 @@ from shared.ingest.models import DIMS_KEY_LENGTH
 from shared.ingest.points import Mode, Point
 
 STAGING = "ingest_staging"
+# The first key of the two-key advisory lock: this lock's namespace (ASCII "KPIM"); the second is the organisation.
+MERGE_LOCK_NAMESPACE = 0x4B50494D
 _COLUMNS = ("metric_key", "day", "dims_key", "dimensions", "value", "mode")
 
 
@@ -33,6 +39,7 @@ class MergeCounts:
     inserted: int
     replaced: int
     incremented: int
+    superseded: int = 0  # snapshots left out: a batch accepted after this one had already written the key
 
 
 def dims_key(dimensions: dict[str, str]) -> str:
@@ -67,7 +74,7 @@ async def _stage(session: AsyncSession, rows: list[tuple]) -> None:
         await session.execute(
             text(
                 f"CREATE TEMPORARY TABLE {STAGING} (metric_key varchar(64), day date, "
-                f"dims_key varchar({DIMS_KEY_LENGTH}), dimensions json, value numeric(24, 8), mode varchar(16)) "
+                f"dims_key varchar({DIMS_KEY_LENGTH}), dimensions json, value numeric, mode varchar(16)) "
                 "ON COMMIT DROP"
             )
         )
@@ -119,19 +126,25 @@ async def merge_points(
         return MergeCounts(0, 0, 0)
     postgres = session.bind.dialect.name == "postgresql"
     params = {"org": org_id, "source": source, "batch": batch_id, "now": datetime.now(UTC)}
+    await lock_org_merges(session, org_id)
     await _stage(session, rows)
+    # Which staged keys exist, and whether a batch accepted after this one wrote them (batch ids are UUIDv7: they
+    # sort by acceptance time).
     existing = await session.execute(
         _typed(
-            f"SELECT s.mode, count(*) FROM {STAGING} s JOIN metric_points p ON p.org_id = :org "
-            "AND p.metric_key = s.metric_key AND p.day = s.day AND p.dims_key = s.dims_key "
-            "AND p.source = :source GROUP BY s.mode"
+            f"SELECT s.mode, CASE WHEN p.batch_id > :batch THEN 1 ELSE 0 END, count(*) FROM {staged_points(postgres)} "
+            "ON p.org_id = :org AND p.metric_key = s.metric_key AND p.day = s.day AND p.dims_key = s.dims_key "
+            "AND p.source = :source GROUP BY 1, 2"
         ),
         params,
     )
-    found = dict(existing.all())
+    found = {(mode, bool(newer)): n for mode, newer, n in existing.all()}
+    # A snapshot is the source's value for the key as of when it was accepted: when batches merge out of order (a
+    # backlog after an outage, two workers), a later-accepted snapshot is never overwritten by an earlier one.
+    # Increments commute, so they always add.
     for mode, on_conflict in (
-        ("snapshot", "value = excluded.value"),
-        ("increment", "value = metric_points.value + excluded.value"),
+        ("snapshot", "value = excluded.value, {stamp} WHERE metric_points.batch_id <= excluded.batch_id"),
+        ("increment", "value = metric_points.value + excluded.value, {stamp}"),
     ):
         # The WHERE before ON CONFLICT also keeps SQLite from reading ON CONFLICT as a join constraint.
         await session.execute(
@@ -140,27 +153,52 @@ async def merge_points(
                 "updated_at, batch_id) SELECT :org, s.metric_key, s.day, s.dims_key, :source, s.dimensions, "
                 f"s.value, :now, :batch FROM {STAGING} s WHERE s.mode = '{mode}' "
                 "ON CONFLICT (org_id, metric_key, day, dims_key, source) DO UPDATE SET "
-                f"{on_conflict}, updated_at = excluded.updated_at, batch_id = excluded.batch_id"
+                + on_conflict.format(stamp="updated_at = excluded.updated_at, batch_id = excluded.batch_id")
             ),
             params,
         )
     await refresh_rollups(session, org_id=org_id, postgres=postgres)
     if not postgres:
         await session.execute(text(f"DROP TABLE temp.{STAGING}"))
-    replaced, incremented = found.get("snapshot", 0), found.get("increment", 0)
-    return MergeCounts(inserted=len(rows) - replaced - incremented, replaced=replaced, incremented=incremented)
+    replaced, superseded = found.get(("snapshot", False), 0), found.get(("snapshot", True), 0)
+    incremented = found.get(("increment", False), 0) + found.get(("increment", True), 0)
+    inserted = len(rows) - replaced - superseded - incremented
+    return MergeCounts(inserted, replaced, incremented, superseded)
+
+
+def staged_points(postgres: bool) -> str:
+    """The join of the staged keys with their stored points (`s`, `p`), its ON clause to follow.
+
+    SQLite plans `metric_points JOIN staging` with every point of the organisation outside and a full scan of the
+    unindexed staging table inside: points × batch, quadratic in the batch and growing with the organisation's
+    history (16,000 points: 10 s in the roll-up alone). CROSS JOIN is SQLite's way to fix the join order: each
+    staged key outside, a primary-key search for its points inside, so the cost is the batch's. Postgres plans
+    either order well (a hash join)."""
+    return f"metric_points p JOIN {STAGING} s" if postgres else f"{STAGING} s CROSS JOIN metric_points p"
+
+
+async def lock_org_merges(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Wait for (then hold until commit) the organisation's merge lock. On SQLite the database's single writer lock
+    serialises every merge: it is taken here, before anything is read (BEGIN IMMEDIATE, waiting up to busy_timeout)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            _typed("SELECT pg_advisory_xact_lock(:namespace, hashtext(CAST(:org AS text)))"),
+            {"namespace": MERGE_LOCK_NAMESPACE, "org": org_id},
+        )
+        return
+    # pysqlite opens a transaction (a deferred BEGIN) just before the first INSERT/UPDATE/DELETE, so the usual
+    # read-then-write transaction takes the writer lock at its first write, waiting for it. Here the first write
+    # goes to the temporary staging table, and the existing-keys count then starts a read of the main database:
+    # the first write to metric_points would have to upgrade that read, which fails at once ("database is
+    # locked", no waiting) if another connection wrote in between. BEGIN IMMEDIATE takes the writer lock first.
+    raw = await (await session.connection()).get_raw_connection()
+    if not raw.driver_connection.in_transaction:
+        await session.execute(text("BEGIN IMMEDIATE"))
 
 
 async def refresh_rollups(session: AsyncSession, *, org_id: uuid.UUID, postgres: bool) -> None:
-    """Rebuild metric_daily for the staged keys from all sources' points (two statements)."""
-    await session.execute(
-        _typed(
-            "DELETE FROM metric_daily WHERE org_id = :org AND EXISTS (SELECT 1 FROM "
-            f"{STAGING} s WHERE s.metric_key = metric_daily.metric_key AND s.day = metric_daily.day "
-            "AND s.dims_key = metric_daily.dims_key)"
-        ),
-        {"org": org_id},
-    )
+    """Recompute metric_daily for the staged keys from all sources' points (one upsert: a key's roll-up row is
+    replaced in place, never deleted and re-inserted)."""
     last_value = (
         "(array_agg(p.value ORDER BY p.updated_at DESC, p.source))[1]"
         if postgres
@@ -176,9 +214,12 @@ async def refresh_rollups(session: AsyncSession, *, org_id: uuid.UUID, postgres:
             "value_min, value_max, value_last, last_at) "
             f"SELECT p.org_id, p.metric_key, p.day, p.dims_key, {dimensions_out}, sum(p.value), count(*), "
             f"min(p.value), max(p.value), {last_value}, max(p.updated_at) "
-            f"FROM metric_points p JOIN {STAGING} s ON s.metric_key = p.metric_key AND s.day = p.day "
+            f"FROM {staged_points(postgres)} ON s.metric_key = p.metric_key AND s.day = p.day "
             "AND s.dims_key = p.dims_key WHERE p.org_id = :org "
-            f"GROUP BY p.org_id, p.metric_key, p.day, p.dims_key, {dimensions}"
+            f"GROUP BY p.org_id, p.metric_key, p.day, p.dims_key, {dimensions} "
+            "ON CONFLICT (org_id, metric_key, day, dims_key) DO UPDATE SET dimensions = excluded.dimensions, "
+            "value_sum = excluded.value_sum, value_count = excluded.value_count, value_min = excluded.value_min, "
+            "value_max = excluded.value_max, value_last = excluded.value_last, last_at = excluded.last_at"
         ),
         {"org": org_id},
     )

@@ -7,10 +7,10 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
+from shared.db.base import METRIC_NUMBER, Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
 from shared.webhooks.sealing import SealedSecret
 
@@ -26,6 +26,12 @@ class BatchStatus(enum.StrEnum):
     failed = "failed"
 
 
+class BatchErrorCode(enum.StrEnum):
+    # A fault that is not an outage or a concurrent writer (those are retried for as long as they last) and
+    # persisted through every retry: a defect on our side, logged with the batch id.
+    internal_error = "internal_error"
+
+
 class IngestBatch(IdMixin, TimestampMixin, OrgScoped, Base):
     __tablename__ = "ingest_batches"
     __table_args__ = (
@@ -37,6 +43,8 @@ class IngestBatch(IdMixin, TimestampMixin, OrgScoped, Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     body_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[BatchStatus] = mapped_column(str_enum(BatchStatus, "batch_status"), default=BatchStatus.pending)
+    # A failed batch: a stable code (`BatchErrorCode`) and a plain message; never SQL (that goes to the logs).
+    error_code: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     # The normalised points: [[metric, value, day, dimensions, mode], ...] (value as a decimal string).
     points: Mapped[list] = mapped_column(JSON)
@@ -44,6 +52,7 @@ class IngestBatch(IdMixin, TimestampMixin, OrgScoped, Base):
     inserted: Mapped[int] = mapped_column(Integer, default=0)
     replaced: Mapped[int] = mapped_column(Integer, default=0)
     incremented: Mapped[int] = mapped_column(Integer, default=0)
+    superseded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     enqueues: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -70,7 +79,7 @@ class MetricPoint(OrgScoped, Base):
     dims_key: Mapped[str] = mapped_column(String(DIMS_KEY_LENGTH), primary_key=True)
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
     dimensions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    value: Mapped[Decimal] = mapped_column(Numeric(24, 8))
+    value: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     batch_id: Mapped[uuid.UUID] = mapped_column()
 

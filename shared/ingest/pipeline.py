@@ -10,15 +10,15 @@ from decimal import Decimal
 
 from arq import Retry
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import defer as defer_column
 
 from shared.ingest.merge import merge_points
-from shared.ingest.models import BatchStatus, IngestBatch
+from shared.ingest.models import BatchErrorCode, BatchStatus, IngestBatch
 from shared.ingest.points import Mode, Point
 from shared.jobs.context import job_session
 from shared.jobs.queue import defer
 from shared.jobs.registry import cron_job, job
+from shared.jobs.retry import FOREVER_TRIES, backoff_s, retry_if_transient
 from shared.kpis.models import KpiMetric
 from shared.metrics import INGEST_BATCHES, INGEST_LATENCY, INGEST_POINTS
 from shared.webhooks.events import emit
@@ -26,7 +26,13 @@ from shared.webhooks.models import EventType
 
 log = logging.getLogger(__name__)
 PROCESS_JOB = "ingest.process_batch"
-RETRY_BACKOFF_S = (1, 5, 15, 60, 300)
+# A fault that is neither an outage nor a concurrent writer (those are retried for as long as they last) is tried
+# this many times before the batch is marked failed: it is a defect, and the batch keeps its points for a re-run.
+DEFECT_TRIES = 3
+FAILED_MESSAGE = (
+    "The batch could not be merged because of an error on our side (logged with this batch's id); its points are "
+    "kept. Nothing in the data you sent caused it: data we cannot store is refused with a 422 when pushed."
+)
 
 
 def encode_points(points: list[Point]) -> list[list]:
@@ -66,17 +72,13 @@ def process_job_id(batch_id: uuid.UUID, enqueues: int) -> str:
     return f"ingest:{batch_id}:{enqueues}"
 
 
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated)
-    return isinstance(exc, ConnectionError | OSError)
-
-
-@job(name=PROCESS_JOB, max_tries=len(RETRY_BACKOFF_S) + 1)
+@job(name=PROCESS_JOB, max_tries=FOREVER_TRIES)
 async def process_batch(ctx, *, batch_id: str) -> dict:
-    """Merge a batch's points into metric_points and the roll-ups, and record which KPIs changed."""
+    """Merge a batch's points into metric_points and the roll-ups, and record which KPIs changed.
+
+    A 202 is a promise: a transient fault (`shared.db.faults`: Postgres or Redis down, a deadlock) is retried with
+    backoff for as long as it lasts; anything else is retried DEFECT_TRIES times, then the batch is `failed` with a
+    stable code and a plain message (the exception, with its SQL, goes to the log only)."""
     batch_uuid = uuid.UUID(batch_id)
     try:
         async with job_session(ctx) as session:
@@ -115,6 +117,7 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
                         since=min(days[0] for days in batch.changed_kpis.values()),
                     )
                 batch.inserted, batch.replaced, batch.incremented = counts.inserted, counts.replaced, counts.incremented
+                batch.superseded = counts.superseded
                 batch.status, batch.finished_at = BatchStatus.done, datetime.now(UTC)
                 accepted_at = batch.created_at
         INGEST_POINTS.inc(len(points))
@@ -122,24 +125,26 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
         INGEST_LATENCY.observe((datetime.now(UTC) - accepted_at).total_seconds())
         return {"batch_id": batch_id, "points": len(points), **counts.__dict__}
     except Exception as exc:
-        if _transient(exc) and ctx.get("job_try", 1) <= len(RETRY_BACKOFF_S):
-            delay = RETRY_BACKOFF_S[ctx.get("job_try", 1) - 1]
-            log.warning("batch %s hit a transient fault, retrying in %ss: %r", batch_id, delay, exc)
-            raise Retry(defer=delay) from exc
-        log.exception("batch %s failed", batch_id)
-        await _mark_failed(ctx, batch_uuid, f"{type(exc).__name__}: {exc}"[:2000])
+        retry_if_transient(exc, ctx, f"batch {batch_id}")
+        job_try = ctx.get("job_try", 1)
+        if job_try < DEFECT_TRIES:
+            log.exception("batch %s failed on try %d; trying again", batch_id, job_try)
+            raise Retry(defer=backoff_s(job_try)) from exc
+        log.exception("batch %s failed on try %d; marking it failed", batch_id, job_try)
+        await _mark_failed(ctx, batch_uuid, BatchErrorCode.internal_error, FAILED_MESSAGE)
         INGEST_BATCHES.labels("failed").inc()
         return {"batch_id": batch_id, "failed": True}
 
 
-async def _mark_failed(ctx, batch_id: uuid.UUID, error: str) -> None:
+async def _mark_failed(ctx, batch_id: uuid.UUID, code: BatchErrorCode, error: str) -> None:
     async with job_session(ctx) as session:
         batch = await session.scalar(
             select(IngestBatch).where(IngestBatch.id == batch_id).options(defer_column(IngestBatch.points))
         )
         if batch is None:
             return
-        batch.status, batch.error, batch.finished_at = BatchStatus.failed, error, datetime.now(UTC)
+        batch.status, batch.error_code, batch.error = BatchStatus.failed, code.value, error
+        batch.finished_at = datetime.now(UTC)
         await emit(
             session,
             org_id=batch.org_id,
@@ -149,6 +154,7 @@ async def _mark_failed(ctx, batch_id: uuid.UUID, error: str) -> None:
                     "id": str(batch.id),
                     "source": batch.source,
                     "points": batch.point_count,
+                    "error_code": code.value,
                     "error": error,
                     "received_at": batch.created_at.isoformat(),
                 }
@@ -176,29 +182,35 @@ async def changed_kpis(session, org_id: uuid.UUID, points: list[Point]) -> dict[
 @cron_job(name="ingest.sweep_batches", every_s=30)
 async def sweep_batches(ctx) -> int:
     """Re-enqueue batches nobody is processing: pending past the grace time (the enqueue after commit
-    failed, or Redis lost the job), or processing for longer than a job may run (the worker died)."""
-    settings, now = ctx["settings"], datetime.now(UTC)
+    failed, or Redis lost the job), or processing for longer than a job may run (the worker died).
+
+    A batch whose job is still in the queue (waiting its turn in a backlog, deferred for a retry, or held by a
+    killed worker until arq runs it again) is left to that job: enqueueing another would only run it twice."""
+    settings, queue, now = ctx["settings"], ctx["queue"], datetime.now(UTC)
     pending_before = now - timedelta(seconds=settings.ingest_pending_grace_s)
     stuck_after = now - timedelta(seconds=settings.job_timeout_s + 60)
     async with job_session(ctx) as session:
-        stale = (
+        candidates = (
             await session.scalars(
                 select(IngestBatch)
                 .where(
                     ((IngestBatch.status == BatchStatus.pending) & (IngestBatch.created_at < pending_before))
                     | ((IngestBatch.status == BatchStatus.processing) & (IngestBatch.started_at < stuck_after))
                 )
+                .options(defer_column(IngestBatch.points))
                 .order_by(IngestBatch.created_at)
                 .limit(500)
                 .with_for_update(skip_locked=True)
             )
         ).all()
+        queued = await queue.waiting([process_job_id(b.id, b.enqueues) for b in candidates])
+        stale = [b for b in candidates if process_job_id(b.id, b.enqueues) not in queued]
         for batch in stale:
             batch.enqueues += 1
             if batch.status == BatchStatus.processing:
                 batch.status = BatchStatus.pending
     for batch in stale:
-        await ctx["queue"].enqueue(PROCESS_JOB, job_id=process_job_id(batch.id, batch.enqueues), batch_id=str(batch.id))
+        await queue.enqueue(PROCESS_JOB, job_id=process_job_id(batch.id, batch.enqueues), batch_id=str(batch.id))
     if stale:
         log.info("re-enqueued %d batches", len(stale))
     return len(stale)

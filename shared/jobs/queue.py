@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix
 from arq.jobs import Job, ResultNotFound
 from arq.worker import Retry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +51,10 @@ class JobQueue(Protocol):
         ...
 
     async def queued_count(self) -> int: ...
+
+    async def waiting(self, job_ids: list[str]) -> set[str]:
+        """The ids among these of jobs still queued, deferred or running (not finished, not lost)."""
+        ...
 
     async def ping(self) -> None: ...
 
@@ -121,6 +126,14 @@ class ArqQueue:
     async def queued_count(self) -> int:
         return await self.redis.zcard(self.queue_name)
 
+    async def waiting(self, job_ids: list[str]) -> set[str]:
+        # arq keeps a job's definition under arq:job:<id> from enqueue until it finishes (a Retry keeps it too).
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.exists(job_key_prefix + job_id)
+            found = await pipe.execute()
+        return {job_id for job_id, n in zip(job_ids, found, strict=True) if n}
+
     async def ping(self) -> None:
         await self.redis.ping()
 
@@ -136,9 +149,12 @@ class InProcessQueue:
     db: Database
     mode: str = "in-process"
     keep_results: int = 1000
+    # How long close() lets running jobs and cron runs finish before it cancels them.
+    shutdown_grace_s: float = 10.0
     _tasks: dict[str, asyncio.Task] = field(default_factory=dict)
     _results: "OrderedDict[str, tuple[bool, Any]]" = field(default_factory=OrderedDict)
     _crons: list[asyncio.Task] = field(default_factory=list)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def _ctx(self, job_id: str, job_try: int) -> dict[str, Any]:
         return {"settings": self.settings, "db": self.db, "queue": self, "job_id": job_id, "job_try": job_try}
@@ -155,9 +171,21 @@ class InProcessQueue:
         task.add_done_callback(lambda _t, key=job_id: self._tasks.pop(key, None))
         return job_id
 
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep; False (at once) when the queue is closing instead."""
+        if self._stopping.is_set():
+            return False
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return True
+        return False
+
     async def _run(self, spec: JobSpec, job_id: str, kwargs: dict[str, Any], defer_s: float | None = None) -> None:
-        if defer_s:
-            await asyncio.sleep(defer_s)
+        # A job still waiting for its time when the queue closes is not started (its result: JobNotFound). The
+        # jobs that matter are re-enqueued from the database by their sweepers, as after a worker restart.
+        if defer_s and not await self._pause(defer_s):
+            return
         outcome: tuple[bool, Any]
         for job_try in range(1, spec.max_tries + 1):
             try:
@@ -166,8 +194,9 @@ class InProcessQueue:
                 break
             except Retry as retry:
                 outcome = (False, RuntimeError(f"job {spec.name} gave up after {job_try} tries"))
-                if job_try < spec.max_tries:
-                    await asyncio.sleep((retry.defer_score or 0) / 1000)
+                if job_try < spec.max_tries and not await self._pause((retry.defer_score or 0) / 1000):
+                    outcome = (False, RuntimeError(f"job {spec.name} was not retried: the queue closed"))
+                    break
             except Exception as exc:
                 # Like arq: an ordinary exception fails the job without retrying.
                 log.exception("job %s (%s) failed", spec.name, job_id)
@@ -191,6 +220,9 @@ class InProcessQueue:
     async def queued_count(self) -> int:
         return len(self._tasks)
 
+    async def waiting(self, job_ids: list[str]) -> set[str]:
+        return {job_id for job_id in job_ids if job_id in self._tasks}
+
     async def ping(self) -> None:
         return None
 
@@ -201,13 +233,15 @@ class InProcessQueue:
             self._crons.append(asyncio.create_task(self._cron_loop(spec), name=f"cron:{spec.name}"))
 
     async def _cron_loop(self, spec: CronSpec) -> None:
+        """Run, then wait `every_s`; ends between two runs once the queue is closing."""
         job_spec = JOBS[spec.name]
-        while True:
+        while not self._stopping.is_set():
             try:
                 await asyncio.wait_for(job_spec.func(self._ctx(f"cron:{spec.name}", 1)), self.settings.job_timeout_s)
             except Exception:
                 log.exception("cron %s failed", spec.name)
-            await asyncio.sleep(spec.every_s)
+            if not await self._pause(spec.every_s):
+                return
 
     async def drain(self) -> None:
         """Wait until every job (and the jobs those jobs enqueued) has finished."""
@@ -215,10 +249,31 @@ class InProcessQueue:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
     async def close(self) -> None:
-        tasks = [*self._tasks.values(), *self._crons]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Shut down gracefully: the crons stop between runs, jobs waiting for their time (a deferral, a retry's
+        backoff) are dropped, and running jobs and cron runs, with the jobs they enqueue, may finish for up to
+        `shutdown_grace_s`; only what is still running then is cancelled.
+
+        Cancelling a job mid-transaction is what this avoids: SQLAlchemy invalidates a connection interrupted by a
+        cancellation and hard-closes it while aiosqlite's thread may still be running the statement, and that
+        SQLite connection could stay open inside its transaction, holding the database's write lock for good
+        (every later write waited out busy_timeout and answered 503 "database is locked")."""
+        self._stopping.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.shutdown_grace_s
+        while pending := [t for t in (*self._tasks.values(), *self._crons) if not t.done()]:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                log.warning(
+                    "cancelling %d job(s) still running %.0f s after shutdown began: %s",
+                    len(pending),
+                    self.shutdown_grace_s,
+                    ", ".join(t.get_name() for t in pending),
+                )
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                return
+            await asyncio.wait(pending, timeout=remaining)  # a finished job may enqueue more: look again
 
 
 async def make_queue(settings: Settings, db: Database) -> JobQueue:

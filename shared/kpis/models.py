@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
+from shared.db.base import METRIC_NUMBER, Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
 from shared.ingest.models import DIMS_KEY_LENGTH
 from shared.kpis.evaluation import Aggregation, Direction, Pacing, ThresholdMode
@@ -190,9 +190,9 @@ class MetricDaily(OrgScoped, Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     dims_key: Mapped[str] = mapped_column(String(DIMS_KEY_LENGTH), primary_key=True)
     dimensions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    value_sum: Mapped[Decimal] = mapped_column(VALUE)
+    value_sum: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
     value_count: Mapped[int] = mapped_column(Integer)
-    value_min: Mapped[Decimal] = mapped_column(VALUE)
-    value_max: Mapped[Decimal] = mapped_column(VALUE)
-    value_last: Mapped[Decimal] = mapped_column(VALUE)
+    value_min: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
+    value_max: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
+    value_last: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime())

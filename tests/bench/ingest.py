@@ -18,15 +18,12 @@ from decimal import Decimal
 import asyncpg
 
 from shared.db.engine import make_database
-from shared.db.scoping import bind_org
 from shared.ingest.merge import dims_key
-from shared.ingest.models import IngestBatch
-from shared.ingest.pipeline import encode_points, process_batch
+from shared.ingest.pipeline import process_batch
 from shared.ingest.points import Mode, Point
 from shared.jobs.queue import InProcessQueue
-from shared.kpis.seed import seed_standard_metrics
-from shared.orgs.models import Org
 from shared.settings import Settings
+from tests.ingest_support import bench_org, store_batch
 from tests.support import migrate, recreate_pg_database
 
 URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/kpi_bench")
@@ -84,14 +81,7 @@ def datetime_now():
 
 
 async def pipeline_rate(db, settings: Settings, org_id: uuid.UUID, points: list[Point]) -> float:
-    async with db.sessionmaker() as session:
-        bind_org(session, org_id)
-        batch = IngestBatch(
-            source="bench", body_hash="-", points=encode_points(points), point_count=len(points), enqueues=1
-        )
-        session.add(batch)
-        await session.commit()
-        batch_id = batch.id
+    batch_id = await store_batch(db, org_id, points, source="bench")
     ctx = {"db": db, "settings": settings, "queue": InProcessQueue(settings=settings, db=db), "job_try": 1}
     started = time.perf_counter()
     result = await process_batch(ctx, batch_id=str(batch_id))
@@ -130,14 +120,7 @@ async def main(n: int, naive_n: int) -> None:
     db = make_database(settings)
     dsn = URL.replace("postgresql+asyncpg://", "postgresql://")
     try:
-        async with db.sessionmaker() as session:
-            org = Org(name="bench")
-            session.add(org)
-            await session.flush()
-            bind_org(session, org.id)
-            await seed_standard_metrics(session, org_id=org.id)
-            await session.commit()
-            org_id = org.id
+        org_id = await bench_org(db, "bench")
         points = make_points(n)
         limit = await copy_limit(dsn, points, org_id)
         fresh = await pipeline_rate(db, settings, org_id, points)

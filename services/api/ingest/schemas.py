@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, field_validator
 
 from services.api.schemas import Id, Input, Number, Output, Timestamp
-from shared.ingest.models import DIMS_KEY_LENGTH, BatchStatus
+from shared.ingest.models import DIMS_KEY_LENGTH, BatchErrorCode, BatchStatus
 from shared.ingest.points import Mode
 
 MAX_DIMENSIONS = 8
@@ -67,12 +67,23 @@ class BatchOut(Output):
     id: Id
     source: str = Field(examples=["meta"])
     status: BatchStatus = Field(examples=["done"])
-    error: str | None = Field(examples=[None])
+    error_code: BatchErrorCode | None = Field(
+        description="Why a `failed` batch failed, a stable code: `internal_error` (a fault on our side that "
+        "persisted through retries; the points are kept). Outages and concurrent writers never fail a batch: it "
+        "stays `pending`/`processing` and is retried until they pass.",
+        examples=[None],
+    )
+    error: str | None = Field(description="A plain message for a `failed` batch", examples=[None])
     idempotency_key: str | None
     point_count: int = Field(examples=[1200])
     inserted: int = Field(description="Keys (metric, day, dimensions) stored for the first time", examples=[1000])
     replaced: int = Field(description="Keys whose snapshot replaced an earlier value", examples=[200])
     incremented: int = Field(description="Keys an increment added to", examples=[0])
+    superseded: int = Field(
+        description="Keys whose snapshot was left out because a batch accepted later (from the same source) had "
+        "already written them: batches may merge out of order, a snapshot never overwrites a newer one",
+        examples=[0],
+    )
     attempts: int
     created_at: Timestamp
     started_at: Timestamp | None

@@ -9,7 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from services.api.problems import PayloadTooLarge, internal_error_response, problem_response
+from services.api.problems import PayloadTooLarge, internal_error_response, problem_response, unavailable_response
+from shared.db.faults import is_transient
 from shared.logging import request_id_var
 
 log = logging.getLogger("api.access")
@@ -55,10 +56,16 @@ class RequestContextMiddleware:
                 await self._too_large(limit, scope, receive, send_with_id)
             else:
                 await self.app(scope, self._limited(receive, limit), send_with_id)
-        except Exception:
-            error_log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
+        except Exception as exc:
+            # A dependency's outage that escaped every handler (a refused connection is raised raw, not wrapped).
+            transient = is_transient(exc)
+            if transient:
+                log.warning("%s %s: dependency fault mapped to 503: %r", scope["method"], scope["path"], exc)
+            else:
+                error_log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
             if not status["started"]:
-                await internal_error_response()(scope, receive, send_with_id)
+                response = unavailable_response() if transient else internal_error_response()
+                await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

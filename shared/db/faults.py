@@ -1,0 +1,74 @@
+"""One classification of faults: which failures pass by themselves (retry them) and which never will.
+
+Jobs retry a transient fault with backoff for as long as it lasts (`shared.jobs.retry`), and the API answers it
+with 503 and `Retry-After` instead of 500. A transient fault is one the same work can get past unchanged:
+
+- the database or Redis cannot be reached or drops the connection (refused, reset, timed out, pool exhausted);
+- Postgres says it is shutting down, starting up or out of connections (SQLSTATE classes 08, 53, 57P);
+- a concurrent transaction got in the way: deadlock (40P01), serialization failure (40001), lock not
+  available (55P03);
+- SQLite's single writer is busy ("database is locked").
+
+Anything else (a constraint the data breaks, a bug) is not transient: retrying it cannot help.
+"""
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+
+import asyncpg
+import redis.exceptions
+from sqlalchemy import exc as sa_exc
+
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+# 08: connection exception; 53: insufficient resources (too many connections, out of memory or disk);
+# 57P: admin/crash shutdown, cannot connect now (starting up), database dropped.
+TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P")
+_TRANSIENT_TYPES = (
+    ConnectionError,  # ConnectionRefusedError, ConnectionResetError, …
+    TimeoutError,  # asyncio.TimeoutError is TimeoutError on 3.11
+    asyncio.IncompleteReadError,
+    asyncpg.exceptions.InterfaceError,  # "connection is closed", "connection was closed in the middle of operation"
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    sa_exc.TimeoutError,  # no pooled connection came free in time
+    sa_exc.InterfaceError,
+)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what SQLAlchemy wrapped (`orig`), and its causes, each once."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend((getattr(current, "orig", None), current.__cause__, current.__context__))
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The Postgres SQLSTATE behind an exception, if one is."""
+    for current in _chain(exc):
+        code = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when the same work, tried again later, can succeed: an outage or a concurrent writer's lock."""
+    for current in _chain(exc):
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, _TRANSIENT_TYPES):
+            return True
+        if isinstance(current, OSError) and not isinstance(current, FileNotFoundError | PermissionError):
+            return True  # EHOSTUNREACH, ENETUNREACH, EPIPE, …
+        if isinstance(current, sqlite3.OperationalError) and ("locked" in str(current) or "busy" in str(current)):
+            return True
+    code = sqlstate(exc)
+    return code is not None and (code in TRANSIENT_SQLSTATES or code.startswith(TRANSIENT_SQLSTATE_PREFIXES))
