@@ -3,6 +3,7 @@ with a stable code and a plain message, never SQL."""
 
 import asyncio
 import sqlite3
+import ssl
 from decimal import Decimal
 
 import asyncpg
@@ -39,8 +40,12 @@ TRANSIENT = [
     ConnectionRefusedError(111, "Connect call failed"),
     ConnectionResetError(104, "Connection reset by peer"),
     TimeoutError(),
+    asyncpg.exceptions.QueryCanceledError("canceling statement due to user request"),
+    asyncpg.exceptions.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction"),
     redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379"),
+    redis.exceptions.WatchError("A ConnectionError occurred on while watching one or more keys"),
     sqlite3.OperationalError("database is locked"),
+    sqlite3.OperationalError("database or disk is full"),
 ]
 PERMANENT = [
     asyncpg.exceptions.UniqueViolationError("duplicate key value"),
@@ -48,6 +53,8 @@ PERMANENT = [
     asyncpg.exceptions.UndefinedTableError('relation "x" does not exist'),
     asyncpg.exceptions.CharacterNotInRepertoireError("invalid byte sequence"),
     sqlite3.OperationalError("no such table: x"),
+    asyncpg.exceptions.DataError("invalid input for query argument $1"),  # an InterfaceError subclass
+    ssl.SSLCertVerificationError("certificate verify failed"),  # an OSError subclass
     ValueError("bad"),
     KeyError("weight"),
 ]
@@ -63,6 +70,17 @@ def test_outages_and_concurrent_writers_are_transient_raw_and_wrapped(exc):
 def test_what_retrying_cannot_fix_is_not_transient(exc):
     assert not is_transient(exc)
     assert not is_transient(wrapped(exc))
+
+
+def test_a_defect_raised_while_handling_an_outage_is_not_transient():
+    try:
+        try:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        except ConnectionResetError:
+            raise KeyError("weight")  # noqa: B904 - the point: raised during handling, not from it
+    except KeyError as defect:
+        assert defect.__context__ is not None
+        assert not is_transient(defect)
 
 
 def test_an_invalidated_connection_is_transient_whatever_the_driver_said():

@@ -185,7 +185,9 @@ def assert_exact(verdict: Verdict, work: Workload) -> None:
 
 def report(name: str, work: Workload, verdict: Verdict, **faults) -> None:
     """The figures `make reliability` prints."""
-    figures = {"batches": work.batches, "points": work.points, **faults, "duplicates": verdict.duplicated}
+    figures = {"batches": work.batches, "points": work.points, **faults}
+    figures["failed"] = verdict.statuses.get("failed", 0)
+    figures["duplicates"] = verdict.duplicated
     figures["lost"] = verdict.lost
     line = f"{name}: " + ", ".join(f"{k} {v}" for k, v in figures.items())
     support.ARTIFACTS.mkdir(exist_ok=True)
@@ -296,11 +298,14 @@ async def outage_scenario(settings, state, keys, org, rig, *, cut: str, after=No
             ids = await push_all(c, keys.headers("ingest"), work)
             r.start_worker()
             r.start_worker()
+            restored = None
             for _ in range(outages):
-                await any_processing(state, ids)
+                # Each cut lands while a worker merges: a batch (re)started since the last outage ended.
+                await any_processing(state, ids, since=restored)
                 proxy.cut()
                 await asyncio.sleep(outage_s)
                 proxy.restore()
+                restored = datetime.now(UTC)
             if after is not None:
                 extra = await after(settings)
             statuses = await wait_all(state, ids, timeout_s=300)
@@ -360,7 +365,7 @@ async def test_redis_cut_while_batches_merge_loses_nothing(settings, state, keys
 @pytest.mark.postgres_only
 async def test_workers_sigkilled_mid_merge_lose_nothing(settings, state, keys, org, rig):
     """Workers SIGKILLed while they merge and started again: every batch done once, totals exact."""
-    kills = 10 if LONG else 2
+    kills = 10 if LONG else 2  # rounds; each kills both workers
     # A killed job is run again once its in-progress key expires (job timeout + 10 s): keep the timeout short.
     r = rig(job_timeout_s=10)
     work = Workload(batches=kills + 4, campaigns=1500)
@@ -369,12 +374,15 @@ async def test_workers_sigkilled_mid_merge_lose_nothing(settings, state, keys, o
         r.start_worker()
         r.start_worker()
         last_kill = None
-        for k in range(kills):
+        for _ in range(kills):
             await any_processing(state, ids, timeout_s=120, since=last_kill)
+            # Every worker at once, so the one merging is among them; then both start again.
+            for i in range(len(r.workers)):
+                r.kill(i)
             last_kill = datetime.now(UTC)
-            victim = k % 2
-            r.kill(victim)
-            r.workers[victim] = support.start_worker(r.env, f"{r.queue}:health-check", settings.redis_url)
+            r.workers = []
+            r.start_worker()
+            r.start_worker()
         statuses = await wait_all(state, ids, timeout_s=600)
     verdict = await verify(state, org.id, work, statuses)
     report("sigkill", work, verdict, kills=r.kills)

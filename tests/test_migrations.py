@@ -47,3 +47,45 @@ async def test_upgrade_downgrade_upgrade_round_trip_and_models_match(settings, t
     await support.migrate(url, ("upgrade", "head"))
     tables, diff = await _inspect(url)
     assert model_tables <= tables and diff == []
+
+
+async def test_batches_failed_before_0012_are_pending_again_without_their_sql(settings, tmp_path):
+    """Before 0012 a batch failed for faults that are retried now (a deadlock, an overflow of the bounded column),
+    with SQL in its error; nothing of it was merged. The upgrade makes it pending again so the sweeper merges it."""
+    import uuid
+
+    from sqlalchemy import text
+
+    if support.BACKEND == "postgres":
+        from sqlalchemy.engine import make_url
+
+        main = make_url(settings.database_url)
+        url = main.set(database=f"{main.database}_migrations").render_as_string(False)
+        await support.recreate_pg_database(url)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'requeue.sqlite3'}"
+    await support.migrate(url, ("upgrade", "0011"))
+    org, failed, done = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            hexed = (lambda u: u) if support.BACKEND == "postgres" else (lambda u: u.hex)
+            await conn.execute(text("INSERT INTO orgs (id, name) VALUES (:id, 'Old')"), {"id": hexed(org)})
+            for batch_id, status, error in (
+                (failed, "failed", "DeadlockDetectedError: deadlock detected [SQL: INSERT INTO metric_points …]"),
+                (done, "done", None),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO ingest_batches (id, org_id, source, body_hash, status, error, points, "
+                        "point_count, inserted, replaced, incremented, attempts, enqueues) VALUES (:id, :org, 'api', "
+                        "'x', :status, :error, '[]', 0, 0, 0, 0, 1, 1)"
+                    ),
+                    {"id": hexed(batch_id), "org": hexed(org), "status": status, "error": error},
+                )
+        await support.migrate(url, ("upgrade", "head"))
+        async with engine.connect() as conn:
+            rows = dict((await conn.execute(text("SELECT status, error FROM ingest_batches ORDER BY status"))).all())
+    finally:
+        await engine.dispose()
+    assert rows == {"done": None, "pending": None}

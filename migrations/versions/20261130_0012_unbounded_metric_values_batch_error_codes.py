@@ -1,5 +1,6 @@
 """unbounded metric values (no sum of accepted points can overflow the store); batches: a stable error code, and
-the count of snapshots a later-accepted batch superseded
+the count of snapshots a later-accepted batch superseded, the count of tries that hit a defect; batches failed
+before this revision are pending again
 
 Revision ID: 0012
 Revises: 0011
@@ -29,11 +30,19 @@ def upgrade() -> None:
     with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("error_code", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("superseded", sa.Integer(), nullable=False, server_default="0"))
-    op.execute("UPDATE ingest_batches SET error_code = 'internal_error' WHERE status = 'failed'")
+        batch_op.add_column(sa.Column("defects", sa.Integer(), nullable=False, server_default="0"))
+    # Batches failed before this revision failed for faults it retries now (deadlocks, a concurrent writer's key,
+    # "the database system is shutting down", overflows of the old bounded column), and nothing of them was merged
+    # (a merge commits whole). They are pending again, their SQL-bearing error cleared: the sweeper merges them.
+    op.execute(
+        "UPDATE ingest_batches SET status = 'pending', error = NULL, finished_at = NULL, started_at = NULL "
+        "WHERE status = 'failed'"
+    )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
+        batch_op.drop_column("defects")
         batch_op.drop_column("superseded")
         batch_op.drop_column("error_code")
     for table, columns in COLUMNS.items():

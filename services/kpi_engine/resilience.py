@@ -25,7 +25,7 @@ from typing import Any, cast
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker
-from redis.exceptions import AuthenticationError
+from redis.exceptions import AuthenticationError, WatchError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -35,7 +35,15 @@ log = logging.getLogger("kpi_engine")
 
 # What "Redis is unreachable" looks like from redis-py: refused/reset/closed connections, timeouts.
 # (asyncio.TimeoutError is TimeoutError, an OSError, since Python 3.11.)
-REDIS_DOWN: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+# A WatchError too: redis-py raises it instead of the ConnectionError when the link drops while a WATCH is open (arq
+# watches a job's in-progress key while claiming it); a real WATCH conflict is caught by arq itself.
+REDIS_DOWN: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    WatchError,
+    OSError,
+    asyncio.TimeoutError,
+)
 
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 5.0

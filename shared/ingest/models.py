@@ -54,6 +54,8 @@ class IngestBatch(IdMixin, TimestampMixin, OrgScoped, Base):
     incremented: Mapped[int] = mapped_column(Integer, default=0)
     superseded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Tries that hit a fault that is not transient (outages never count); the third marks the batch failed.
+    defects: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     enqueues: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

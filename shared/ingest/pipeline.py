@@ -27,7 +27,8 @@ from shared.webhooks.models import EventType
 log = logging.getLogger(__name__)
 PROCESS_JOB = "ingest.process_batch"
 # A fault that is neither an outage nor a concurrent writer (those are retried for as long as they last) is tried
-# this many times before the batch is marked failed: it is a defect, and the batch keeps its points for a re-run.
+# this many times (counted on the batch, `defects`) before the batch is marked failed: it is a defect, and the batch
+# keeps its points for a re-run.
 DEFECT_TRIES = 3
 FAILED_MESSAGE = (
     "The batch could not be merged because of an error on our side (logged with this batch's id); its points are "
@@ -126,24 +127,39 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
         return {"batch_id": batch_id, "points": len(points), **counts.__dict__}
     except Exception as exc:
         retry_if_transient(exc, ctx, f"batch {batch_id}")
-        job_try = ctx.get("job_try", 1)
-        if job_try < DEFECT_TRIES:
-            log.exception("batch %s failed on try %d; trying again", batch_id, job_try)
-            raise Retry(defer=backoff_s(job_try)) from exc
-        log.exception("batch %s failed on try %d; marking it failed", batch_id, job_try)
-        await _mark_failed(ctx, batch_uuid, BatchErrorCode.internal_error, FAILED_MESSAGE)
+        try:
+            failed = await _record_defect(ctx, batch_uuid)
+        except Exception as again:
+            retry_if_transient(again, ctx, f"batch {batch_id}")
+            raise
+        if failed is None:  # another run finished the batch meanwhile
+            return {"batch_id": batch_id, "skipped": True}
+        if not failed:
+            log.exception("batch %s hit a fault that is not transient; trying again", batch_id)
+            raise Retry(defer=backoff_s(ctx.get("job_try", 1))) from exc
+        log.exception("batch %s hit a fault that is not transient %d times; marked failed", batch_id, DEFECT_TRIES)
         INGEST_BATCHES.labels("failed").inc()
         return {"batch_id": batch_id, "failed": True}
 
 
-async def _mark_failed(ctx, batch_id: uuid.UUID, code: BatchErrorCode, error: str) -> None:
+async def _record_defect(ctx, batch_id: uuid.UUID) -> bool | None:
+    """Count a fault that is not transient against the batch (its own transaction, so outage retries never count);
+    the DEFECT_TRIES-th marks it failed with a stable code and a plain message and emits ingest.batch_failed.
+    True: failed now; False: to be tried again; None: the batch is no longer pending or processing."""
     async with job_session(ctx) as session:
         batch = await session.scalar(
-            select(IngestBatch).where(IngestBatch.id == batch_id).options(defer_column(IngestBatch.points))
+            select(IngestBatch)
+            .where(IngestBatch.id == batch_id)
+            .options(defer_column(IngestBatch.points))
+            .with_for_update()
         )
-        if batch is None:
-            return
-        batch.status, batch.error_code, batch.error = BatchStatus.failed, code.value, error
+        if batch is None or batch.status not in (BatchStatus.pending, BatchStatus.processing):
+            return None
+        batch.defects += 1
+        if batch.defects < DEFECT_TRIES:
+            return False
+        code = BatchErrorCode.internal_error
+        batch.status, batch.error_code, batch.error = BatchStatus.failed, code.value, FAILED_MESSAGE
         batch.finished_at = datetime.now(UTC)
         await emit(
             session,
@@ -155,11 +171,12 @@ async def _mark_failed(ctx, batch_id: uuid.UUID, code: BatchErrorCode, error: st
                     "source": batch.source,
                     "points": batch.point_count,
                     "error_code": code.value,
-                    "error": error,
+                    "error": FAILED_MESSAGE,
                     "received_at": batch.created_at.isoformat(),
                 }
             },
         )
+        return True
 
 
 async def changed_kpis(session, org_id: uuid.UUID, points: list[Point]) -> dict[str, list[str]]:
