@@ -1,8 +1,10 @@
 """Service configuration, read from the environment (see the README's table)."""
 
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
 
+from limits import parse_many
 from pydantic import Field, NonNegativeInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -65,6 +67,23 @@ class Settings(BaseSettings):
         "(unset: a random secret per process, so a restart signs everyone out)",
     )
     session_max_age_s: int = Field(default=28_800, gt=0, description="Dashboard sign-in lifetime (8 h)")
+    auth_fail_limit_per_address: str = Field(
+        default="30/minute",
+        description="Failed authentications (API key, platform token, dashboard sign-in) one client address may "
+        "make before it gets 429 (`limits` notation; several joined by `;`, e.g. `30/minute;300/hour`)",
+    )
+    auth_fail_limit_per_prefix: str = Field(
+        default="10/minute",
+        description="Failed authentications one API key prefix may take, from any address, before it gets 429",
+    )
+    auth_throttle_key_prefix: str = Field(
+        default="kpi:auth-throttle", description="Prefix of the throttle's Redis keys (when REDIS_URL is set)"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Address ranges of reverse proxies whose X-Forwarded-For names the client; empty: the "
+        "connecting address is the client",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -83,6 +102,19 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, url: str | None) -> str | None:
         return url or None
+
+    @field_validator("auth_fail_limit_per_address", "auth_fail_limit_per_prefix")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse_many(value)  # a ValueError names the string that does not parse
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            ip_network(cidr, strict=False)
+        return cidrs
 
     @property
     def is_sqlite(self) -> bool:

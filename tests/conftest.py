@@ -58,6 +58,10 @@ def settings(tmp_path_factory) -> Settings:
         "webhook_retry_schedule_s": TEST_RETRY_SCHEDULE_S,
         # Webhook secrets sealed at rest throughout the suite (the API and the worker share the key).
         "webhook_secret_key": TEST_WEBHOOK_SECRET_KEY,
+        # Many tests send wrong keys on purpose, all from one address; tests/test_auth_throttle.py sets its own.
+        "auth_fail_limit_per_address": "100000/minute",
+        "auth_fail_limit_per_prefix": "100000/minute",
+        "auth_throttle_key_prefix": f"kpi-test:{os.getpid()}:auth-throttle",
     }
     if support.BACKEND == "postgres":
         return Settings(database_url=support.PG_URL, redis_url=support.REDIS_URL, **common)

@@ -2,7 +2,6 @@
 
 import uuid
 
-from tests.conftest import auth
 from tests.test_department_structure import make_member, make_position, make_team
 from tests.test_department_workflows import make_workflow
 
@@ -71,42 +70,11 @@ def _writes(ids):
     ]
 
 
-async def _snapshot(client, org, ids):
-    overview = (await client.get("/v1/department/overview", headers=org.headers)).json()
-    workflow = (await client.get(f"/v1/workflows/{ids['workflow']}", headers=org.headers)).json()
-    members = (await client.get("/v1/members", headers=org.headers)).json()
-    return overview, workflow, members
-
-
 async def _send(client, method, path, body, headers, ids):
     if path.endswith("/steps/order"):
         steps = (await client.get(f"/v1/workflows/{ids['workflow']}/steps", headers=headers)).json().get("items")
         body = {"step_ids": [s["id"] for s in reversed(steps)] if steps else ids["steps"]}
     return await client.request(method, path, json=body, headers=headers)
-
-
-async def test_viewers_read_everything_but_change_nothing(client, org, keys):
-    ids = await _department(client, org)
-    viewer = keys.headers("viewer")
-    for path in _reads(ids):
-        assert (await client.get(path, headers=viewer)).status_code == 200, path
-    before = await _snapshot(client, org, ids)
-    for method, path, body, _ in _writes(ids):
-        r = await _send(client, method, path, body, viewer, ids)
-        assert r.status_code == 403, (method, path)
-        assert r.headers["content-type"] == PROBLEM
-    assert await _snapshot(client, org, ids) == before
-
-
-async def test_ingest_keys_can_neither_read_nor_write_the_department(client, org, keys):
-    ids = await _department(client, org)
-    ingest = keys.headers("ingest")
-    for path in _reads(ids):
-        assert (await client.get(path, headers=ingest)).status_code == 403, path
-    before = await _snapshot(client, org, ids)
-    for method, path, body, _ in _writes(ids):
-        assert (await _send(client, method, path, body, ingest, ids)).status_code == 403, (method, path)
-    assert await _snapshot(client, org, ids) == before
 
 
 async def test_editors_make_every_change(client, org, keys):
@@ -220,9 +188,3 @@ async def test_malformed_ids_in_paths_and_filters_are_422(client, org):
         r = await client.get(path, headers=org.headers)
         assert r.status_code == 422, path
         assert r.headers["content-type"] == PROBLEM
-
-
-async def test_requests_without_a_key_are_401(client):
-    for path in ("/v1/department", "/v1/teams", "/v1/workflows"):
-        r = await client.get(path, headers=auth("kpi_000000000000_nope"))
-        assert r.status_code == 401, path

@@ -66,3 +66,14 @@ async def test_metrics_count_requests_by_route_template(client, org):
     assert str(org.admin_key_id) not in text, "ids must not become label values"
     assert "http_request_duration_seconds_bucket" in text
     assert "kpi_jobs_queued " in text
+
+
+async def test_metrics_say_the_queue_is_down_instead_of_a_false_0(settings, database, client):
+    async with client_for(create_app(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))) as c:
+        text = (await c.get("/metrics")).text
+    assert "kpi_queue_up 0.0" in text
+    assert "kpi_jobs_queued NaN" in text
+
+    text = (await client.get("/metrics")).text  # the queue that answers
+    assert "kpi_queue_up 1.0" in text
+    assert "kpi_jobs_queued NaN" not in text

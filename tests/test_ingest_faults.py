@@ -73,14 +73,14 @@ class Workload:
         return sum(1 for i in range(self.batches) if self.source(i) == source)
 
 
-async def push_all(client, headers, work: Workload) -> list[str]:
-    """Push every batch of the workload at once; each answers 202."""
-    responses = await asyncio.gather(
-        *(push(client, headers, work.batch(i), source=work.source(i)) for i in range(work.batches))
-    )
-    assert [r.status_code for r in responses] == [202] * work.batches, [r.text for r in responses if r.is_error]
-    work.sent = [r.json()["batch_id"] for r in responses]
-    return work.sent
+async def push_all(client, headers, work: Workload, indices: range | None = None) -> list[str]:
+    """Push the workload's batches (these of them) at once; each answers 202. Their ids."""
+    indices = indices if indices is not None else range(work.batches)
+    responses = await asyncio.gather(*(push(client, headers, work.batch(i), source=work.source(i)) for i in indices))
+    assert [r.status_code for r in responses] == [202] * len(indices), [r.text for r in responses if r.is_error]
+    ids = [r.json()["batch_id"] for r in responses]
+    work.sent.extend(ids)
+    return ids
 
 
 async def wait_all(state, batch_ids: list[str], timeout_s: float) -> dict[str, int]:
@@ -286,29 +286,33 @@ async def test_queued_overlapping_batches_picked_up_at_once(settings, state, key
 
 async def outage_scenario(settings, state, keys, org, rig, *, cut: str, after=None) -> tuple[Workload, Verdict, bool]:
     """Two workers merge overlapping batches while their link to `cut` ("database" or "redis") is cut through a
-    proxy, a few times, then restored (and `after(settings)` run, if given); the verdict, and whether they lived."""
+    proxy and restored, once per wave of batches (each cut lands while that wave merges); then, if given,
+    `after(settings)` runs while a last wave merges. The verdict, and whether the workers lived."""
     outage_s, outages = (10, 3) if LONG else (3, 1)
+    per_wave = 4
+    waves = [range(w * per_wave, (w + 1) * per_wave) for w in range(outages + (after is not None))]
     url = settings.database_url if cut == "database" else settings.redis_url
     proxy = FaultProxy.for_url(url).start()
     r = rig(**{f"{cut}_url": proxy.url(url)})
-    work = Workload(batches=12 if LONG else 4, campaigns=2000 if LONG else 1000)
-    extra = {}
+    work = Workload(batches=per_wave * len(waves), campaigns=1500 if LONG else 1000)
+    headers, extra = keys.headers("ingest"), {}
     try:
         async with client_for(create_app(settings.model_copy(update={"queue_name": r.queue}))) as c:
-            ids = await push_all(c, keys.headers("ingest"), work)
+            first = await push_all(c, headers, work, waves[0])  # queued before any worker runs
             r.start_worker()
             r.start_worker()
             restored = None
-            for _ in range(outages):
-                # Each cut lands while a worker merges: a batch (re)started since the last outage ended.
-                await any_processing(state, ids, since=restored)
+            for w in range(outages):
+                wave = first if w == 0 else await push_all(c, headers, work, waves[w])
+                await any_processing(state, wave, since=restored)
                 proxy.cut()
                 await asyncio.sleep(outage_s)
                 proxy.restore()
                 restored = datetime.now(UTC)
             if after is not None:
+                await push_all(c, headers, work, waves[-1])
                 extra = await after(settings)
-            statuses = await wait_all(state, ids, timeout_s=300)
+            statuses = await wait_all(state, work.sent, timeout_s=300)
             alive = r.alive()
     finally:
         r.stop()  # before the proxy goes: a worker cut off at teardown would only log noise

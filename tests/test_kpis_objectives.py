@@ -111,3 +111,15 @@ async def test_deleting_an_objective_removes_its_links_but_keeps_the_kpi(client,
     read = (await client.get(f"/v1/kpis/{kpi['id']}", headers=org.headers)).json()
     assert read["objectives"] == [{"objective_id": kept["id"], "weight": "1"}]
     assert await names(client, org.headers, objective_id=objective["id"]) == []
+
+
+async def test_a_patch_link_without_a_weight_weighs_1_as_on_create(client, org):
+    objective = await add_objective(client, org.headers, "Raise online orders to 12,000 a month")
+    kpi = await add_kpi(client, org.headers)
+
+    r = await client.patch(
+        f"/v1/kpis/{kpi['id']}", json={"objectives": [{"objective_id": objective["id"]}]}, headers=org.headers
+    )
+
+    assert r.status_code == 200, r.text
+    assert r.json()["objectives"] == [{"objective_id": objective["id"], "weight": "1"}]

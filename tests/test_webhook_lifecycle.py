@@ -98,6 +98,19 @@ async def test_a_replay_while_a_retry_waits_sends_that_attempt_once(client, keys
         assert late["skipped"] and len(receiver.requests) == 2
 
 
+async def test_the_last_attempt_of_a_used_up_schedule_reads_failed(client, keys, state, org):
+    admin = keys.headers("admin")
+    attempts = len(state.settings.webhook_retry_schedule_s) + 1
+    async with running_receiver() as receiver:
+        receiver.script = [500] * attempts
+        endpoint = await subscribe(client, admin, receiver.url)
+        await emit_event(state, org.id)
+        log = await delivery_log(client, admin, endpoint["id"], attempts)
+
+    assert [a["outcome"] for a in log] == ["retry"] * (attempts - 1) + ["failed"], "no retry follows the last"
+    assert {a["delivery_status"] for a in log} == {"failed"}
+
+
 def _disabled_count(cause: str) -> float:
     return JOB_REGISTRY.get_sample_value("kpi_webhook_endpoints_disabled_total", {"reason": cause}) or 0.0
 

@@ -72,7 +72,7 @@ async def refuse_if_referenced(
 
 
 def apply_changes(obj: Any, changes: dict[str, Any], *, allowed: Iterable[str] | None = None) -> None:
-    """Set the fields a PATCH body carried (use `model_dump(exclude_unset=True)`)."""
+    """Set the fields a PATCH body carried (`Input.changes()`: only those sent, nested objects whole)."""
     allowed_set = set(allowed) if allowed is not None else None
     for field, value in changes.items():
         if allowed_set is not None and field not in allowed_set:

@@ -1,6 +1,7 @@
 """Request dependencies: the transaction boundary, the caller's identity and role checks."""
 
 import hmac
+import math
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -11,8 +12,10 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.orgs import service as org_service
-from services.api.problems import Forbidden, Unauthorized
+from services.api.orgs.keys import split_key
+from services.api.problems import Forbidden, TooManyRequests, Unauthorized
 from services.api.state import AppState
+from services.api.throttle import ThrottleDep
 from shared.db.scoping import bind_org
 from shared.jobs.queue import discard_deferred, enqueue_deferred
 from shared.orgs.models import Role
@@ -58,15 +61,29 @@ class Principal:
 
 
 async def authenticate(
+    request: Request,
     session: SessionDep,
+    throttle: ThrottleDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
-    """Resolve the bearer key and bind the request's session to its organisation."""
+    """Resolve the bearer key and bind the request's session to its organisation.
+
+    Failed keys are throttled per address and per key prefix (`services.api.throttle`), before the lookup.
+    """
     if credentials is None:
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
+    parts = split_key(credentials.credentials)
+    attempt = await throttle.check(address=throttle.address_of(request), prefix=parts[0] if parts else None)
     key = await org_service.find_key_by_token(session, token=credentials.credentials)
     if key is None:
+        await throttle.failed(attempt)
+        if attempt.prefix_wait is not None:
+            raise TooManyRequests(
+                "Too many failed authentication attempts for this key; try again later.",
+                retry_after=max(1, math.ceil(attempt.prefix_wait)),
+            )
         raise Unauthorized("The API key is not valid or has been revoked.")
+    await throttle.succeeded(attempt)
     bind_org(session, key.org_id)
     return Principal(key_id=key.id, org_id=key.org_id, role=key.role)
 
@@ -90,9 +107,16 @@ Reader = Annotated[Principal, Depends(require_role(Role.admin, Role.editor, Role
 Ingestor = Annotated[Principal, Depends(require_role(Role.admin, Role.editor, Role.ingest))]
 
 
-def require_platform_token(state: StateDep, token: Annotated[str | None, Security(_platform)]) -> None:
+async def require_platform_token(
+    request: Request, state: StateDep, throttle: ThrottleDep, token: Annotated[str | None, Security(_platform)]
+) -> None:
+    """The platform token, throttled per client address: unlike API keys it may be a human-chosen secret."""
     expected = state.settings.platform_token
     if expected is None or not expected.get_secret_value():
         raise Unauthorized("Creating organisations over HTTP is off: PLATFORM_TOKEN is not set (use the CLI).")
-    if token is None or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
-        raise Unauthorized("Missing or wrong X-Platform-Token.")
+    if token is None:
+        raise Unauthorized("Missing X-Platform-Token.")
+    attempt = await throttle.check(address=throttle.address_of(request))
+    if not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        await throttle.failed(attempt)
+        raise Unauthorized("Wrong X-Platform-Token.")

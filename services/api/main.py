@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from services.api.alerts.router import router as alerts_router
 from services.api.dashboard.auth import session_key
@@ -19,6 +19,8 @@ from services.api.problems import install_problem_handlers
 from services.api.reports.router import router as reports_router
 from services.api.state import AppState
 from services.api.strategy.router import router as strategy_router
+from services.api.text import storable_parameters
+from services.api.throttle import AuthThrottle
 from services.api.webhooks.router import router as webhooks_router
 from shared.db.engine import make_database
 from shared.jobs.queue import InProcessQueue, make_queue
@@ -50,9 +52,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if isinstance(queue, InProcessQueue) and settings.run_crons:
             queue.start_crons()
         app.state.kpi = AppState(settings=settings, db=db, queue=queue)
+        app.state.auth_throttle = AuthThrottle.from_settings(settings)
         try:
             yield
         finally:
+            await app.state.auth_throttle.close()
             await queue.close()
             await db.dispose()
 
@@ -61,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # No query or path parameter, no header may carry text the store cannot hold (bodies: their models).
+        dependencies=[Depends(storable_parameters)],
     )
     install_problem_handlers(app)
     app.add_middleware(

@@ -1,5 +1,6 @@
 """RFC 9457 problem details: the one error format of the API, and the exceptions that produce it."""
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -11,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.db.faults import is_transient
+from services.api.text import readable
+from shared.db.faults import is_transient, sqlstate
 from shared.logging import request_id_var
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # What an authenticated /v1 route can answer besides its success.
-V1_ERRORS = problem_responses(401, 403, 404, 422)
+V1_ERRORS = problem_responses(401, 403, 404, 422, 429, 503)
 
 
 class Problem(Exception):
@@ -100,6 +102,13 @@ class Unprocessable(Problem):
     status, slug, title = 422, "validation-error", "Invalid input"
 
 
+class TooManyRequests(Problem):
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **extra: Any):
+        super().__init__(detail, headers={"Retry-After": str(retry_after)}, **extra)
+
+
 class ServiceUnavailable(Problem):
     status, slug, title = 503, "service-unavailable", "Service unavailable"
 
@@ -113,10 +122,20 @@ def problem_body(status: int, title: str, detail: str, slug: str, **extra: Any) 
     return body
 
 
+class ProblemJSON(JSONResponse):
+    """JSON that never fails to encode: a problem may quote the caller's text, and a lone surrogate in it is
+    written as its `\\udXXX` escape instead of turning a 4xx into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+            "utf-8", "backslashreplace"
+        )
+
+
 def problem_response(
     status: int, title: str, detail: str, slug: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    return JSONResponse(
+    return ProblemJSON(
         problem_body(status, title, detail, slug, **extra),
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
@@ -142,8 +161,8 @@ def unavailable_response() -> JSONResponse:
     return problem_response(
         503,
         "Service unavailable",
-        "A service this request needs (the database or the job queue) is unreachable or busy; nothing was "
-        "changed. Retry shortly.",
+        "A service this request needs (the database or the job queue) is unreachable or busy. Retry shortly; a "
+        "push retried with the same Idempotency-Key is never counted twice.",
         "service-unavailable",
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
@@ -173,7 +192,8 @@ async def _on_http_exception(_request: Request, exc: StarletteHTTPException) -> 
 
 
 def _location(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc)
+    # A field name is the caller's text: one with a lone surrogate is written out (`\\ud800`), not echoed raw.
+    return readable(".".join(str(part) for part in loc))
 
 
 async def _on_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -196,14 +216,28 @@ async def _on_database_error(_request: Request, exc: DBAPIError) -> JSONResponse
     if is_transient(exc):
         log.warning("database fault mapped to 503: %s", exc.orig)
         return unavailable_response()
+    code = sqlstate(exc)
+    if code is not None and code.startswith(DATA_EXCEPTION_CLASS):
+        return await _on_data_error(_request, exc)
     log.error("database error", exc_info=exc)
     return internal_error_response()
 
 
-async def _on_data_error(_request: Request, exc: DataError) -> JSONResponse:
+# SQLSTATE class 22, data exception: a value the database refuses (22003 numeric out of range, 22021 a byte
+# sequence invalid in UTF-8, 22P05 untranslatable character, 22001 string too long…). asyncpg raises them as
+# plain DBAPIError, not DataError, so both handlers answer them alike.
+DATA_EXCEPTION_CLASS = "22"
+
+
+async def _on_data_error(_request: Request, exc: DBAPIError) -> JSONResponse:
     # Schemas bound every value; this is the backstop for one the database still refuses.
     log.warning("data error mapped to 422: %s", exc.orig)
-    return problem_response(422, "Invalid input", "A value is out of range for its field.", "validation-error")
+    return problem_response(
+        422,
+        "Invalid input",
+        "The database refused a value: out of range for its field, or text it cannot store.",
+        "validation-error",
+    )
 
 
 async def _on_overflow(_request: Request, exc: OverflowError) -> JSONResponse:

@@ -3,7 +3,7 @@
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -11,19 +11,32 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     PlainSerializer,
     StringConstraints,
 )
+from pydantic_core import CoreSchema
 
 from services.api.currencies import ISO_4217
+from services.api.text import guard_schema
 
 T = TypeVar("T")
 
 
 class Input(BaseModel):
-    """A request body: unknown fields are an error, so a typo never passes silently."""
+    """A request body: unknown fields are an error, so a typo never passes silently, and no text may carry what
+    the store cannot hold (a NUL, a lone surrogate: `services.api.text`), wherever it sits in the body."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler) -> CoreSchema:
+        return guard_schema(handler(source))
+
+    def changes(self) -> dict[str, Any]:
+        """The fields a PATCH body carried, each whole: a nested object sent without its defaulted fields gets
+        them (`model_dump(exclude_unset=True)` would leave them out, and the service would miss them)."""
+        return self.model_dump(include=self.model_fields_set)
 
 
 class Output(BaseModel):

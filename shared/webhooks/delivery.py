@@ -121,21 +121,20 @@ async def deliver(ctx, *, delivery_id: str, trigger: str = "scheduled", attempt:
                 sent.response_excerpt,
                 sent.retry_after_s,
             )
-        session.add(
-            WebhookAttempt(
-                org_id=delivery.org_id,
-                delivery_id=delivery.id,
-                endpoint_id=endpoint.id,
-                number=number,
-                trigger=trigger,
-                attempted_at=now,
-                status_code=status_code,
-                duration_ms=int(duration),
-                outcome=outcome if target is not None else "refused",
-                error=error,
-                response_excerpt=excerpt,
-            )
+        logged = WebhookAttempt(
+            org_id=delivery.org_id,
+            delivery_id=delivery.id,
+            endpoint_id=endpoint.id,
+            number=number,
+            trigger=trigger,
+            attempted_at=now,
+            status_code=status_code,
+            duration_ms=int(duration),
+            outcome=outcome if target is not None else "refused",
+            error=error,
+            response_excerpt=excerpt,
         )
+        session.add(logged)
         delivery.attempts, delivery.last_status_code = number, status_code
         if outcome == "delivered":
             delivery.status, delivery.delivered_at, delivery.next_attempt_at = DeliveryStatus.delivered, now, None
@@ -151,6 +150,8 @@ async def deliver(ctx, *, delivery_id: str, trigger: str = "scheduled", attempt:
             delay = next_delay(number, settings.webhook_retry_schedule_s, retry_after, _rng)
             if delay is None or not endpoint.enabled:
                 delivery.status, delivery.next_attempt_at = DeliveryStatus.failed, None
+                if logged.outcome == "retry":
+                    logged.outcome = outcome = "failed"  # no attempt follows: the log must not promise one
             else:
                 delivery.next_attempt_at = now + timedelta(seconds=delay)
                 defer(

@@ -86,7 +86,7 @@ class WebhookAttempt(IdMixin, OrgScoped, Base):
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status_code: Mapped[int | None] = mapped_column(Integer)
     duration_ms: Mapped[int] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(16))  # delivered | retry | gone | refused
+    outcome: Mapped[str] = mapped_column(String(16))  # delivered | retry | failed (the last) | gone | refused
     error: Mapped[str | None] = mapped_column(Text)
     response_excerpt: Mapped[str | None] = mapped_column(Text)
 

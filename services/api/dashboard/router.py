@@ -20,7 +20,9 @@ from services.api.dashboard import auth, views
 from services.api.dashboard.charts import number
 from services.api.deps import SessionDep, StateDep
 from services.api.orgs import service as org_service
-from services.api.problems import Conflict, NotFound
+from services.api.orgs.keys import split_key
+from services.api.problems import Conflict, NotFound, TooManyRequests
+from services.api.throttle import ThrottleDep
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -85,18 +87,34 @@ async def login_form(request: Request, next: str | None = None):
 
 
 @router.post("/login")
-async def login(request: Request, session: SessionDep, state: StateDep):
+async def login(request: Request, session: SessionDep, state: StateDep, throttle: ThrottleDep):
     form = await _form(request)
     next_path = auth.safe_next(form.get("next"))
     if not auth.csrf_ok(request.cookies.get(auth.CSRF_COOKIE), form.get("csrf")):
         return _login_form(
             request, next_path=next_path, error="The form expired; please sign in again.", status_code=403
         )
-    key = await org_service.find_key_by_token(session, token=(form.get("api_key") or "").strip())
+    token = (form.get("api_key") or "").strip()
+    parts = split_key(token)
+    try:
+        # Wrong keys are throttled like bearer keys, before the lookup (services.api.throttle).
+        attempt = await throttle.check(address=throttle.address_of(request), prefix=parts[0] if parts else None)
+    except TooManyRequests as exc:
+        response = _login_form(
+            request,
+            next_path=next_path,
+            error="Too many failed sign-ins; wait a minute and try again.",
+            status_code=429,
+        )
+        response.headers.update(exc.headers or {})
+        return response
+    key = await org_service.find_key_by_token(session, token=token)
     if key is None:
+        await throttle.failed(attempt)
         return _login_form(
             request, next_path=next_path, error="That API key is not valid or has been revoked.", status_code=401
         )
+    await throttle.succeeded(attempt)
     if key.role not in auth.DASHBOARD_ROLES:
         return _login_form(
             request,

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import math
 import secrets
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from services.api.deps import StateDep
-from services.api.observability.metrics import INGEST_BATCHES_BY_STATUS, JOBS_QUEUED, REGISTRY
+from services.api.observability.metrics import INGEST_BATCHES_BY_STATUS, JOBS_QUEUED, QUEUE_UP, REGISTRY
 from services.api.problems import problem_response, problem_responses
 from services.api.state import AppState
 from shared.db.scoping import allow_all_orgs
@@ -34,6 +35,7 @@ _METRICS_EXAMPLE = (
     "# HELP http_requests_total HTTP requests answered\n# TYPE http_requests_total counter\n"
     'http_requests_total{method="GET",route="/v1/kpis",status="200"} 42.0\n'
     "# HELP kpi_jobs_queued Jobs waiting in the queue\n# TYPE kpi_jobs_queued gauge\nkpi_jobs_queued 0.0\n"
+    "# HELP kpi_queue_up 1 when the last scrape could read the job queue\n# TYPE kpi_queue_up gauge\nkpi_queue_up 1.0\n"
 )
 
 
@@ -107,11 +109,20 @@ async def ready(
 )
 async def metrics(state: StateDep) -> Response:
     """Prometheus metrics: HTTP requests and latency, queue depth, ingest batches by status, points processed
-    and batch latency (the last two from jobs run in this process; the worker serves its own)."""
+    and batch latency (the last two from jobs run in this process; the worker serves its own).
+
+    While the queue (Redis) cannot be read, `kpi_queue_up` is 0 and `kpi_jobs_queued` is NaN, never a false 0:
+    alert on `kpi_queue_up == 0`."""
     try:
-        JOBS_QUEUED.set(await asyncio.wait_for(state.queue.queued_count(), CHECK_TIMEOUT_S))
+        queued = await asyncio.wait_for(state.queue.queued_count(), CHECK_TIMEOUT_S)
     except Exception as exc:
+        # Unknown is not 0: an empty queue and an unreachable one must not look alike on a dashboard.
         log.warning("queue depth unavailable: %r", exc)
+        JOBS_QUEUED.set(math.nan)
+        QUEUE_UP.set(0)
+    else:
+        JOBS_QUEUED.set(queued)
+        QUEUE_UP.set(1)
     try:
         async with state.db.sessionmaker() as session:
             allow_all_orgs(session)

@@ -13,7 +13,7 @@ from services.api.ingest.sources_router import router as sources_router
 from services.api.pagination import PageDep
 from services.api.problems import V1_ERRORS, Unprocessable, problem_responses
 from services.api.schemas import Page
-from shared.ingest.adapters import ADAPTERS
+from shared.ingest.adapters import ADAPTERS, ROW_COUNTS
 from shared.ingest.models import BatchStatus
 from shared.ingest.points import AdapterError, Point
 from shared.orgs.models import Role
@@ -39,23 +39,41 @@ async def _accepted(session, request: Request, response: Response, caller, **kwa
     return BatchAccepted(batch_id=accepted.batch_id, status=accepted.status)
 
 
-@router.post("/metrics", status_code=status.HTTP_202_ACCEPTED, response_model=BatchAccepted, responses=ACCEPT_RESPONSES)
+async def _points_within_limit(request: Request, state: StateDep) -> None:
+    """413 for a batch over the point limit, counted in the decoded JSON before a single point is validated (a
+    30 MB body of 400,001 points is refused at once, not after reading them all)."""
+    try:
+        payload = await request.json()  # FastAPI decoded it already; this is its cached result
+    except ValueError:
+        return  # not JSON: validating the body says so
+    if isinstance(payload, dict) and isinstance(payload.get("points"), list):
+        service.check_size(len(payload["points"]), state.settings.ingest_max_points)
+
+
+@router.post(
+    "/metrics",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BatchAccepted,
+    responses=ACCEPT_RESPONSES,
+    # Dependencies run before the body is validated.
+    dependencies=[Depends(_points_within_limit)],
+)
 async def push_metrics(
     body: MetricBatchIn,
     request: Request,
     response: Response,
     session: SessionDep,
     caller: Ingestor,
-    state: StateDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> BatchAccepted:
     """Push a batch of metric points (needs a key with role `ingest`, `editor` or `admin`).
 
-    The whole batch is validated first: one bad point is a 422 naming it (`body.points.3.value`), unknown
-    metrics are listed, and nothing is stored. Accepted, the batch is stored durably and answered with
-    `202 {batch_id, status}`; a worker then merges it. Follow it at `GET /v1/ingest/batches/{batch_id}`.
+    A batch of more points than the service takes (`INGEST_MAX_POINTS`, 100,000 by default) is a 413 before any
+    point is read. The whole batch is validated first: one bad point is a 422 naming it (`body.points.3.value`,
+    `body.points.3.dimensions.campaign` for text with a NUL), unknown metrics are listed, and nothing is stored.
+    Accepted, the batch is stored durably and answered with `202 {batch_id, status}`; a worker then merges it.
+    Follow it at `GET /v1/ingest/batches/{batch_id}`.
     """
-    service.check_size(len(body.points), state.settings.ingest_max_points)
     points = [Point(p.metric, p.value, _utc_day(p.timestamp), p.dimensions, p.mode) for p in body.points]
     return await _accepted(
         session,
@@ -131,6 +149,8 @@ async def push_platform_report(
     setup = await sources.source_setup(session, source=source)
     if setup.signing_secret is not None:
         sources.verify_signature(setup.signing_secret, await request.body(), signature)
+    service.check_report_size(ROW_COUNTS[source](payload), state.settings.ingest_max_points)
+    service.check_storable(payload, await request.body())
     try:
         points = ADAPTERS[source](payload, setup.config)
     except AdapterError as exc:

@@ -5,6 +5,8 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -12,6 +14,7 @@ from sqlalchemy.orm import defer as defer_column
 
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound, PayloadTooLarge, Unprocessable
+from services.api.text import ERROR_TYPE, find_unstorable, may_hold_unstorable
 from shared.db.scoping import bound_org
 from shared.ingest.merge import dims_key
 from shared.ingest.models import DIMS_KEY_LENGTH, BatchStatus, IngestBatch
@@ -38,6 +41,26 @@ def body_hash(raw: bytes) -> str:
 def check_size(points_count: int, limit: int) -> None:
     if points_count > limit:
         raise PayloadTooLarge(f"A batch may carry at most {limit} points; this one has {points_count}. Split it.")
+
+
+def check_report_size(rows: int, limit: int) -> None:
+    """413 for a platform report of more rows than a batch may carry points, before a row is read (a row gives
+    one point per metric it reports)."""
+    if rows > limit:
+        raise PayloadTooLarge(f"A report may carry at most {limit} rows; this one has {rows}. Split it.")
+
+
+def check_storable(payload: Any, raw: bytes) -> None:
+    """422 naming every place in a raw JSON body (an ad-platform report) that holds text the store cannot hold;
+    the same rule every `Input` model applies (`services.api.text`). `raw` is the body as sent: most bodies are
+    cleared by a scan of it, without walking the decoded payload."""
+    if not may_hold_unstorable(raw):
+        return
+    found = list(islice(find_unstorable(payload), MAX_ERRORS))
+    if found:
+        errors = [{"location": in_body(where), "message": reason, "type": ERROR_TYPE} for where, reason in found]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise Unprocessable(f"{errors[0]['location']}: {errors[0]['message']}{more}", errors=errors)
 
 
 def in_body(location: str) -> str:

@@ -87,7 +87,7 @@ async def update_kpi(kpi_id: uuid.UUID, body: KpiUpdate, session: SessionDep, _c
     every link (`[]` unlinks all). Changing `direction` is a 409 while the KPI has targets (their
     thresholds were set for the old direction). Nothing is written when any check fails.
     """
-    view = await kpis.update_kpi(session, kpi_id=kpi_id, changes=body.model_dump(exclude_unset=True))
+    view = await kpis.update_kpi(session, kpi_id=kpi_id, changes=body.changes())
     return KpiOut.of(view)
 
 

@@ -13,7 +13,12 @@ HTTP_LATENCY = Histogram(
     registry=REGISTRY,
 )
 JOBS_QUEUED = Gauge(
-    "kpi_jobs_queued", "Jobs waiting in the queue (arq) or running in-process (embedded)", registry=REGISTRY
+    "kpi_jobs_queued",
+    "Jobs waiting in the queue (arq) or running in-process (embedded); NaN while the queue cannot be read",
+    registry=REGISTRY,
+)
+QUEUE_UP = Gauge(
+    "kpi_queue_up", "1 when the last scrape could read the job queue (Redis), 0 when it could not", registry=REGISTRY
 )
 INGEST_BATCHES_BY_STATUS = Gauge(
     "kpi_ingest_batches", "Ingest batches in the database, by status (all organisations)", ["status"], registry=REGISTRY

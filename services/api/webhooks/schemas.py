@@ -78,7 +78,11 @@ class AttemptOut(Output):
     attempted_at: Timestamp
     status_code: int | None = Field(examples=[200])
     duration_ms: int = Field(examples=[84])
-    outcome: str = Field(examples=["delivered"], description="delivered | retry | gone | refused")
+    outcome: str = Field(
+        examples=["delivered"],
+        description="delivered | retry (another attempt follows) | failed (the last attempt: the schedule is used up "
+        "or the endpoint was disabled) | gone | refused",
+    )
     error: str | None
     response_excerpt: str | None = Field(description="The start of the receiver's answer (1,000 characters)")
     delivery_status: DeliveryStatus

@@ -17,10 +17,10 @@ from shared.ingest.adapters._common import (
     config_for,
     settings_of,
 )
-from shared.ingest.adapters.google_ads import parse_google_ads
-from shared.ingest.adapters.linkedin import parse_linkedin
-from shared.ingest.adapters.meta import parse_meta
-from shared.ingest.adapters.tiktok import parse_tiktok
+from shared.ingest.adapters.google_ads import count_google_ads_rows, parse_google_ads
+from shared.ingest.adapters.linkedin import count_linkedin_rows, parse_linkedin
+from shared.ingest.adapters.meta import count_meta_rows, parse_meta
+from shared.ingest.adapters.tiktok import count_tiktok_rows, parse_tiktok
 from shared.ingest.points import Point
 
 Adapter = Callable[[Any, AdapterConfig], list[Point]]
@@ -32,11 +32,20 @@ ADAPTERS: dict[str, Adapter] = {
     "linkedin": parse_linkedin,
 }
 
+# How many rows a payload carries, counted without reading any, so an oversized report is refused before parsing.
+ROW_COUNTS: dict[str, Callable[[Any], int]] = {
+    "meta": count_meta_rows,
+    "google_ads": count_google_ads_rows,
+    "tiktok": count_tiktok_rows,
+    "linkedin": count_linkedin_rows,
+}
+
 __all__ = [
     "ADAPTERS",
     "DEFAULT_CONFIG",
     "LEAD_TYPES",
     "PURCHASE_TYPES",
+    "ROW_COUNTS",
     "SOURCE_SETTINGS",
     "Adapter",
     "AdapterConfig",

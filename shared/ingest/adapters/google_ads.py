@@ -66,6 +66,20 @@ def parse_google_ads(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> li
     return out.points
 
 
+def count_google_ads_rows(payload: Any) -> int:
+    """How many result rows the response carries, counted without reading one (a searchStream's chunks add up)."""
+
+    def results(chunk: Any) -> int:
+        found = chunk.get("results") if isinstance(chunk, dict) else None
+        return len(found) if isinstance(found, list) else 0
+
+    if isinstance(payload, dict):
+        return results(payload)
+    if not isinstance(payload, list):
+        return 0
+    return sum(results(item) if isinstance(item, dict) and not _CHUNK_KEYS.isdisjoint(item) else 1 for item in payload)
+
+
 def _rows(payload: Any) -> list[tuple[str, Any]]:
     """(location, row) of every result row, whichever of the three shapes the payload has."""
     if isinstance(payload, dict):

@@ -61,6 +61,12 @@ def parse_linkedin(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> list
     return out.points
 
 
+def count_linkedin_rows(payload: Any) -> int:
+    """How many elements the page carries, counted without reading one (0 for a shape `parse_linkedin` refuses)."""
+    rows = payload.get("elements") if isinstance(payload, dict) else None
+    return len(rows) if isinstance(rows, list) else 0
+
+
 def _campaign(row: dict[str, Any], where: str) -> tuple[str, str]:
     """The campaign id and where it was read."""
     if row.get("pivotValues") is None and isinstance(row.get("pivotValue"), str):

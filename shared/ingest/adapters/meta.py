@@ -71,6 +71,12 @@ def parse_meta(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> list[Poi
     return out.points
 
 
+def count_meta_rows(payload: Any) -> int:
+    """How many rows the page carries, counted without reading one (0 for a shape `parse_meta` refuses)."""
+    rows = payload.get("data") if isinstance(payload, dict) else payload
+    return len(rows) if isinstance(rows, list) else 0
+
+
 def _given(row: dict[str, Any], field: str) -> bool:
     return row.get(field) is not None
 

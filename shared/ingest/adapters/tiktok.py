@@ -85,6 +85,13 @@ def _check_code(response: dict[str, Any]) -> None:
         raise AdapterError(f"TikTok answered with error code {describe(code)}: {said}", "code")
 
 
+def count_tiktok_rows(payload: Any) -> int:
+    """How many rows the page carries, counted without reading one (0 for a shape `parse_tiktok` refuses)."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    rows = data.get("list") if isinstance(data, dict) else None
+    return len(rows) if isinstance(rows, list) else 0
+
+
 def _day(dimensions: dict[str, Any], where: str) -> date:
     value = dimensions.get("stat_time_day")
     if value is None:
