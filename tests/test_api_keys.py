@@ -1,9 +1,11 @@
 """Admins manage keys; roles limit what a key may do; a key never sees another organisation."""
 
+import secrets
 import uuid
 
 from sqlalchemy import select
 
+from services.api.orgs.keys import generate_key, split_key
 from shared.db.scoping import allow_all_orgs
 from shared.orgs.models import ApiKey
 from tests.conftest import auth, make_key
@@ -123,11 +125,41 @@ async def test_malformed_or_unknown_bearer_keys_are_401(client, org):
         {"Authorization": "Basic dXNlcjpwYXNz"},
         auth("not-a-key"),
         auth(f"kpi_{prefix}_wrong-secret"),
+        auth(f"kpi_{prefix}_{secrets.token_urlsafe(32)}"),  # well-formed: its prefix is looked up, the secret fails
         auth(f"kpi_{uuid.uuid4().hex[:12]}_whatever"),
+        auth(f"kpi_{uuid.uuid4().hex[:12]}_{secrets.token_urlsafe(32)}"),
     ):
         r = await client.get("/v1/api-keys", headers=header)
         assert r.status_code == 401, header
         assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_only_a_key_in_the_exact_generated_format_is_split():
+    """`kpi_`, 12 lowercase hex, `_`, 43 base64url characters: anything else never reaches a lookup."""
+    for _ in range(500):
+        new = generate_key()
+        assert split_key(new.plaintext) == (new.prefix, new.plaintext.split("_", 2)[2])
+    prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    for token in (
+        f"kpi_{prefix[:11]}\x00_x",
+        f"kpi_{prefix[:11]}\x00_{secret}",
+        f"kpi_{prefix.upper()}_{secret}",
+        f"kpi_{'é' * 12}_{secret}",
+        f"kpi_{'١' * 12}_{secret}",  # Arabic-Indic digits: "digits", not hex
+        f"kpi_{prefix}0_{secret}",
+        f"kpi_{prefix}_{secret[:-1]}",
+        f"kpi_{prefix}_{secret}A",
+        f"kpi_{prefix}_{secret[:-1]}=",
+        f"kpi_{prefix}_{secret[:-1]}\x00",
+        f"kpi_{prefix}_{secret}\n",
+        f" kpi_{prefix}_{secret}",
+        f"KPI_{prefix}_{secret}",
+        f"kpi-{prefix}_{secret}",
+        f"kpi_{prefix}_",
+        "kpi_nope_0000000000000000000000000000",
+        "",
+    ):
+        assert split_key(token) is None, repr(token)
 
 
 async def test_key_use_is_recorded(client, org):

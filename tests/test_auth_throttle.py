@@ -84,6 +84,30 @@ async def test_a_spray_of_wrong_keys_from_one_address_gets_429_and_costs_no_quer
         assert (await at("198.51.100.2").get("/v1/api-keys", headers=org.headers)).status_code == 200
 
 
+async def test_malformed_keys_cost_no_query_and_are_counted(settings, database, org):
+    """A key not in the exact format (services.api.orgs.keys.split_key) is refused without a lookup, and counted
+    against its address like any wrong key."""
+    prefix = prefix_of(org.admin_key)
+    malformed = (
+        f"kpi_{prefix.upper()}_{secrets.token_urlsafe(32)}",
+        f"kpi_{prefix[:11]}g_{secrets.token_urlsafe(32)}",
+        f"kpi_{prefix}_{secrets.token_urlsafe(32)[:42]}",
+        f"kpi_{prefix}_{secrets.token_urlsafe(32)}A",
+        f"kpi_{prefix}_wrong-secret",
+    )
+    async with throttled(settings, per_address="5/minute", per_prefix="100/minute") as at:
+        attacker = at(ATTACKER)
+        with QueryCounter(at.app.state.kpi.db.engine) as queries:
+            for key in malformed:
+                assert (await attacker.get("/v1/api-keys", headers=auth(key))).status_code == 401, key
+            assert_throttled(await attacker.get("/v1/api-keys", headers=auth(random_key())))
+            # The one lookup of the window: a well-formed key from elsewhere.
+            assert (await at("198.51.100.4").get("/v1/api-keys", headers=auth(random_key()))).status_code == 401
+        assert queries.count == 1
+        # Counted per address only: the real prefix they named is not spent (its owner signs in from elsewhere).
+        assert (await at("198.51.100.3").get("/v1/api-keys", headers=org.headers)).status_code == 200
+
+
 async def test_successes_are_not_counted(settings, database, org):
     async with throttled(settings, per_address="3/minute") as at:
         client = at("192.0.2.10")

@@ -205,3 +205,30 @@ async def test_the_api_answers_503_while_postgres_is_cut_and_recovers_by_itself(
             assert [t["name"] for t in teams] == ["Growth"], "the write refused during the outage left nothing"
     finally:
         proxy.close()
+
+
+@pytest.mark.postgres_only
+async def test_an_organisation_waiting_for_its_merge_lock_does_not_hold_up_the_others(
+    client, keys, state, org, other_org
+):
+    """More of one organisation's batches than the worker runs at once wait for its merge lock: they step aside
+    (retried shortly) instead of holding every worker slot, so another organisation's batch is merged meanwhile."""
+    from shared.ingest.merge import lock_org_merges
+
+    headers = keys.headers("ingest")
+    async with state.db.sessionmaker() as holder:
+        await lock_org_merges(holder, org.id)
+        blocked = [
+            (await push(client, headers, [point("leads", 1, "2026-10-03", "increment", channel=f"c{i}")])).json()[
+                "batch_id"
+            ]
+            for i in range(25)  # the suite's worker runs 20 jobs at once
+        ]
+        r = await push(client, other_org.headers, [point("leads", 1, "2026-10-03", "increment", channel="meta")])
+        other = await wait_done(client, other_org.headers, r.json()["batch_id"], timeout_s=20)
+        assert other["status"] == "done", "another organisation's batch waited behind a lock it does not need"
+        waiting = [(await client.get(f"/v1/ingest/batches/{b}", headers=headers)).json()["status"] for b in blocked]
+        assert set(waiting) <= {"pending", "processing"}, waiting
+        await holder.rollback()
+    done = [(await wait_done(client, headers, b, timeout_s=60))["status"] for b in blocked]
+    assert done == ["done"] * len(blocked)

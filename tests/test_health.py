@@ -1,10 +1,12 @@
 """Operators probe liveness and readiness, and scrape Prometheus metrics."""
 
 import os
+import re
 
 import httpx
 
 from services.api.main import create_app
+from shared.ingest.models import BatchStatus
 from tests.conftest import client_for
 from tests.support import BACKEND
 
@@ -41,6 +43,7 @@ async def test_ready_is_503_naming_the_database_when_it_points_nowhere(settings)
     r = await _ready_of(settings.model_copy(update={"database_url": "postgresql+asyncpg://x@127.0.0.1:1/none"}))
     assert r.status_code == 503
     assert r.headers["content-type"] == "application/problem+json"
+    assert r.headers["retry-after"].isdigit(), "a 503 says when to try again, like every other 503 of the service"
     body = r.json()
     assert body["detail"] == "Failing: database."
     assert body["checks"]["database"]["ok"] is False
@@ -50,6 +53,7 @@ async def test_ready_is_503_naming_the_database_when_it_points_nowhere(settings)
 async def test_ready_is_503_naming_the_queue_when_redis_points_nowhere(settings, database):
     r = await _ready_of(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
     assert r.status_code == 503
+    assert r.headers["retry-after"].isdigit()
     assert r.json()["detail"] == "Failing: queue."
     assert r.json()["checks"]["database"]["ok"] is True
 
@@ -77,3 +81,32 @@ async def test_metrics_say_the_queue_is_down_instead_of_a_false_0(settings, data
     text = (await client.get("/metrics")).text  # the queue that answers
     assert "kpi_queue_up 1.0" in text
     assert "kpi_jobs_queued NaN" not in text
+
+
+BATCH_STATUSES = tuple(status.value for status in BatchStatus)
+
+
+def _batch_gauges(text: str) -> dict[str, str]:
+    return dict(re.findall(r'^kpi_ingest_batches\{status="(\w+)"\} (\S+)$', text, re.M))
+
+
+async def test_metrics_say_the_database_is_down_instead_of_stale_batch_counts(settings, database, client, org):
+    """While the database cannot be read, `kpi_database_up` is 0 and the batch counts are NaN — not the last counts
+    some earlier scrape read, which would look like a healthy pipeline frozen in place."""
+    text = (await client.get("/metrics")).text  # real counts first, so stale ones would be there to keep
+    assert "kpi_database_up 1.0" in text
+    assert set(_batch_gauges(text)) == set(BATCH_STATUSES)
+    assert "NaN" not in _batch_gauges(text).values()
+
+    nowhere = settings.model_copy(
+        update={"database_url": "postgresql+asyncpg://x@127.0.0.1:1/none", "run_crons": False}
+    )
+    async with client_for(create_app(nowhere)) as c:
+        r = await c.get("/metrics")
+    assert r.status_code == 200
+    assert "kpi_database_up 0.0" in r.text
+    assert _batch_gauges(r.text) == dict.fromkeys(BATCH_STATUSES, "NaN")
+
+    text = (await client.get("/metrics")).text  # the database that answers
+    assert "kpi_database_up 1.0" in text
+    assert "NaN" not in _batch_gauges(text).values()

@@ -24,15 +24,20 @@ async def _inspect(url: str):
         await engine.dispose()
 
 
-async def test_upgrade_downgrade_upgrade_round_trip_and_models_match(settings, tmp_path):
+async def _empty_database(settings, tmp_path) -> str:
+    """A database of the test's own, empty: a scratch Postgres database beside the suite's, or a SQLite file."""
     if support.BACKEND == "postgres":
         from sqlalchemy.engine import make_url
 
         main = make_url(settings.database_url)
         url = main.set(database=f"{main.database}_migrations").render_as_string(False)
         await support.recreate_pg_database(url)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'migrations.sqlite3'}"
+        return url
+    return f"sqlite+aiosqlite:///{tmp_path / 'migrations.sqlite3'}"
+
+
+async def test_upgrade_downgrade_upgrade_round_trip_and_models_match(settings, tmp_path):
+    url = await _empty_database(settings, tmp_path)
     model_tables = set(Base.metadata.tables)
 
     await support.migrate(url, ("upgrade", "head"))
@@ -56,14 +61,7 @@ async def test_batches_failed_before_0012_are_pending_again_without_their_sql(se
 
     from sqlalchemy import text
 
-    if support.BACKEND == "postgres":
-        from sqlalchemy.engine import make_url
-
-        main = make_url(settings.database_url)
-        url = main.set(database=f"{main.database}_migrations").render_as_string(False)
-        await support.recreate_pg_database(url)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'requeue.sqlite3'}"
+    url = await _empty_database(settings, tmp_path)
     await support.migrate(url, ("upgrade", "0011"))
     org, failed, done = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     engine = create_async_engine(url, poolclass=NullPool)

@@ -3,6 +3,7 @@ organisation's object × another organisation. One rule per route below; a route
 `test_every_route_has_exactly_one_rule`, so nobody can add an endpoint and forget to decide who may call it.
 """
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -227,16 +228,21 @@ class Setup:
     other: dict  # another organisation's admin headers
 
 
-@pytest.fixture(scope="module")
-async def setup(app) -> Setup:
-    """One seeded organisation and its four keys, and a second organisation: shared by this module's tests,
-    which change nothing they do not undo (refused calls, unknown ids, reads)."""
+async def build_setup(app) -> Setup:
+    """One seeded organisation and its four keys, and a second organisation (tests/test_outages.py uses it too)."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         org = await create_org(client, "Matrix A")
         other = await create_org(client, "Matrix B")
         world = await build_world(client, app.state.kpi, org)
         keys = {"admin": org.admin_key} | {role: await make_key(client, org, role) for role in ROLES[1:]}
         return Setup(world=world, org_headers=org.headers, keys=keys, other=other.headers)
+
+
+@pytest.fixture(scope="module")
+async def setup(app) -> Setup:
+    """`build_setup`, shared by this module's tests, which change nothing they do not undo (refused calls, unknown
+    ids, reads)."""
+    return await build_setup(app)
 
 
 def _keyed(app) -> dict[str, Rule]:
@@ -384,3 +390,229 @@ async def test_dashboard_sessions_follow_the_rules(app, client, setup):
                     method, world.fill(path), data={"csrf": csrf} if method == "POST" else None
                 )
                 assert answer.status_code == 404, name
+
+
+# ---- ids of another organisation in a query or a body -------------------------------------------------------------
+# Which kind of object a request's id field names, by the field's own name (`objectives[].objective_id` is
+# `objective_id`): the World parameter that holds one. The fields are found in the OpenAPI document (query
+# parameters and request-body properties named *_id / *_ids, nested ones too), so a new field is exercised without
+# anyone adding it; one whose name is not here fails `test_every_id_field_in_a_request_is_exercised` until it is
+# added here, or to ID_FIELDS_NOT_EXERCISED with the reason.
+ID_KINDS = {
+    "parent_id": "team_id",
+    "team_id": "team_id",
+    "owner_team_id": "team_id",
+    "position_id": "position_id",
+    "owner_position_id": "position_id",
+    "owner_member_id": "member_id",
+    "business_goal_id": "goal_id",
+    "objective_id": "objective_id",
+    "plan_id": "plan_id",
+    "campaign_id": "campaign_id",
+    "line_id": "line_id",
+    "from_line_id": "line_id",
+    "to_line_id": "other_line_id",
+    "kpi_id": "kpi_id",
+    "kpi_ids": "kpi_id",
+    "target_id": "target_id",
+    "step_ids": "step_id",
+    "endpoint_id": "endpoint_id",
+}
+# "METHOD /path field" -> why another organisation's id cannot be sent there. Empty: every field is exercised.
+ID_FIELDS_NOT_EXERCISED: dict[str, str] = {}
+
+# Valid bodies (the caller's own ids) of the writes with an id field, so that the one foreign id is what the route
+# refuses; "{uniq}" makes each request's names new. A write not listed takes `{}` (every field optional).
+ID_BODIES = {
+    "POST /v1/teams": {"name": "Team {uniq}"},
+    "POST /v1/positions": {"title": "Analyst {uniq}", "team_id": "{team_id}"},
+    "POST /v1/members": {"name": "Member {uniq}", "email": "m{uniq}@example.com"},
+    "POST /v1/workflows": {
+        "name": "Workflow {uniq}",
+        "owner_team_id": "{team_id}",
+        "steps": [{"name": "Brief"}],  # a step is owned by a team or a position: the field under test sets one
+    },
+    "POST /v1/workflows/{workflow_id}/steps": {"name": "Step {uniq}"},
+    "PUT /v1/workflows/{workflow_id}/steps/order": {"step_ids": ["{step_id}"]},
+    "POST /v1/objectives": {"statement": "Grow leads {uniq}"},
+    "POST /v1/plans/{plan_id}/campaigns": {
+        "name": "Campaign {uniq}",
+        "channel": "meta",
+        "start_date": f"{MONTH}-01",
+        "end_date": f"{MONTH}-02",
+    },
+    "POST /v1/plans/{plan_id}/budget/lines": {"name": "Line {uniq}", "channel": "meta", "planned_amount": "1"},
+    "POST /v1/plans/{plan_id}/budget/reallocations": {
+        "from_line_id": "{line_id}",
+        "to_line_id": "{other_line_id}",
+        "amount": "1",
+        "reason": "test",
+    },
+    "POST /v1/kpis": {
+        "name": "KPI {uniq}",
+        "category": "output",
+        "formula": "clicks",
+        "unit": "count",
+        "direction": "higher_is_better",
+        "objectives": [{"objective_id": "{objective_id}"}],
+    },
+    "PATCH /v1/kpis/{kpi_id}": {"objectives": [{"objective_id": "{objective_id}"}]},
+    "POST /v1/kpi-templates/{key}/kpis": {"name": "Template KPI {uniq}"},
+    "POST /v1/webhook-endpoints": {"url": "http://127.0.0.1:9/hook"},
+}
+
+
+@dataclass(frozen=True)
+class IdField:
+    operation: str  # "METHOD /path"
+    where: str  # "query" or "body"
+    path: tuple[str, ...]  # into the body: names, "[]" for every item of a list
+
+    @property
+    def name(self) -> str:
+        return self.path[-1]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.where}:{'.'.join(self.path).replace('.[]', '[]')}"
+
+
+def _is_id(name: str) -> bool:
+    return name.endswith(("_id", "_ids"))
+
+
+def _body_id_paths(document: dict, schema: dict, at: tuple[str, ...] = (), depth: int = 0) -> set[tuple[str, ...]]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].split("/")[-1]]
+    if depth > 6:
+        return set()
+    found: set[tuple[str, ...]] = set()
+    for alternative in schema.get("anyOf", []) + schema.get("oneOf", []) + schema.get("allOf", []):
+        found |= _body_id_paths(document, alternative, at, depth + 1)
+    if isinstance(schema.get("items"), dict):
+        found |= _body_id_paths(document, schema["items"], (*at, "[]"), depth + 1)
+    for name, child in schema.get("properties", {}).items():
+        if _is_id(name):
+            found.add((*at, name))
+        found |= _body_id_paths(document, child, (*at, name), depth + 1)
+    return found
+
+
+def id_fields(app) -> list[IdField]:
+    """Every id field a keyed operation takes in its query or its JSON body, from the OpenAPI document."""
+    document = app.openapi()
+    keyed = {name for name, rule in RULES.items() if rule.via == "key"}
+    fields = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            name = f"{method.upper()} {path}"
+            if name not in keyed:
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and _is_id(parameter["name"]):
+                    fields.append(IdField(name, "query", (parameter["name"],)))
+            schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            if schema is not None:
+                fields += [IdField(name, "body", p) for p in sorted(_body_id_paths(document, schema))]
+    return fields
+
+
+def _with(body, path: tuple[str, ...], value):
+    """A copy of the body with the field at `path` set to `value` (in every item of a list; created if absent)."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if head == "[]":
+        items = body if isinstance(body, list) and body else [{}]
+        return [_with(item, rest, value) for item in items]
+    body = dict(body or {})
+    body[head] = _with(body.get(head), rest, value)
+    return body
+
+
+def test_every_id_field_in_a_request_is_exercised(app):
+    fields = id_fields(app)
+    assert len(fields) > 40, "id fields lost while reading the document"
+    names = {str(f) for f in fields}
+    unknown = sorted(str(f) for f in fields if f.name not in ID_KINDS and str(f) not in ID_FIELDS_NOT_EXERCISED)
+    assert not unknown, f"id fields without their kind in tests/test_route_matrix.py ID_KINDS: {unknown}"
+    stale = sorted(set(ID_FIELDS_NOT_EXERCISED) - names)
+    assert not stale, f"exclusions of id fields that no longer exist: {stale}"
+    assert not set(ID_BODIES) - {f.operation for f in fields}, "bodies for operations without an id field"
+
+
+@pytest.fixture(scope="module")
+async def foreign(app, setup) -> tuple[World, dict]:
+    """A third organisation with objects of its own, and its admin's headers: it names the matrix organisation's
+    objects (setup.world) in its queries and bodies."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        org = await create_org(client, "Matrix C")
+        return await build_world(client, app.state.kpi, org), org.headers
+
+
+async def _snapshot(client, app, world: World, headers: dict) -> dict:
+    """Every read of an organisation (collections and its objects), without the fields that move with time."""
+    reads = {}
+    for name, rule in _keyed(app).items():
+        if name.startswith("GET ") and "admin" in rule.roles:
+            r = await _call(client, name, world.fill(name[4:]), headers, world)
+            reads[name] = (r.status_code, _stable(r.json()) if r.status_code == 200 else None)
+    return reads
+
+
+async def test_another_organisations_ids_in_a_query_or_a_body_are_refused(client, app, setup, foreign):
+    """The caller names its own objects in the path and one object of another organisation in a query parameter or
+    a body field: the answer is 404 or 422 naming the field or the id, exactly as for an id nobody has, and neither
+    organisation changes. A list or report filter (GET) may instead answer 200 with what an id nobody has gets:
+    nothing of the other organisation, not even its id."""
+    caller_world, caller = foreign
+    victim = setup.world
+    before = (
+        await _snapshot(client, app, victim, setup.org_headers),
+        await _snapshot(client, app, caller_world, caller),
+    )
+    problems = []
+    for field in id_fields(app):
+        if str(field) in ID_FIELDS_NOT_EXERCISED:
+            continue
+        method, path = field.operation.split(" ", 1)
+        kind = ID_KINDS[field.name]
+        answers = {}
+        for who, value in (("foreign", victim.params[kind]), ("unknown", str(uuid.uuid4()))):
+            value = [value] if field.name.endswith("_ids") else value
+            query = _fill(QUERIES.get(field.operation, {}), caller_world)
+            kwargs = {}
+            if field.where == "query":
+                query = {**query, field.name: value}
+            if method in ("POST", "PUT", "PATCH"):
+                base = ID_BODIES.get(field.operation, BODIES.get(field.operation, {}))
+                base = _fill(json.loads(json.dumps(base).replace("{uniq}", uuid.uuid4().hex[:8])), caller_world)
+                kwargs["json"] = _with(base, field.path, value) if field.where == "body" else base
+            r = await client.request(method, caller_world.fill(path), params=query, headers=caller, **kwargs)
+            answers[who] = r
+        foreign_r, unknown_r = answers["foreign"], answers["unknown"]
+        # A list or report filter answers as for an id nobody has: nothing (an empty page, an empty scorecard).
+        filtered = (
+            method == "GET"
+            and foreign_r.status_code == unknown_r.status_code == 200
+            and _stable(foreign_r.json()) == _stable(unknown_r.json())
+            and victim.params[kind] not in foreign_r.text
+        )
+        ok_status = foreign_r.status_code in (404, 422) or filtered
+        if not ok_status or foreign_r.status_code != unknown_r.status_code:
+            problems.append(
+                f"{field}: foreign {foreign_r.status_code} {foreign_r.text[:200]} / unknown {unknown_r.status_code}"
+            )
+            continue
+        if foreign_r.status_code in (404, 422):
+            named = field.name in foreign_r.text or victim.params[kind] in foreign_r.text
+            if not named:  # refused for another reason: the body does not exercise the field (fix ID_BODIES)
+                problems.append(f"{field}: refused without naming the field: {foreign_r.text[:300]}")
+    after = (
+        await _snapshot(client, app, victim, setup.org_headers),
+        await _snapshot(client, app, caller_world, caller),
+    )
+    assert not problems, "\n".join(problems)
+    for name in before[0]:
+        assert after[0][name] == before[0][name], f"the other organisation changed: {name}"
+    for name in before[1]:
+        assert after[1][name] == before[1][name], f"the caller's organisation changed: {name}"

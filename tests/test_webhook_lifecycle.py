@@ -152,16 +152,27 @@ async def test_a_disabled_endpoint_is_logged_counted_and_listed_for_operators(
 
 async def test_kpi_filters_narrow_kpi_events_only(client, keys, state, org):
     admin = keys.headers("admin")
+    # A KPI filter names the organisation's own KPIs (another id is a 422: tests/test_route_matrix.py).
+    kpi_body = {
+        "name": "CPA",
+        "category": "impact",
+        "formula": "spend",
+        "unit": "currency",
+        "direction": "lower_is_better",
+    }
+    r = await client.post("/v1/kpis", json=kpi_body, headers=admin)
+    assert r.status_code == 201, r.text
+    kpi = uuid.UUID(r.json()["id"])
     async with running_receiver() as receiver:
-        await subscribe(client, admin, receiver.url, kpi_ids=[str(KPI)], categories=["impact"])
+        await subscribe(client, admin, receiver.url, kpi_ids=[str(kpi)], categories=["impact"])
         # A batch failure concerns no KPI: the endpoint gets it despite its KPI filters.
         assert await emit_event(state, org.id) is not None
         [request] = await receiver.wait_for(1)
         assert request.headers["webhook-id"]
         other_kpi = uuid.uuid4()
         assert await emit_event(state, org.id, EventType.kpi_off_track, kpi_id=other_kpi, category="impact") is None
-        assert await emit_event(state, org.id, EventType.kpi_off_track, kpi_id=KPI, category="output") is None
-        assert await emit_event(state, org.id, EventType.kpi_off_track, kpi_id=KPI, category="impact") is not None
+        assert await emit_event(state, org.id, EventType.kpi_off_track, kpi_id=kpi, category="output") is None
+        assert await emit_event(state, org.id, EventType.kpi_off_track, kpi_id=kpi, category="impact") is not None
         await receiver.wait_for(2)
 
 

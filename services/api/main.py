@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from services.api import openapi
 from services.api.alerts.router import router as alerts_router
 from services.api.dashboard.auth import session_key
 from services.api.dashboard.router import router as dashboard_router
@@ -88,5 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dashboard_router,
     ):
         app.include_router(router)
+    openapi.install(app)  # body errors declared on every operation that reads one; problem schemas by media type
     app.state.session_key = session_key(settings)
     return app

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -156,8 +156,21 @@ def internal_error_response() -> JSONResponse:
 RETRY_AFTER_S = 2
 
 
-def unavailable_response() -> JSONResponse:
-    """503 for a transient fault (`shared.db.faults`): the database or the queue is down, restarting or busy."""
+DASHBOARD_PREFIX = "/dashboard"
+
+
+def is_dashboard(path: str) -> bool:
+    """A browser's page (server-rendered HTML), not an API route."""
+    return path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/")
+
+
+def unavailable_response(path: str = "") -> Response:
+    """503 for a transient fault (`shared.db.faults`): the database or the queue is down, restarting or busy.
+    A problem+json for the API; for a dashboard page (`path` under /dashboard), an HTML page a browser shows."""
+    if is_dashboard(path):
+        from services.api.dashboard.outage import outage_page  # the dashboard imports this module
+
+        return outage_page(RETRY_AFTER_S)
     return problem_response(
         503,
         "Service unavailable",
@@ -211,14 +224,14 @@ async def _on_integrity_error(_request: Request, exc: IntegrityError) -> JSONRes
     return problem_response(409, "Conflict", "The change conflicts with the current state of the resource.", "conflict")
 
 
-async def _on_database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
+async def _on_database_error(request: Request, exc: DBAPIError) -> Response:
     # An outage, a restart, a deadlock or SQLite's busy writer: the caller can simply retry. Anything else is ours.
     if is_transient(exc):
         log.warning("database fault mapped to 503: %s", exc.orig)
-        return unavailable_response()
+        return unavailable_response(request.url.path)
     code = sqlstate(exc)
     if code is not None and code.startswith(DATA_EXCEPTION_CLASS):
-        return await _on_data_error(_request, exc)
+        return await _on_data_error(request, exc)
     log.error("database error", exc_info=exc)
     return internal_error_response()
 

@@ -177,6 +177,18 @@ def staged_points(postgres: bool) -> str:
     return f"metric_points p JOIN {STAGING} s" if postgres else f"{STAGING} s CROSS JOIN metric_points p"
 
 
+async def org_merge_busy(session: AsyncSession, org_id: uuid.UUID) -> bool:
+    """True when another transaction holds the organisation's merge lock right now (Postgres; never on SQLite, whose
+    single writer serialises everything anyway). A probe: if free, the lock is taken until this transaction ends."""
+    if session.bind.dialect.name != "postgresql":
+        return False
+    free = await session.scalar(
+        _typed("SELECT pg_try_advisory_xact_lock(:namespace, hashtext(CAST(:org AS text)))"),
+        {"namespace": MERGE_LOCK_NAMESPACE, "org": org_id},
+    )
+    return not free
+
+
 async def lock_org_merges(session: AsyncSession, org_id: uuid.UUID) -> None:
     """Wait for (then hold until commit) the organisation's merge lock. On SQLite the database's single writer lock
     serialises every merge: it is taken here, before anything is read (BEGIN IMMEDIATE, waiting up to busy_timeout)."""

@@ -2,6 +2,7 @@
 
 import gc
 import logging
+import random
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from arq import Retry
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer as defer_column
 
-from shared.ingest.merge import merge_points
+from shared.ingest.merge import merge_points, org_merge_busy
 from shared.ingest.models import BatchErrorCode, BatchStatus, IngestBatch
 from shared.ingest.points import Mode, Point
 from shared.jobs.context import job_session
@@ -30,6 +31,8 @@ PROCESS_JOB = "ingest.process_batch"
 # this many times (counted on the batch, `defects`) before the batch is marked failed: it is a defect, and the batch
 # keeps its points for a re-run.
 DEFECT_TRIES = 3
+# When the organisation's merge lock is taken, the job steps aside for this long (seconds, jittered) and is retried.
+LOCK_BUSY_DEFER_S = (0.2, 1.0)
 FAILED_MESSAGE = (
     "The batch could not be merged because of an error on our side (logged with this batch's id); its points are "
     "kept. Nothing in the data you sent caused it: data we cannot store is refused with a 422 when pushed."
@@ -91,6 +94,10 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
             )
             if batch is None or batch.status in (BatchStatus.done, BatchStatus.failed):
                 return {"batch_id": batch_id, "skipped": True}
+            if await org_merge_busy(session, batch.org_id):
+                # Another of the organisation's batches is merging: give the worker slot back to other
+                # organisations' jobs and come back shortly, rather than wait on the lock holding a slot.
+                raise Retry(defer=random.uniform(*LOCK_BUSY_DEFER_S))  # noqa: S311 - jitter
             batch.status, batch.started_at = BatchStatus.processing, datetime.now(UTC)
             batch.attempts += 1
         # Decoding and collapsing allocate a lot and free it by reference counting: no collector passes.
@@ -125,6 +132,8 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
         INGEST_BATCHES.labels("done").inc()
         INGEST_LATENCY.observe((datetime.now(UTC) - accepted_at).total_seconds())
         return {"batch_id": batch_id, "points": len(points), **counts.__dict__}
+    except Retry:
+        raise
     except Exception as exc:
         retry_if_transient(exc, ctx, f"batch {batch_id}")
         try:

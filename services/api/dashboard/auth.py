@@ -23,6 +23,7 @@ from urllib.parse import quote
 from fastapi import Request
 from sqlalchemy import delete, select, update
 
+from services.api.text import unstorable
 from shared.db.scoping import bind_org
 from shared.orgs.models import ApiKey, DashboardSession, Role
 from shared.settings import Settings
@@ -137,8 +138,15 @@ def csrf_ok(expected: str | None, given: str | None) -> bool:
 
 
 def safe_next(path: str | None) -> str:
-    """Where to go after signing in: only a dashboard path of this site (never an open redirect)."""
-    if path and path.startswith("/dashboard") and not path.startswith("//") and "\\" not in path:
+    """Where to go after signing in: only a dashboard path of this site (never an open redirect) that holds no
+    text the store refuses (services.api.text)."""
+    if (
+        path
+        and path.startswith("/dashboard")
+        and not path.startswith("//")
+        and "\\" not in path
+        and unstorable(path) is None
+    ):
         return path
     return "/dashboard"
 

@@ -22,6 +22,7 @@ from services.api.deps import SessionDep, StateDep
 from services.api.orgs import service as org_service
 from services.api.orgs.keys import split_key
 from services.api.problems import Conflict, NotFound, TooManyRequests
+from services.api.text import readable, unstorable
 from services.api.throttle import ThrottleDep
 
 HERE = Path(__file__).parent
@@ -41,6 +42,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_FORM_BYTES = 4096
+LABELS = {"api_key": "API key"}
 
 
 def page(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
@@ -58,11 +60,29 @@ def _csrf(request: Request, viewer) -> str | None:
     return auth.csrf_for(request.app.state.session_key, viewer) if viewer else None
 
 
-async def _form(request: Request) -> dict[str, str]:
+class Form(dict[str, str]):
+    """A posted form's fields (the first value of each), and the first field the text rule refuses."""
+
+    unfit: tuple[str, str] | None = None  # (field, reason): text the store cannot hold (services.api.text)
+
+
+async def _form(request: Request) -> Form:
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
-        return {}
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).items()}
+        return Form()
+    form = Form({k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).items()})
+    # The same rule as every API input: a NUL (`%00`) never reaches a query, on either backend. (Undecodable bytes
+    # were replaced above, so a lone surrogate cannot arrive; the rule still names it.)
+    form.unfit = next(
+        ((readable(name), reason) for name, value in form.items() if (reason := unstorable(name) or unstorable(value))),
+        None,
+    )
+    return form
+
+
+def _unfit_message(unfit: tuple[str, str]) -> str:
+    field, reason = unfit
+    return f"The {LABELS.get(field, f'field {field}')} {reason}."
 
 
 def _login_form(request: Request, *, next_path: str, error: str | None = None, status_code: int = 200):
@@ -95,7 +115,7 @@ async def login(request: Request, session: SessionDep, state: StateDep, throttle
             request, next_path=next_path, error="The form expired; please sign in again.", status_code=403
         )
     token = (form.get("api_key") or "").strip()
-    parts = split_key(token)
+    parts = split_key(token)  # None for anything but a key's exact format: then no query is made (find_key_by_token)
     try:
         # Wrong keys are throttled like bearer keys, before the lookup (services.api.throttle).
         attempt = await throttle.check(address=throttle.address_of(request), prefix=parts[0] if parts else None)
@@ -108,6 +128,12 @@ async def login(request: Request, session: SessionDep, state: StateDep, throttle
         )
         response.headers.update(exc.headers or {})
         return response
+    if form.unfit is not None:
+        # Text no store can hold: refused like any input (422, on both backends), before any query. In the key
+        # field it is also a malformed key, so it costs the address a failed attempt like any wrong key.
+        if form.unfit[0] == "api_key":
+            await throttle.failed(attempt)
+        return _login_form(request, next_path=next_path, error=_unfit_message(form.unfit), status_code=422)
     key = await org_service.find_key_by_token(session, token=token)
     if key is None:
         await throttle.failed(attempt)
@@ -140,6 +166,8 @@ async def login(request: Request, session: SessionDep, state: StateDep, throttle
 async def logout(request: Request, session: SessionDep):
     viewer = await auth.current_viewer(request, session)
     form = await _form(request)
+    if form.unfit is not None:
+        return error_page(request, 422, "Not signed out", _unfit_message(form.unfit), viewer)
     if viewer is not None and not auth.csrf_ok(_csrf(request, viewer), form.get("csrf")):
         return error_page(request, 403, "Not signed out", "The form expired; reload the page and try again.", viewer)
     if viewer is not None:
@@ -184,6 +212,8 @@ async def acknowledge_alert(request: Request, session: SessionDep, alert_id: str
     if viewer is None:
         return RedirectResponse("/dashboard/login", status_code=303)
     form = await _form(request)
+    if form.unfit is not None:
+        return error_page(request, 422, "Not acknowledged", _unfit_message(form.unfit), viewer)
     if not auth.csrf_ok(_csrf(request, viewer), form.get("csrf")):
         return error_page(request, 403, "Not acknowledged", "The form expired; reload the page and try again.", viewer)
     if viewer.role not in auth.ACKNOWLEDGING_ROLES:

@@ -12,8 +12,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from services.api.deps import StateDep
-from services.api.observability.metrics import INGEST_BATCHES_BY_STATUS, JOBS_QUEUED, QUEUE_UP, REGISTRY
-from services.api.problems import problem_response, problem_responses
+from services.api.observability.metrics import (
+    DATABASE_UP,
+    INGEST_BATCHES_BY_STATUS,
+    JOBS_QUEUED,
+    QUEUE_UP,
+    REGISTRY,
+)
+from services.api.problems import RETRY_AFTER_S, problem_response, problem_responses
 from services.api.state import AppState
 from shared.db.scoping import allow_all_orgs
 from shared.ingest.models import BatchStatus
@@ -36,6 +42,8 @@ _METRICS_EXAMPLE = (
     'http_requests_total{method="GET",route="/v1/kpis",status="200"} 42.0\n'
     "# HELP kpi_jobs_queued Jobs waiting in the queue\n# TYPE kpi_jobs_queued gauge\nkpi_jobs_queued 0.0\n"
     "# HELP kpi_queue_up 1 when the last scrape could read the job queue\n# TYPE kpi_queue_up gauge\nkpi_queue_up 1.0\n"
+    "# HELP kpi_database_up 1 when the last scrape could read the database\n# TYPE kpi_database_up gauge\n"
+    "kpi_database_up 1.0\n"
 )
 
 
@@ -97,7 +105,15 @@ async def ready(
         results[name] = outcome
     failed = sorted(name for name, outcome in results.items() if not outcome["ok"])
     if failed:
-        return problem_response(503, "Not ready", f"Failing: {', '.join(failed)}.", "not-ready", checks=results)
+        # Retry-After as on every 503 of this service: a dependency is down, and the service recovers by itself.
+        return problem_response(
+            503,
+            "Not ready",
+            f"Failing: {', '.join(failed)}.",
+            "not-ready",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+            checks=results,
+        )
     return JSONResponse({"status": "ready", "checks": results})
 
 
@@ -112,7 +128,8 @@ async def metrics(state: StateDep) -> Response:
     and batch latency (the last two from jobs run in this process; the worker serves its own).
 
     While the queue (Redis) cannot be read, `kpi_queue_up` is 0 and `kpi_jobs_queued` is NaN, never a false 0:
-    alert on `kpi_queue_up == 0`."""
+    alert on `kpi_queue_up == 0`. Likewise while the database cannot be read `kpi_database_up` is 0 and every
+    `kpi_ingest_batches{status}` is NaN, never the last counts read: alert on `kpi_database_up == 0`."""
     try:
         queued = await asyncio.wait_for(state.queue.queued_count(), CHECK_TIMEOUT_S)
     except Exception as exc:
@@ -127,8 +144,14 @@ async def metrics(state: StateDep) -> Response:
         async with state.db.sessionmaker() as session:
             allow_all_orgs(session)
             counts = await asyncio.wait_for(batch_counts(session), CHECK_TIMEOUT_S)
+    except Exception as exc:
+        # Stale counts would read as a healthy, frozen pipeline: unknown while the database cannot be read.
+        log.warning("batch counts unavailable: %r", exc)
+        DATABASE_UP.set(0)
+        for status in BatchStatus:
+            INGEST_BATCHES_BY_STATUS.labels(status.value).set(math.nan)
+    else:
+        DATABASE_UP.set(1)
         for status in BatchStatus:
             INGEST_BATCHES_BY_STATUS.labels(status.value).set(counts.get(status.value, 0))
-    except Exception as exc:
-        log.warning("batch counts unavailable: %r", exc)
     return Response(generate_latest(REGISTRY) + generate_latest(JOB_REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -39,9 +39,11 @@ async def _accepted(session, request: Request, response: Response, caller, **kwa
     return BatchAccepted(batch_id=accepted.batch_id, status=accepted.status)
 
 
-async def _points_within_limit(request: Request, state: StateDep) -> None:
+async def _points_within_limit(request: Request, state: StateDep, _: Ingestor) -> None:
     """413 for a batch over the point limit, counted in the decoded JSON before a single point is validated (a
-    30 MB body of 400,001 points is refused at once, not after reading them all)."""
+    30 MB body of 400,001 points is refused at once, not after reading them all) — but after the caller is
+    authenticated and allowed to push (`Ingestor`, the same dependency as the route's, so it runs once): without a
+    valid key the answer is 401, whatever the body."""
     try:
         payload = await request.json()  # FastAPI decoded it already; this is its cached result
     except ValueError:
@@ -55,7 +57,7 @@ async def _points_within_limit(request: Request, state: StateDep) -> None:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BatchAccepted,
     responses=ACCEPT_RESPONSES,
-    # Dependencies run before the body is validated.
+    # Dependencies run before the body is validated: authentication, then the count, then the points.
     dependencies=[Depends(_points_within_limit)],
 )
 async def push_metrics(

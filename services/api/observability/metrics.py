@@ -20,6 +20,12 @@ JOBS_QUEUED = Gauge(
 QUEUE_UP = Gauge(
     "kpi_queue_up", "1 when the last scrape could read the job queue (Redis), 0 when it could not", registry=REGISTRY
 )
+DATABASE_UP = Gauge(
+    "kpi_database_up", "1 when the last scrape could read the database, 0 when it could not", registry=REGISTRY
+)
 INGEST_BATCHES_BY_STATUS = Gauge(
-    "kpi_ingest_batches", "Ingest batches in the database, by status (all organisations)", ["status"], registry=REGISTRY
+    "kpi_ingest_batches",
+    "Ingest batches in the database, by status (all organisations); NaN while the database cannot be read",
+    ["status"],
+    registry=REGISTRY,
 )

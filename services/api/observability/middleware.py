@@ -64,7 +64,7 @@ class RequestContextMiddleware:
             else:
                 error_log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
             if not status["started"]:
-                response = unavailable_response() if transient else internal_error_response()
+                response = unavailable_response(scope["path"]) if transient else internal_error_response()
                 await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started

@@ -5,11 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from services.api.crud import apply_changes, get_or_404
+from services.api.crud import apply_changes, get_or_404, label_of
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, Unprocessable
 from services.api.webhooks.schemas import EndpointCreate, EndpointUpdate
 from shared.jobs.queue import defer
+from shared.kpis.models import Kpi
 from shared.webhooks.events import DELIVER_JOB, delivery_job_id
 from shared.webhooks.models import (
     DeliveryStatus,
@@ -30,6 +31,21 @@ async def _safe_url(url: str, settings) -> None:
         raise Unprocessable(f"body.url: {exc}", errors=[{"location": "body.url", "message": str(exc)}]) from exc
 
 
+async def _own_kpis(session, kpi_ids: list[uuid.UUID]) -> None:
+    """Refuse (422, one error per id) a KPI filter naming no KPI of this organisation: an id nobody has and another
+    organisation's are answered alike."""
+    if not kpi_ids:
+        return
+    found = set((await session.scalars(select(Kpi.id).where(Kpi.id.in_(set(kpi_ids))))).all())
+    errors = [
+        {"location": f"body.kpi_ids.{i}", "message": f"no {label_of(Kpi)} {kpi_id}", "type": "unknown_reference"}
+        for i, kpi_id in enumerate(kpi_ids)
+        if kpi_id not in found
+    ]
+    if errors:
+        raise Unprocessable(f"{errors[0]['location']}: {errors[0]['message']}", errors=errors)
+
+
 def _plain(values) -> list[str]:
     return [getattr(v, "value", str(v)) for v in values]
 
@@ -37,6 +53,7 @@ def _plain(values) -> list[str]:
 async def create_endpoint(session, *, body: EndpointCreate, settings) -> WebhookEndpoint:
     """A new endpoint with a fresh `whsec_` secret; its URL must not point inside (SSRF guard)."""
     await _safe_url(body.url, settings)
+    await _own_kpis(session, body.kpi_ids)
     endpoint = WebhookEndpoint(
         url=body.url,
         description=body.description,
@@ -67,6 +84,8 @@ async def update_endpoint(session, *, endpoint_id: uuid.UUID, body: EndpointUpda
             raise Unprocessable(f"body.{field}: may not be null", errors=[{"location": f"body.{field}"}])
     if "url" in changes:
         await _safe_url(changes["url"], settings)
+    if "kpi_ids" in changes:
+        await _own_kpis(session, body.kpi_ids or [])
     for field in ("event_types", "kpi_ids", "categories"):
         if field in changes:
             changes[field] = _plain(changes[field])
