@@ -171,13 +171,12 @@ def unavailable_response(path: str = "") -> Response:
         from services.api.dashboard.outage import outage_page  # the dashboard imports this module
 
         return outage_page(RETRY_AFTER_S)
-    return problem_response(
-        503,
-        "Service unavailable",
-        "A service this request needs (the database or the job queue) is unreachable or busy. Retry shortly; a "
-        "push retried with the same Idempotency-Key is never counted twice.",
-        "service-unavailable",
-        headers={"Retry-After": str(RETRY_AFTER_S)},
+    return _response_of(
+        ServiceUnavailable(
+            "A service this request needs (the database or the job queue) is unreachable or busy. Retry shortly; a "
+            "push retried with the same Idempotency-Key is never counted twice.",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     )
 
 
@@ -185,8 +184,12 @@ def _known_problem(status: int) -> type[Problem] | None:
     return next((cls for cls in Problem.__subclasses__() if cls.status == status), None)
 
 
-async def _on_problem(_request: Request, exc: Problem) -> JSONResponse:
+def _response_of(exc: Problem) -> JSONResponse:
     return problem_response(exc.status, exc.title, exc.detail, exc.slug, exc.headers, **exc.extra)
+
+
+async def _on_problem(_request: Request, exc: Problem) -> JSONResponse:
+    return _response_of(exc)
 
 
 async def _on_http_exception(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

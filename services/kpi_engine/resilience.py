@@ -25,25 +25,17 @@ from typing import Any, cast
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker
-from redis.exceptions import AuthenticationError, WatchError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import AuthenticationError
 
+from shared.db.faults import CONNECTION_FAULTS
 from shared.metrics import WORKER_REDIS_CONNECTED
 
 log = logging.getLogger("kpi_engine")
 
-# What "Redis is unreachable" looks like from redis-py: refused/reset/closed connections, timeouts.
-# (asyncio.TimeoutError is TimeoutError, an OSError, since Python 3.11.)
-# A WatchError too: redis-py raises it instead of the ConnectionError when the link drops while a WATCH is open (arq
-# watches a job's in-progress key while claiming it); a real WATCH conflict is caught by arq itself.
-REDIS_DOWN: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    WatchError,
-    OSError,
-    asyncio.TimeoutError,
-)
+# What "Redis is unreachable" looks like: the connection faults of the one classification (shared.db.faults) —
+# refused/reset/closed connections, timeouts, and the WatchError redis-py raises instead of a ConnectionError when
+# the link drops while a WATCH is open (arq watches a job's in-progress key while claiming it).
+REDIS_DOWN = CONNECTION_FAULTS
 
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 5.0

@@ -26,9 +26,10 @@ TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014", "25006"})
 # 08: connection exception; 53: insufficient resources (too many connections, out of memory or disk);
 # 57P: admin/crash shutdown, cannot connect now (starting up), database dropped.
 TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P")
-_TRANSIENT_TYPES = (
-    ConnectionError,  # ConnectionRefusedError, ConnectionResetError, …
-    TimeoutError,  # asyncio.TimeoutError is TimeoutError on 3.11
+# Faults of the link to a dependency (Postgres, Redis, any socket), by type. is_transient starts from these; code
+# that only talks to the network (the worker's Redis loop) catches exactly these.
+CONNECTION_FAULTS: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, timed out (TimeoutError, asyncio's included), unreachable, broken pipe, …
     asyncio.IncompleteReadError,
     asyncpg.exceptions.InterfaceError,  # "connection is closed", "connection was closed in the middle of operation"
     asyncpg.exceptions.ConnectionDoesNotExistError,
@@ -42,8 +43,15 @@ _TRANSIENT_TYPES = (
 
 
 # Never transient, whatever they derive from: asyncpg's DataError is an InterfaceError ("invalid input for query
-# argument"), a certificate that does not verify is an OSError.
-_NEVER_TRANSIENT = (asyncpg.exceptions.DataError, ssl.SSLCertVerificationError)
+# argument"), a certificate that does not verify, a missing file or a permission are OSErrors, and a wrong Redis
+# password is a redis ConnectionError: waiting heals none of them.
+_NEVER_TRANSIENT = (
+    asyncpg.exceptions.DataError,
+    ssl.SSLCertVerificationError,
+    FileNotFoundError,
+    PermissionError,
+    redis.exceptions.AuthenticationError,
+)
 _SQLITE_TRANSIENT = ("database is locked", "database table is locked", "busy", "disk is full", "disk I/O error")
 
 
@@ -78,10 +86,8 @@ def is_transient(exc: BaseException) -> bool:
     for current in _chain(exc):
         if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
             return True
-        if isinstance(current, _TRANSIENT_TYPES):
+        if isinstance(current, CONNECTION_FAULTS):
             return True
-        if isinstance(current, OSError) and not isinstance(current, FileNotFoundError | PermissionError):
-            return True  # EHOSTUNREACH, ENETUNREACH, EPIPE, …
         if isinstance(current, sqlite3.OperationalError) and any(m in str(current) for m in _SQLITE_TRANSIENT):
             return True
     code = sqlstate(exc)

@@ -177,26 +177,30 @@ def staged_points(postgres: bool) -> str:
     return f"metric_points p JOIN {STAGING} s" if postgres else f"{STAGING} s CROSS JOIN metric_points p"
 
 
+async def _org_advisory_lock(session: AsyncSession, org_id: uuid.UUID, *, wait: bool) -> bool:
+    """Take the organisation's merge lock until this transaction ends (Postgres): waiting for it, or only if it is
+    free right now. Whether this transaction holds it."""
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    taken = await session.scalar(
+        _typed(f"SELECT {function}(:namespace, hashtext(CAST(:org AS text)))"),
+        {"namespace": MERGE_LOCK_NAMESPACE, "org": org_id},
+    )
+    return wait or bool(taken)
+
+
 async def org_merge_busy(session: AsyncSession, org_id: uuid.UUID) -> bool:
     """True when another transaction holds the organisation's merge lock right now (Postgres; never on SQLite, whose
     single writer serialises everything anyway). A probe: if free, the lock is taken until this transaction ends."""
     if session.bind.dialect.name != "postgresql":
         return False
-    free = await session.scalar(
-        _typed("SELECT pg_try_advisory_xact_lock(:namespace, hashtext(CAST(:org AS text)))"),
-        {"namespace": MERGE_LOCK_NAMESPACE, "org": org_id},
-    )
-    return not free
+    return not await _org_advisory_lock(session, org_id, wait=False)
 
 
 async def lock_org_merges(session: AsyncSession, org_id: uuid.UUID) -> None:
     """Wait for (then hold until commit) the organisation's merge lock. On SQLite the database's single writer lock
     serialises every merge: it is taken here, before anything is read (BEGIN IMMEDIATE, waiting up to busy_timeout)."""
     if session.bind.dialect.name == "postgresql":
-        await session.execute(
-            _typed("SELECT pg_advisory_xact_lock(:namespace, hashtext(CAST(:org AS text)))"),
-            {"namespace": MERGE_LOCK_NAMESPACE, "org": org_id},
-        )
+        await _org_advisory_lock(session, org_id, wait=True)
         return
     # pysqlite opens a transaction (a deferred BEGIN) just before the first INSERT/UPDATE/DELETE, so the usual
     # read-then-write transaction takes the writer lock at its first write, waiting for it. Here the first write

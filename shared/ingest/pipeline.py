@@ -229,8 +229,9 @@ async def sweep_batches(ctx) -> int:
                 .with_for_update(skip_locked=True)
             )
         ).all()
-        queued = await queue.waiting([process_job_id(b.id, b.enqueues) for b in candidates])
-        stale = [b for b in candidates if process_job_id(b.id, b.enqueues) not in queued]
+        jobs = {b.id: process_job_id(b.id, b.enqueues) for b in candidates}
+        queued = await queue.waiting(list(jobs.values()))
+        stale = [b for b in candidates if jobs[b.id] not in queued]
         for batch in stale:
             batch.enqueues += 1
             if batch.status == BatchStatus.processing:

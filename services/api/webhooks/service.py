@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from services.api.crud import apply_changes, get_or_404, label_of
+from services.api.crud import apply_changes, get_or_404, require_refs
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, Unprocessable
 from services.api.webhooks.schemas import EndpointCreate, EndpointUpdate
@@ -34,16 +34,7 @@ async def _safe_url(url: str, settings) -> None:
 async def _own_kpis(session, kpi_ids: list[uuid.UUID]) -> None:
     """Refuse (422, one error per id) a KPI filter naming no KPI of this organisation: an id nobody has and another
     organisation's are answered alike."""
-    if not kpi_ids:
-        return
-    found = set((await session.scalars(select(Kpi.id).where(Kpi.id.in_(set(kpi_ids))))).all())
-    errors = [
-        {"location": f"body.kpi_ids.{i}", "message": f"no {label_of(Kpi)} {kpi_id}", "type": "unknown_reference"}
-        for i, kpi_id in enumerate(kpi_ids)
-        if kpi_id not in found
-    ]
-    if errors:
-        raise Unprocessable(f"{errors[0]['location']}: {errors[0]['message']}", errors=errors)
+    await require_refs(session, {f"kpi_ids.{i}": (Kpi, kpi_id) for i, kpi_id in enumerate(kpi_ids)})
 
 
 def _plain(values) -> list[str]:
