@@ -37,13 +37,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _OwnHandler(logging.StreamHandler):
+    """The handler configure_logging installs (told apart from others on reconfiguration)."""
+
+
 def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     """Route the root logger (and uvicorn's) to stdout in one format."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _OwnHandler(sys.stdout)
     handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    handler._kpi_handler = True  # replace only our own handler on reconfiguration; keep others (pytest's)
     root = logging.getLogger()
-    root.handlers[:] = [h for h in root.handlers if not getattr(h, "_kpi_handler", False)] + [handler]
+    # Replace only our own handler on reconfiguration; keep others (pytest's).
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _OwnHandler)] + [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "arq"):
         logging.getLogger(name).handlers[:] = []

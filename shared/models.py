@@ -3,16 +3,9 @@
 from shared.alerts.models import Alert, KpiEvaluation, KpiTargetState
 from shared.db.base import Base
 from shared.department.models import Department, Member, Position, Team, Workflow, WorkflowStep, WorkflowTool
-from shared.ingest.models import IngestBatch, IngestSourceConfig, MetricPoint
-from shared.kpis.models import (
-    Kpi,
-    KpiMetric,
-    KpiTarget,
-    KpiTargetRevision,
-    MetricDaily,
-    MetricDefinition,
-    ObjectiveKpi,
-)
+from shared.ingest.models import IngestBatch, IngestSourceConfig
+from shared.kpis.models import Kpi, KpiMetric, KpiTarget, KpiTargetRevision, ObjectiveKpi
+from shared.metrics.models import MetricDaily, MetricDefinition, MetricPoint
 from shared.orgs.models import ApiKey, Org
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
 from shared.strategy.models import BusinessGoal, Competitor, Objective, Segment

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         description="Address ranges webhook URLs may point into despite the SSRF guard (on-premise receivers)",
     )
     webhook_retry_schedule_s: list[float] = Field(
-        default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000],
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
         description="Delays between delivery attempts (jittered ±20%)",
     )
     webhook_timeout_s: float = 15

@@ -50,7 +50,7 @@ async def store_batch(db, org_id: uuid.UUID, points: list[Point] | list[list], s
 
 async def bench_org(db, name: str) -> uuid.UUID:
     """A new organisation with the standard metric catalogue (the benches' tenant)."""
-    from shared.kpis.seed import seed_standard_metrics
+    from shared.metrics.catalogue import seed_standard_metrics
     from shared.orgs.models import Org
 
     async with db.sessionmaker() as session:

@@ -9,7 +9,8 @@ from sqlalchemy import insert
 
 from shared.db.scoping import bind_org
 from shared.kpis.formula import parse_formula
-from shared.kpis.models import Kpi, KpiMetric, MetricDaily
+from shared.kpis.models import Kpi, KpiMetric
+from shared.metrics.models import MetricDaily
 
 
 async def make_kpi(

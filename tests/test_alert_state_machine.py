@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.alerts.state_machine import Decision, TargetState, decide, recovery_thresholds
 from shared.kpis.evaluation import Direction, Pacing, Status, ThresholdMode, Thresholds, resolve_thresholds, severity
 from shared.kpis.models import NoDataPolicy
+from shared.kpis.state_machine import Decision, TargetState, decide, recovery_thresholds
 
 D = Decimal
 HIGHER, LOWER, RANGE = Direction.higher_is_better, Direction.lower_is_better, Direction.target_range

@@ -9,7 +9,7 @@ import pytest
 
 from shared.alerts.models import Alert
 from shared.db.scoping import bind_org
-from shared.kpis.evaluation import show_number
+from shared.numbers import show_number
 from tests.conftest import make_key
 from tests.dashboard_support import MONTH, seed, wait_for_alert
 from tests.ingest_support import point, push_and_wait

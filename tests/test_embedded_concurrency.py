@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from shared.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from shared.db.scoping import bind_org
-from shared.kpis.models import MetricDaily
+from shared.metrics.models import MetricDaily
 from tests.conftest import make_key
 from tests.ingest_support import point, push, wait_done
 from tests.test_dashboard import sign_in

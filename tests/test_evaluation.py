@@ -8,25 +8,21 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from shared.kpis.evaluation import (
-    Aggregation,
     Direction,
     Evaluation,
     Pacing,
     Status,
     ThresholdMode,
     Thresholds,
-    aggregate,
     day_of_period,
     elapsed_fraction,
     evaluate,
-    kpi_value,
     resolve_thresholds,
     severity,
     validate_target,
     validate_thresholds,
     worse,
 )
-from shared.kpis.formula import parse_formula
 
 D = Decimal
 HIGHER, LOWER, RANGE = Direction.higher_is_better, Direction.lower_is_better, Direction.target_range
@@ -402,69 +398,6 @@ def test_elapsed_fraction_counts_whole_days_both_ends_included(start, end, as_of
 def test_a_period_that_ends_before_it_starts_is_refused():
     with pytest.raises(ValueError, match="ends"):
         elapsed_fraction(date(2027, 6, 30), date(2027, 6, 1), date(2027, 6, 15))
-
-
-# --- aggregation --------------------------------------------------------------------------------------
-
-UNORDERED = [(date(2027, 6, 3), D("5")), (date(2027, 6, 1), D("2")), (date(2027, 6, 2), D("8"))]
-
-
-@pytest.mark.parametrize(
-    ("how", "expected"),
-    [
-        (Aggregation.sum, D("15")),
-        (Aggregation.avg, D("5")),
-        (Aggregation.min, D("2")),
-        (Aggregation.max, D("8")),
-        (Aggregation.last, D("5")),
-    ],
-)
-def test_a_metric_is_aggregated_over_the_window(how, expected):
-    assert aggregate(UNORDERED, how) == expected
-
-
-@pytest.mark.parametrize("how", list(Aggregation))
-def test_an_empty_window_has_no_value(how):
-    assert aggregate([], how) is None
-
-
-def test_average_keeps_decimal_places():
-    assert aggregate([(date(2027, 6, 1), D("1")), (date(2027, 6, 2), D("2"))], Aggregation.avg) == D("1.5")
-
-
-def test_last_takes_the_latest_timestamp_not_the_last_given():
-    points = [
-        (datetime(2027, 6, 2, 18, 0), D("7")),
-        (datetime(2027, 6, 2, 9, 0), D("3")),
-        (datetime(2027, 6, 1, 23, 0), D("1")),
-    ]
-    assert aggregate(points, Aggregation.last) == D("7")
-
-
-def test_last_of_equal_timestamps_is_the_one_sent_later():
-    points = [(date(2027, 6, 2), D("3")), (date(2027, 6, 2), D("4")), (date(2027, 6, 1), D("9"))]
-    assert aggregate(points, Aggregation.last) == D("4")
-
-
-def test_last_compares_dates_and_timestamps_a_date_being_its_midnight():
-    points = [(date(2027, 6, 2), D("3")), (datetime(2027, 6, 1, 23, 0), D("1"))]
-    assert aggregate(points, Aggregation.last) == D("3")
-
-
-def test_cpc_over_two_days_is_total_spend_over_total_clicks():
-    cpc = parse_formula("spend / clicks")
-    spend = [(date(2027, 6, 1), D("100")), (date(2027, 6, 2), D("50"))]
-    clicks = [(date(2027, 6, 1), D("10")), (date(2027, 6, 2), D("50"))]
-    window = {"spend": aggregate(spend, Aggregation.sum), "clicks": aggregate(clicks, Aggregation.sum)}
-    mean_of_daily_cpcs = (D("100") / D("10") + D("50") / D("50")) / 2
-    assert kpi_value(cpc, window) == D("2.5")
-    assert mean_of_daily_cpcs == D("5.5")
-
-
-@pytest.mark.parametrize("clicks", [[], [(date(2027, 6, 1), D("0"))]], ids=["no clicks reported", "zero clicks"])
-def test_a_window_without_clicks_has_no_cpc(clicks):
-    window = {"spend": D("100"), "clicks": aggregate(clicks, Aggregation.sum)}
-    assert kpi_value(parse_formula("spend / clicks"), window) is None
 
 
 # --- status ordering ----------------------------------------------------------------------------------

@@ -7,11 +7,14 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from shared.alerts.evaluate import evaluate_kpis
+from shared.alerts.evaluate import evaluate_kpis, run_evaluations
+from shared.alerts.models import EvaluationTrigger
 from shared.db.scoping import allow_all_orgs
 from shared.jobs.queue import run_and_wait
+from shared.kpis import compute
+from shared.kpis.models import Kpi, KpiTarget
 from shared.webhooks.models import EventType, WebhookDelivery, WebhookEvent
 from tests.kpi_support import put_daily
 from tests.receiver import running_receiver
@@ -250,3 +253,47 @@ async def test_the_scheduled_run_survives_one_organisation_failing(client, keys,
     [ev] = await evaluations(client, keys.headers("viewer"), ours)
     assert (ev["trigger"], ev["value"], ev["status"]) == ("schedule", "10", "on_track")
     assert (await client.get(f"/v1/kpis/{theirs}/evaluations", headers=other_org.headers)).json()["items"] == []
+
+
+# --- the cost of a run ----------------------------------------------------------------------------------
+
+
+async def test_a_run_reads_the_endpoints_once_and_parses_each_formula_once(client, keys, state, org, monkeypatch):
+    admin, viewer = keys.headers("admin"), keys.headers("viewer")
+    async with running_receiver() as receiver:
+        for _ in range(2):
+            r = await client.post("/v1/webhook-endpoints", json={"url": receiver.url}, headers=admin)
+            assert r.status_code == 201, r.text
+        kpi_ids = [
+            await kpi_with_target(client, admin, f"Leads {i}", "leads", "higher_is_better", target_value="100")
+            for i in range(3)
+        ]
+        assert [await evaluations(client, viewer, k, at_least=0, timeout_s=0) for k in kpi_ids] == [[]] * 3
+        await put_daily(state, org.id, "leads", YESTERDAY, [10])
+        parsed: list[str] = []
+        parse = compute.parse_formula
+        monkeypatch.setattr(compute, "parse_formula", lambda text: parsed.append(text) or parse(text))
+        statements: list[str] = []
+
+        def seen(_conn, _cursor, statement, *_args) -> None:
+            statements.append(statement)
+
+        engine = state.db.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            async with state.db.sessionmaker() as session:
+                allow_all_orgs(session)
+                pairs = (
+                    await session.execute(
+                        select(Kpi, KpiTarget).join(KpiTarget, KpiTarget.kpi_id == Kpi.id).where(Kpi.org_id == org.id)
+                    )
+                ).all()
+                result = await run_evaluations(
+                    session, state.settings, [(k, t) for k, t in pairs], EvaluationTrigger.schedule
+                )
+                await session.rollback()
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert result == {"evaluated": 3, "transitions": 3}  # three alerts, each announced to both endpoints
+    assert sum("FROM webhook_endpoints" in s for s in statements) == 1
+    assert parsed == ["leads"] * 3, "each KPI's formula parsed once in the run"

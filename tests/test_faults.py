@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 
 from shared.db.faults import is_transient, sqlstate
 from shared.db.scoping import allow_all_orgs
-from shared.ingest.models import MetricPoint
+from shared.metrics.models import MetricPoint
 from tests.ingest_support import point, push, push_and_wait, store_batch, wait_done
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from services.api.main import create_app
 from shared.db.scoping import allow_all_orgs
-from shared.ingest.models import IngestBatch, MetricPoint
-from shared.kpis.models import MetricDaily
+from shared.ingest.models import IngestBatch
+from shared.metrics.models import MetricDaily, MetricPoint
 from tests import support
 from tests.conftest import client_for
 from tests.ingest_support import point, push, wait_done

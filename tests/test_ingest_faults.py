@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 
 from services.api.main import create_app
 from shared.db.scoping import allow_all_orgs
-from shared.ingest.models import IngestBatch, MetricPoint
-from shared.kpis.models import MetricDaily
+from shared.ingest.models import IngestBatch
+from shared.metrics.models import MetricDaily, MetricPoint
 from tests import support
 from tests.conftest import TEST_RETRY_SCHEDULE_S, TEST_WEBHOOK_CIDRS, TEST_WEBHOOK_SECRET_KEY, client_for
 from tests.faultproxy import FaultProxy

@@ -10,7 +10,8 @@ from sqlalchemy import insert, select
 
 from shared.db.scoping import bind_org
 from shared.kpis.compute import Window, kpi_values, to_date_series
-from shared.kpis.models import Kpi, KpiTarget, MetricDaily
+from shared.kpis.models import Kpi, KpiTarget
+from shared.metrics.models import MetricDaily
 from tests.ingest_support import point, push_and_wait
 from tests.kpi_support import make_kpi
 

@@ -3,8 +3,8 @@
 from sqlalchemy import delete
 
 from shared.db.scoping import bind_org
-from shared.kpis.catalog import KPI_TEMPLATES
-from shared.kpis.models import MetricDefinition
+from shared.kpis.templates import KPI_TEMPLATES
+from shared.metrics.models import MetricDefinition
 from tests.test_kpis_definitions import add_objective, add_team, list_all, names
 
 PROBLEM = "application/problem+json"

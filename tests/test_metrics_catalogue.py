@@ -3,7 +3,7 @@ is protected from changes that would break them."""
 
 import pytest
 
-from shared.kpis.catalog import STANDARD_METRICS
+from shared.metrics.catalogue import STANDARD_METRICS
 from tests.test_kpis_definitions import add_kpi, kpi_body, list_all
 
 PROBLEM = "application/problem+json"

@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook
 
 from shared.jobs.context import job_session
 from shared.jobs.queue import run_and_wait
-from shared.metrics import JOB_REGISTRY
+from shared.telemetry import JOB_REGISTRY
 from shared.webhooks.delivery import disable
 from shared.webhooks.events import DELIVER_JOB, _wants, emit
 from shared.webhooks.models import DeliveryStatus, EventType, WebhookDelivery, WebhookEndpoint

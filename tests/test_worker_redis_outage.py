@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from services.api.main import create_app
 from shared.db.scoping import allow_all_orgs
-from shared.ingest.models import MetricPoint
+from shared.metrics.models import MetricPoint
 from tests import support
 from tests.conftest import client_for
 from tests.faultproxy import FaultProxy, free_port

@@ -19,6 +19,7 @@ from pydantic_core import CoreSchema
 
 from services.api.currencies import ISO_4217
 from services.api.text import guard_schema
+from shared.numbers import plain_number
 
 T = TypeVar("T")
 
@@ -51,14 +52,6 @@ class Page(Output, Generic[T]):
 # Output field types with the examples the OpenAPI document shows integrators.
 Id = Annotated[uuid.UUID, Field(examples=["01a22057-e538-71c3-bf3b-0dc78b9d9dea"])]
 Timestamp = Annotated[datetime, Field(examples=["2026-11-28T09:30:00.123Z"])]
-
-
-def plain_number(value: Decimal) -> str:
-    """A Decimal as plain text without exponent or trailing zeros: 100, 2.5, 0.0001."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
 
 
 # A measured or target value (not money): returned as a plain decimal string, "1250.5".

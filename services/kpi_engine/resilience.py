@@ -12,7 +12,7 @@ arq's own `Worker` lets a Redis connection error escape its poll loop (and gives
 - SIGTERM/SIGINT still stop it (arq's handlers cancel the main task, which is where the waiting happens), and the
   shutdown does not need Redis either.
 
-`kpi_worker_redis_connected{queue}` (shared.metrics) is 1 while Redis answers and 0 while the worker waits for it.
+`kpi_worker_redis_connected{queue}` (shared.telemetry) is 1 while Redis answers and 0 while the worker waits for it.
 """
 
 import asyncio
@@ -28,7 +28,7 @@ from arq.worker import Worker
 from redis.exceptions import AuthenticationError
 
 from shared.db.faults import CONNECTION_FAULTS
-from shared.metrics import WORKER_REDIS_CONNECTED
+from shared.telemetry import WORKER_REDIS_CONNECTED
 
 log = logging.getLogger("kpi_engine")
 

@@ -19,8 +19,8 @@ from shared.db.engine import make_database
 from shared.jobs.queue import ArqQueue
 from shared.jobs.registry import CRONS, JOBS, load_all_jobs
 from shared.logging import configure_logging
-from shared.metrics import JOB_REGISTRY
 from shared.settings import get_settings
+from shared.telemetry import JOB_REGISTRY
 from shared.webhooks import sealing
 
 log = logging.getLogger("kpi_engine")

@@ -13,19 +13,20 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.jobs.context import job_session
 from shared.jobs.registry import cron_job, job
 from shared.plans.actuals import ingested_by_lines
 from shared.plans.models import Budget, BudgetLine, Plan, PlanStatus
-from shared.webhooks.events import emit
+from shared.webhooks.events import Subscribers, emit
 from shared.webhooks.models import EventType
 
 OVERSPEND_JOB = "budgets.check_overspend"
 CHECKED_STATUSES = (PlanStatus.approved, PlanStatus.active)
 
 
-async def _claim(session, line_ids: list[uuid.UUID], now: datetime) -> set[uuid.UUID]:
+async def _claim(session: AsyncSession, line_ids: list[uuid.UUID], now: datetime) -> set[uuid.UUID]:
     """Mark the lines notified; returns those this transaction claimed (not already claimed by another)."""
     if not line_ids:
         return set()
@@ -79,6 +80,7 @@ async def _check(ctx, org_id: uuid.UUID | None) -> int:
             if actual > line.planned_amount * limit_factor:
                 over.append((line, budget, plan, actual))
         claimed = await _claim(session, [line.id for line, _, _, _ in over], now)
+        subscribers = Subscribers(session)
         for line, budget, plan, actual in over:
             if line.id not in claimed:  # another check got there first and sends it
                 continue
@@ -86,6 +88,7 @@ async def _check(ctx, org_id: uuid.UUID | None) -> int:
                 session,
                 org_id=plan.org_id,
                 type_=EventType.budget_overspend,
+                subscribers=subscribers,
                 data={
                     "plan": {"id": str(plan.id), "name": plan.name, "period": plan.period_label},
                     "line": {

@@ -5,23 +5,29 @@ dimension filter."""
 
 import logging
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.alerts.models import Alert, AlertStatus, EvaluationTrigger, KpiEvaluation, KpiTargetState, Severity
-from shared.alerts.state_machine import TargetState, decide
-from shared.ingest.models import MetricPoint
+from shared.db.engine import is_postgres
 from shared.jobs.context import job_session
 from shared.jobs.registry import cron_job, job
-from shared.kpis.compute import Window, thresholds_of, window_aggregates, with_zeros
-from shared.kpis.evaluation import Status, elapsed_fraction
-from shared.kpis.formula import parse_formula
-from shared.kpis.models import Kpi, KpiTarget, NoDataPolicy
-from shared.webhooks.events import emit
+from shared.kpis.compute import formulas_of, judge_targets
+from shared.kpis.evaluation import Status
+from shared.kpis.formula import Formula
+from shared.kpis.models import Kpi, KpiTarget
+from shared.kpis.state_machine import Decision
+from shared.metrics.queries import recent_sources
+from shared.numbers import plain_number
+from shared.settings import Settings
+from shared.webhooks.events import Subscribers, emit
 from shared.webhooks.models import EventType
 
 log = logging.getLogger(__name__)
@@ -96,12 +102,11 @@ async def evaluate_active(ctx) -> int:
     return evaluated
 
 
-async def _locked_states(session, pairs) -> dict[uuid.UUID, KpiTargetState]:
+async def _locked_states(session: AsyncSession, pairs) -> dict[uuid.UUID, KpiTargetState]:
     """The targets' states, created if missing, locked for this transaction: two workers evaluating the same
     target take turns, and the second sees the first's transition (no double firing)."""
     rows = [{"target_id": t.id, "org_id": t.org_id, "candidate_count": 0} for _, t in pairs]
-    postgres = session.bind.dialect.name == "postgresql"
-    insert = pg_insert if postgres else sqlite_insert
+    insert = pg_insert if is_postgres(session) else sqlite_insert
     await session.execute(insert(KpiTargetState).values(rows).on_conflict_do_nothing(index_elements=["target_id"]))
     states = await session.scalars(
         select(KpiTargetState)
@@ -113,86 +118,68 @@ async def _locked_states(session, pairs) -> dict[uuid.UUID, KpiTargetState]:
     return {s.target_id: s for s in states}
 
 
-async def _provisional_kpis(session, settings, kpis: list[Kpi], today: date) -> dict[uuid.UUID, date]:
-    """For each KPI, the first day its sources may still restate (a window reaching it is provisional)."""
-    metrics_of = {kpi.id: parse_formula(kpi.formula).metrics for kpi in kpis}
-    wanted = set().union(*metrics_of.values()) if metrics_of else set()
+async def _provisional_from(
+    session: AsyncSession, settings: Settings, kpis: list[Kpi], formulas: Mapping[uuid.UUID, Formula], today: date
+) -> dict[uuid.UUID, date]:
+    """For each KPI, the first day its sources may still restate (a window reaching it is provisional). One query,
+    for these KPIs' organisations and metrics only."""
     longest = max(settings.restatement_days.values(), default=0)
-    rows = (
-        (
-            await session.execute(
-                select(MetricPoint.org_id, MetricPoint.metric_key, MetricPoint.source)
-                .where(MetricPoint.metric_key.in_(wanted), MetricPoint.day >= today - timedelta(days=longest))
-                .distinct()
-            )
-        ).all()
-        if wanted
-        else []
+    reported = await recent_sources(
+        session, {(kpi.org_id, m) for kpi in kpis for m in formulas[kpi.id].metrics}, today - timedelta(days=longest)
     )
     default = settings.restatement_days.get("default", 0)
-    days_for: dict[tuple, int] = {}
-    for org_id, metric, source in rows:
-        days = settings.restatement_days.get(source, default)
-        days_for[(org_id, metric)] = max(days_for.get((org_id, metric), 0), days)
     out = {}
     for kpi in kpis:
-        days = max((days_for.get((kpi.org_id, m), 0) for m in metrics_of[kpi.id]), default=0)
+        days = max(
+            (
+                settings.restatement_days.get(source, default)
+                for m in formulas[kpi.id].metrics
+                for source in reported.get((kpi.org_id, m), ())
+            ),
+            default=0,
+        )
         out[kpi.id] = today - timedelta(days=days) if days else today + timedelta(days=1)
     return out
 
 
-async def run_evaluations(session, settings, pairs: list[tuple[Kpi, KpiTarget]], trigger: EvaluationTrigger) -> dict:
-    """Evaluate the targets in bulk (a fixed number of queries) and act on every transition."""
+async def run_evaluations(
+    session: AsyncSession, settings: Settings, pairs: list[tuple[Kpi, KpiTarget]], trigger: EvaluationTrigger
+) -> dict[str, int]:
+    """Judge the targets in bulk (a fixed number of queries; `shared.kpis.judging.judge`, the function every read
+    of a status calls too) and act on every transition."""
     if not pairs:
         return {"evaluated": 0, "transitions": 0}
     now = datetime.now(UTC)
     today = now.date()
     states = await _locked_states(session, pairs)
     kpis = list({k.id: k for k, _ in pairs}.values())
-    windows = {t.id: Window(k.id, t.start_date, max(t.start_date, min(today, t.end_date))) for k, t in pairs}
-    aggregates = await window_aggregates(session, kpis, windows.values())
-    formulas = {kpi.id: parse_formula(kpi.formula) for kpi in kpis}
-    provisional_from = await _provisional_kpis(session, settings, kpis, today)
-    alerts = {
+    formulas = formulas_of(kpis)
+    judgements = await judge_targets(
+        session,
+        pairs,
+        as_of=today,
+        now=now,
+        states={target_id: state.remembered() for target_id, state in states.items()},
+        formulas=formulas,
+    )
+    provisional_from = await _provisional_from(session, settings, kpis, formulas, today)
+    alerts: dict[uuid.UUID, Alert | None] = {
         a.target_id: a
         for a in await session.scalars(
             select(Alert).where(Alert.target_id.in_([t.id for _, t in pairs]), Alert.status != AlertStatus.resolved)
         )
     }
+    subscribers = Subscribers(session)
     transitions = 0
     for kpi, target in pairs:
         state = states[target.id]
-        window = windows[target.id]
-        value, zero_filled = formulas[kpi.id].evaluate(aggregates[window]), False
-        if target.no_data_policy == NoDataPolicy.zero:
-            # Metrics without data count as 0, before the formula; say so when that is what gave a value.
-            filled = formulas[kpi.id].evaluate(with_zeros(aggregates[window]))
-            value, zero_filled = filled, value is None and filled is not None
-        decision = decide(
-            TargetState(state.status, state.candidate, state.candidate_count, state.since),
-            value=value,
-            direction=kpi.direction,
-            thresholds=thresholds_of(kpi, target),
-            pacing=target.pacing,
-            elapsed=elapsed_fraction(target.start_date, target.end_date, window.end),
-            pending_evaluations=target.pending_evaluations,
-            recovery_margin_pct=target.recovery_margin_pct,
-            no_data_policy=target.no_data_policy,
-            zero_filled=zero_filled,
-            name=kpi.name,
-            now=now,
-        )
+        judgement = judgements[target.id]
+        decision = judgement.decision
         new = decision.state
-        state.status, state.candidate, state.candidate_count, state.since = (
-            new.status,
-            new.candidate,
-            new.candidate_count,
-            new.since,
-        )
-        state.last_evaluated_at = now
+        state.remember(new, at=now)
         ev = decision.evaluation
         change = decision.transition
-        provisional = window.end >= provisional_from[kpi.id]
+        provisional = judgement.end >= provisional_from[kpi.id]
         numbers, reason = _storable(ev)
         session.add(
             KpiEvaluation(
@@ -200,9 +187,9 @@ async def run_evaluations(session, settings, pairs: list[tuple[Kpi, KpiTarget]],
                 kpi_id=kpi.id,
                 target_id=target.id,
                 evaluated_at=now,
-                as_of=window.end,
-                window_start=window.start,
-                window_end=window.end,
+                as_of=judgement.end,
+                window_start=judgement.start,
+                window_end=judgement.end,
                 **numbers,
                 observed_status=decision.observed,
                 status=new.status,
@@ -215,13 +202,12 @@ async def run_evaluations(session, settings, pairs: list[tuple[Kpi, KpiTarget]],
             )
         )
         alert = alerts.get(target.id)
+        notice = Notice(kpi, target, decision, provisional, subscribers)
         if change is not None:
             transitions += 1
-            alerts[target.id] = await _act_on_transition(
-                session, settings, kpi, target, decision, alert, provisional, now
-            )
+            alerts[target.id] = await _act_on_transition(session, settings, notice, alert, now)
         elif alert is not None and alert.status == AlertStatus.open and _renotify_due(alert, settings, now):
-            await _notify(session, settings, kpi, target, decision, alert, provisional, EVENT_FOR.get(new.status))
+            await _notify(session, settings, notice, alert, EVENT_FOR.get(new.status) if new.status else None)
             alert.last_notified_at = now
     await session.flush()
     return {"evaluated": len(pairs), "transitions": transitions}
@@ -247,13 +233,28 @@ def _storable(ev) -> tuple[dict[str, Decimal | None], str]:
     return numbers, f"{ev.reason}; {', '.join(dropped)} out of the storable range (±1e16), not stored"
 
 
-def _renotify_due(alert: Alert, settings, now: datetime) -> bool:
+def _renotify_due(alert: Alert, settings: Settings, now: datetime) -> bool:
     last = alert.last_notified_at or alert.opened_at
     return now - last >= timedelta(hours=settings.alert_renotify_hours)
 
 
-async def _act_on_transition(session, settings, kpi, target, decision, alert, provisional, now):
+@dataclass(frozen=True)
+class Notice:
+    """What an event about one target's evaluation says, and to whom it may go."""
+
+    kpi: Kpi
+    target: KpiTarget
+    decision: Decision
+    provisional: bool
+    subscribers: Subscribers
+
+
+async def _act_on_transition(
+    session: AsyncSession, settings: Settings, notice: Notice, alert: Alert | None, now: datetime
+) -> Alert | None:
     """Open, escalate or resolve the target's one alert, and tell the subscribers."""
+    kpi, target, decision = notice.kpi, notice.target, notice.decision
+    assert decision.transition is not None
     to = decision.transition.to_status
     if to == Status.no_data and decision.transition.from_status is None:
         return alert  # a new target whose data has not come yet: recorded as no_data, nobody alerted
@@ -262,7 +263,7 @@ async def _act_on_transition(session, settings, kpi, target, decision, alert, pr
             return None  # a first evaluation on track, or a recovery before any alert: nothing to say
         alert.status, alert.resolved_at = AlertStatus.resolved, now
         alert.reason, alert.last_value = decision.transition.reason, _as_stored(decision.evaluation.value)
-        await _notify(session, settings, kpi, target, decision, alert, provisional, EventType.kpi_recovered)
+        await _notify(session, settings, notice, alert, EventType.kpi_recovered)
         return None
     if alert is None:
         alert = Alert(
@@ -287,17 +288,20 @@ async def _act_on_transition(session, settings, kpi, target, decision, alert, pr
         alert.severity, alert.escalated_at = SEVERITY_FOR[to], now
         alert.reason, alert.last_value = decision.transition.reason, _as_stored(decision.evaluation.value)
     alert.last_notified_at = now
-    await _notify(session, settings, kpi, target, decision, alert, provisional, EVENT_FOR[to])
+    await _notify(session, settings, notice, alert, EVENT_FOR[to])
     return alert
 
 
-def _text(value) -> str | None:
-    return None if value is None else format(value, "f")
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else plain_number(value)
 
 
-async def _notify(session, settings, kpi, target, decision, alert, provisional, event_type) -> None:
+async def _notify(
+    session: AsyncSession, settings: Settings, notice: Notice, alert: Alert, event_type: EventType | None
+) -> None:
     if event_type is None:
         return
+    kpi, target, decision = notice.kpi, notice.target, notice.decision
     ev, change = decision.evaluation, decision.transition
     await emit(
         session,
@@ -305,6 +309,7 @@ async def _notify(session, settings, kpi, target, decision, alert, provisional, 
         type_=event_type,
         kpi_id=kpi.id,
         category=kpi.category.value,
+        subscribers=notice.subscribers,
         data={
             "kpi": {
                 "id": str(kpi.id),
@@ -327,7 +332,7 @@ async def _notify(session, settings, kpi, target, decision, alert, provisional, 
                 "attainment_pct": _text(ev.attainment_pct),
                 "status": decision.state.status.value if decision.state.status else None,
                 "previous_status": change.from_status.value if change and change.from_status else None,
-                "provisional": provisional,
+                "provisional": notice.provisional,
                 "reason": change.reason if change else ev.reason,
             },
             "alert": {"id": str(alert.id), "status": alert.status.value, "severity": alert.severity.value},
@@ -336,7 +341,7 @@ async def _notify(session, settings, kpi, target, decision, alert, provisional, 
     )
 
 
-async def reset_target_state(session, *target_ids: uuid.UUID) -> None:
+async def reset_target_state(session: AsyncSession, *target_ids: uuid.UUID) -> None:
     """Forget these targets' state machines: after a target's thresholds, or its KPI's formula or dimension
     filter, change, it is re-evaluated from a clean state."""
     if target_ids:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
 from shared.kpis.evaluation import Status
+from shared.kpis.state_machine import TargetState
 
 # |x| < 1e16. The evaluation job stores a number past that (a formula × 10^12, an attainment against a tiny
 # target) as null and says so in the reason, rather than fail the whole run (shared/alerts/evaluate.py).
@@ -62,7 +63,7 @@ class KpiEvaluation(IdMixin, OrgScoped, Base):
 
 
 class KpiTargetState(OrgScoped, Base):
-    """The alert state machine's memory for one target (shared/alerts/state_machine.py)."""
+    """The alert state machine's memory for one target (shared/kpis/state_machine.py)."""
 
     __tablename__ = "kpi_target_states"
 
@@ -72,6 +73,20 @@ class KpiTargetState(OrgScoped, Base):
     candidate_count: Mapped[int] = mapped_column(Integer, default=0)
     since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def remembered(self) -> TargetState:
+        """What the state machine remembers, as it reads it."""
+        return TargetState(self.status, self.candidate, self.candidate_count, self.since)
+
+    def remember(self, state: TargetState, *, at: datetime) -> None:
+        """Keep the state machine's new state, evaluated at `at`."""
+        self.status, self.candidate, self.candidate_count, self.since = (
+            state.status,
+            state.candidate,
+            state.candidate_count,
+            state.since,
+        )
+        self.last_evaluated_at = at
 
 
 class Alert(IdMixin, TimestampMixin, OrgScoped, Base):

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -34,6 +35,17 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.close()
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    """The session's database is Postgres (else SQLite): the few statements that differ ask this."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The session's asyncpg or aiosqlite connection, for what SQLAlchemy does not expose (COPY, transaction state)."""
+    raw = await (await session.connection()).get_raw_connection()
+    return raw.driver_connection
 
 
 def make_engine(settings: Settings) -> AsyncEngine:

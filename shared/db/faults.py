@@ -67,7 +67,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        todo.extend((getattr(current, "orig", None), current.__cause__))
+        todo.extend(e for e in (getattr(current, "orig", None), current.__cause__) if isinstance(e, BaseException))
 
 
 def sqlstate(exc: BaseException) -> str | None:

@@ -11,6 +11,7 @@ statement says `.execution_options(all_orgs=True)` (the API-key lookup, before t
 import uuid
 
 from sqlalchemy import ForeignKey, event
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
@@ -40,17 +41,17 @@ class OrgScoped:
         return mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True, nullable=False)
 
 
-def bind_org(session, org_id: uuid.UUID) -> None:
+def bind_org(session: AsyncSession, org_id: uuid.UUID) -> None:
     """Scope every later query of this session (sync or async) to one organisation."""
     session.info[_ORG_KEY] = org_id
 
 
-def allow_all_orgs(session) -> None:
+def allow_all_orgs(session: AsyncSession) -> None:
     """Let this session read across organisations (worker jobs, operator tooling)."""
     session.info[_ALL_ORGS_KEY] = True
 
 
-def bound_org(session) -> uuid.UUID | None:
+def bound_org(session: AsyncSession) -> uuid.UUID | None:
     return session.info.get(_ORG_KEY)
 
 

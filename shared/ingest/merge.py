@@ -15,18 +15,20 @@ transaction, so a re-run after a crash starts from the same state. Batches of di
 share a key, so they merge in parallel.
 """
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import TextClause, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from shared.db.base import UTCDateTime
-from shared.ingest.models import DIMS_KEY_LENGTH
+from shared.db.engine import driver_connection, is_postgres
 from shared.ingest.points import Mode, Point
+from shared.metrics.keys import DIMS_KEY_LENGTH, dims_key
 
 STAGING = "ingest_staging"
 # The first key of the two-key advisory lock: this lock's namespace (ASCII "KPIM"); the second is the organisation.
@@ -40,12 +42,6 @@ class MergeCounts:
     replaced: int
     incremented: int
     superseded: int = 0  # snapshots left out: a batch accepted after this one had already written the key
-
-
-def dims_key(dimensions: dict[str, str]) -> str:
-    """The canonical text of a dimension set: the natural key of points and roll-ups (at most DIMS_KEY_LENGTH
-    characters; non-ASCII characters are escaped, so `é` takes 6)."""
-    return json.dumps(dimensions, sort_keys=True, separators=(",", ":"))
 
 
 def collapse(points: list[Point]) -> list[tuple[str, date, str, Decimal, Mode]]:
@@ -69,8 +65,7 @@ def collapse(points: list[Point]) -> list[tuple[str, date, str, Decimal, Mode]]:
 
 
 async def _stage(session: AsyncSession, rows: list[tuple]) -> None:
-    dialect = session.bind.dialect.name
-    if dialect == "postgresql":
+    if is_postgres(session):
         await session.execute(
             text(
                 f"CREATE TEMPORARY TABLE {STAGING} (metric_key varchar(64), day date, "
@@ -78,10 +73,9 @@ async def _stage(session: AsyncSession, rows: list[tuple]) -> None:
                 "ON COMMIT DROP"
             )
         )
-        raw = await (await session.connection()).get_raw_connection()
         # dims_key is already the canonical JSON of the dimensions: reuse it instead of serialising again.
         records = [(m, d, k, k, v, mode.value) for m, d, k, v, mode in rows]
-        await raw.driver_connection.copy_records_to_table(STAGING, records=records, columns=list(_COLUMNS))
+        await (await driver_connection(session)).copy_records_to_table(STAGING, records=records, columns=list(_COLUMNS))
         # Autovacuum never sees a temporary table: without statistics the planner guesses one row and sorts the
         # joins below on disk. Sorting and hashing a large batch in memory is worth a bigger work_mem for this
         # transaction only.
@@ -113,7 +107,7 @@ async def _stage(session: AsyncSession, rows: list[tuple]) -> None:
 
 def _typed(sql: str) -> TextClause:
     """Bind our parameters with their column types (UUIDs and UTC times differ between backends)."""
-    types = {"org": Uuid(), "batch": Uuid(), "now": UTCDateTime()}
+    types: dict[str, TypeEngine[Any]] = {"org": Uuid(), "batch": Uuid(), "now": UTCDateTime()}
     return text(sql).bindparams(*(bindparam(name, type_=t) for name, t in types.items() if f":{name}" in sql))
 
 
@@ -124,7 +118,7 @@ async def merge_points(
     rows = collapse(points)
     if not rows:
         return MergeCounts(0, 0, 0)
-    postgres = session.bind.dialect.name == "postgresql"
+    postgres = is_postgres(session)
     params = {"org": org_id, "source": source, "batch": batch_id, "now": datetime.now(UTC)}
     await lock_org_merges(session, org_id)
     await _stage(session, rows)
@@ -191,7 +185,7 @@ async def _org_advisory_lock(session: AsyncSession, org_id: uuid.UUID, *, wait: 
 async def org_merge_busy(session: AsyncSession, org_id: uuid.UUID) -> bool:
     """True when another transaction holds the organisation's merge lock right now (Postgres; never on SQLite, whose
     single writer serialises everything anyway). A probe: if free, the lock is taken until this transaction ends."""
-    if session.bind.dialect.name != "postgresql":
+    if not is_postgres(session):
         return False
     return not await _org_advisory_lock(session, org_id, wait=False)
 
@@ -199,7 +193,7 @@ async def org_merge_busy(session: AsyncSession, org_id: uuid.UUID) -> bool:
 async def lock_org_merges(session: AsyncSession, org_id: uuid.UUID) -> None:
     """Wait for (then hold until commit) the organisation's merge lock. On SQLite the database's single writer lock
     serialises every merge: it is taken here, before anything is read (BEGIN IMMEDIATE, waiting up to busy_timeout)."""
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         await _org_advisory_lock(session, org_id, wait=True)
         return
     # pysqlite opens a transaction (a deferred BEGIN) just before the first INSERT/UPDATE/DELETE, so the usual
@@ -207,8 +201,7 @@ async def lock_org_merges(session: AsyncSession, org_id: uuid.UUID) -> None:
     # goes to the temporary staging table, and the existing-keys count then starts a read of the main database:
     # the first write to metric_points would have to upgrade that read, which fails at once ("database is
     # locked", no waiting) if another connection wrote in between. BEGIN IMMEDIATE takes the writer lock first.
-    raw = await (await session.connection()).get_raw_connection()
-    if not raw.driver_connection.in_transaction:
+    if not (await driver_connection(session)).in_transaction:
         await session.execute(text("BEGIN IMMEDIATE"))
 
 

@@ -1,22 +1,17 @@
-"""Ingestion: batches (durable first: the normalised points are committed before any job runs), the
-stored metric points, one row per (metric, day, dimensions, source), and each organisation's settings of
-the ad-platform adapters."""
+"""Ingestion: batches (durable first: the normalised points are committed before any job runs) and each
+organisation's settings of the ad-platform adapters. The points themselves are the metric store's
+(shared/metrics/models.py)."""
 
 import enum
 import uuid
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db.base import METRIC_NUMBER, Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
+from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
 from shared.webhooks.sealing import SealedSecret
-
-# The stored key of a dimension set (`shared.ingest.merge.dims_key`, canonical JSON with non-ASCII escaped) is at
-# most this many characters, in metric_points and metric_daily alike; the API refuses a longer one.
-DIMS_KEY_LENGTH = 1000
 
 
 class BatchStatus(enum.StrEnum):
@@ -62,28 +57,6 @@ class IngestBatch(IdMixin, TimestampMixin, OrgScoped, Base):
     # What the batch changed, for evaluation: {kpi_id: [first_day, last_day]}.
     changed_kpis: Mapped[dict | None] = mapped_column(JSON)
     by_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
-
-
-class MetricPoint(OrgScoped, Base):
-    """The value a source reported for a metric on a day for one set of dimensions.
-
-    Snapshots replace the row, increments add to it. The primary key leads with (org, metric, day) so a
-    time-range scan of one metric is an index range scan.
-    """
-
-    __tablename__ = "metric_points"
-
-    # No foreign key to orgs on the two high-volume tables: its per-row check cost a third of a bulk merge
-    # (docs/decisions.md). Only the ingestion job writes here, for the org of a batch that has the key.
-    org_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
-    metric_key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    day: Mapped[date] = mapped_column(primary_key=True)
-    dims_key: Mapped[str] = mapped_column(String(DIMS_KEY_LENGTH), primary_key=True)
-    source: Mapped[str] = mapped_column(String(32), primary_key=True)
-    dimensions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    value: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    batch_id: Mapped[uuid.UUID] = mapped_column()
 
 
 class IngestSourceConfig(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from arq import Retry
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer as defer_column
 
 from shared.ingest.merge import merge_points, org_merge_busy
@@ -21,7 +22,7 @@ from shared.jobs.queue import defer
 from shared.jobs.registry import cron_job, job
 from shared.jobs.retry import FOREVER_TRIES, backoff_s, retry_if_transient
 from shared.kpis.models import KpiMetric
-from shared.metrics import INGEST_BATCHES, INGEST_LATENCY, INGEST_POINTS
+from shared.telemetry import INGEST_BATCHES, INGEST_LATENCY, INGEST_POINTS
 from shared.webhooks.events import emit
 from shared.webhooks.models import EventType
 
@@ -105,7 +106,7 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
             async with job_session(ctx) as session:
                 # The merge and the `done` mark commit together: a crash in between leaves nothing half-applied.
                 batch = await session.scalar(select(IngestBatch).where(IngestBatch.id == batch_uuid).with_for_update())
-                if batch.status != BatchStatus.processing:
+                if batch is None or batch.status != BatchStatus.processing:
                     return {"batch_id": batch_id, "skipped": True}
                 points = decode_points(batch.points)
                 counts = await merge_points(
@@ -188,7 +189,7 @@ async def _record_defect(ctx, batch_id: uuid.UUID) -> bool | None:
         return True
 
 
-async def changed_kpis(session, org_id: uuid.UUID, points: list[Point]) -> dict[str, list[str]]:
+async def changed_kpis(session: AsyncSession, org_id: uuid.UUID, points: list[Point]) -> dict[str, list[str]]:
     """{kpi_id: [first_day, last_day]} of the KPIs whose formulas read a metric the batch touched."""
     span: dict[str, list[date]] = {}
     for p in points:
@@ -243,7 +244,7 @@ async def sweep_batches(ctx) -> int:
     return len(stale)
 
 
-async def batch_counts(session) -> dict[str, int]:
+async def batch_counts(session: AsyncSession) -> dict[str, int]:
     """Batches by status (for /metrics)."""
     rows = await session.execute(select(IngestBatch.status, func.count()).group_by(IngestBatch.status))
     return {status.value: n for status, n in rows}

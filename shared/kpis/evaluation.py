@@ -1,21 +1,20 @@
-"""KPI evaluation: aggregate a window, resolve thresholds, pace them, and decide a status. Pure, no I/O.
+"""KPI evaluation: resolve thresholds, pace them, and decide a value's status. Pure, no I/O.
 
 The rules, as tables, are in docs/domains/kpi-evaluation.md. In short:
 
-- Each metric is aggregated over the window first, then the formula is applied ("ratios are ratios of
-  sums"): CPC over a month is sum(spend) / sum(clicks), not the mean of daily CPCs.
+- The value is the KPI's formula over its metrics, each aggregated over the window first
+  (shared/metrics/aggregation.py: "ratios are ratios of sums").
 - Thresholds are absolute values; percent-mode inputs are converted once by `resolve_thresholds`.
 - With linear pacing the target *and* the thresholds are scaled by the elapsed fraction of the period.
 """
 
 import enum
 import itertools
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Context, Decimal
 
-from shared.kpis.formula import Formula
+from shared.numbers import show_number
 
 _ZERO, _ONE, _TEN, _HUNDRED = Decimal(0), Decimal(1), Decimal(10), Decimal(100)
 _CENTS = Decimal("0.01")
@@ -41,49 +40,9 @@ class Status(enum.StrEnum):
     no_data = "no_data"
 
 
-class Aggregation(enum.StrEnum):
-    sum = "sum"
-    avg = "avg"
-    min = "min"
-    max = "max"
-    last = "last"
-
-
 class ThresholdMode(enum.StrEnum):
     absolute = "absolute"
     percent = "percent"
-
-
-# --- aggregation --------------------------------------------------------------------------------------
-
-
-def _moment(at: date | datetime) -> datetime:
-    return at if isinstance(at, datetime) else datetime.combine(at, time.min)
-
-
-def aggregate(points: Sequence[tuple[date | datetime, Decimal]], how: Aggregation) -> Decimal | None:
-    """One metric's points over a window reduced to one value; None when there are no points."""
-    if not points:
-        return None
-    values = [value for _, value in points]
-    if how == Aggregation.sum:
-        return sum(values, _ZERO)
-    if how == Aggregation.avg:
-        return sum(values, _ZERO) / len(values)
-    if how == Aggregation.min:
-        return min(values)
-    if how == Aggregation.max:
-        return max(values)
-    if how == Aggregation.last:
-        # Latest timestamp wins; of equal timestamps, the one given later (a correction sent after).
-        _, (_, value) = max(enumerate(points), key=lambda item: (_moment(item[1][0]), item[0]))
-        return value
-    raise ValueError(f"unknown aggregation {how!r}")
-
-
-def kpi_value(formula: Formula, metric_aggregates: Mapping[str, Decimal | None]) -> Decimal | None:
-    """The KPI's value from each metric already aggregated over the window; None when it has none."""
-    return formula.evaluate(metric_aggregates)
 
 
 # --- thresholds ---------------------------------------------------------------------------------------
@@ -259,18 +218,6 @@ def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
         return (part * _HUNDRED / whole).quantize(_CENTS)
     except ArithmeticError:  # too large to write with two places
         return None
-
-
-def show_number(x: Decimal) -> str:
-    """A number for a sentence: thousands separated, at most 2 places (4 significant digits when small)."""
-    if not x.is_finite():
-        return str(x)
-    if x == 0:
-        return "0"
-    if abs(x.adjusted()) >= 15:
-        return f"{x:.3E}"
-    text = f"{x.quantize(Decimal(1).scaleb(-max(2, 3 - x.adjusted()))):,f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _when(pacing: Pacing, elapsed: Decimal, day_of: tuple[int, int] | None) -> str:

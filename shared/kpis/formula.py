@@ -86,6 +86,7 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
             bad = len(text[pos:]) - len(text[pos:].lstrip()) + pos
             raise FormulaError(f"unexpected character {text[bad]!r}", bad)
         kind = m.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         start = m.start(kind)
         tokens.append((kind, m.group(kind), start))
         pos = m.end()

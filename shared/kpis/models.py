@@ -1,14 +1,13 @@
-"""KPIs: the metric catalogue, KPI definitions (formula over metrics), their targets per period with
-thresholds and revision history, links to objectives, and the daily metric roll-ups KPIs are computed from."""
+"""KPIs: definitions (a formula over the metric store's metrics, shared/metrics), their targets per period with
+thresholds and revision history, and links to objectives."""
 
 import enum
 import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -18,24 +17,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db.base import METRIC_NUMBER, Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
+from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, str_enum
 from shared.db.scoping import OrgScoped
-from shared.ingest.models import DIMS_KEY_LENGTH
-from shared.kpis.evaluation import Aggregation, Direction, Pacing, ThresholdMode
+from shared.kpis.evaluation import Direction, Pacing, ThresholdMode
+from shared.metrics.models import MetricUnit
 
 VALUE = Numeric(24, 8)
-
-
-class MetricUnit(enum.StrEnum):
-    currency = "currency"
-    count = "count"
-    ratio = "ratio"
-    percent = "percent"
-    score = "score"
 
 
 class KpiCategory(enum.StrEnum):
@@ -70,21 +60,6 @@ class NoDataPolicy(enum.StrEnum):
     no_data = "no_data"  # the status becomes no_data
     keep_last = "keep_last"  # the last status stands
     zero = "zero"  # missing metrics count as 0
-
-
-class MetricDefinition(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
-    """A base metric of the catalogue: standard ones are created with every organisation."""
-
-    __tablename__ = "metric_definitions"
-    __table_args__ = (UniqueConstraint("org_id", "key"),)
-
-    key: Mapped[str] = mapped_column(String(64))
-    name: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str | None] = mapped_column(Text)
-    unit: Mapped[MetricUnit] = mapped_column(str_enum(MetricUnit, "metric_unit"))
-    aggregation: Mapped[Aggregation] = mapped_column(str_enum(Aggregation, "metric_aggregation"))
-    allowed_dimensions: Mapped[list[str]] = mapped_column(JSON, default=list)
-    standard: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Kpi(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
@@ -171,28 +146,3 @@ class KpiTargetRevision(IdMixin, TimestampMixin, OrgScoped, Base):
     old: Mapped[dict] = mapped_column(JSON)
     new: Mapped[dict] = mapped_column(JSON)
     by_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
-
-
-class MetricDaily(OrgScoped, Base):
-    """The daily roll-up of one metric for one set of dimensions: what KPIs are computed from.
-
-    It keeps what every aggregation needs (sum, count, min, max, last), so a window's average is
-    sum ÷ count over all its points, never an average of daily averages. `dims_key` is the canonical JSON
-    of `dimensions` (sorted keys), so the natural key is a plain primary key.
-    """
-
-    __tablename__ = "metric_daily"
-
-    # No foreign key to orgs on the two high-volume tables: its per-row check cost a third of a bulk merge
-    # (docs/decisions.md). Only the ingestion job writes here, for the org of a batch that has the key.
-    org_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
-    metric_key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    dims_key: Mapped[str] = mapped_column(String(DIMS_KEY_LENGTH), primary_key=True)
-    dimensions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    value_sum: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
-    value_count: Mapped[int] = mapped_column(Integer)
-    value_min: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
-    value_max: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
-    value_last: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
-    last_at: Mapped[datetime] = mapped_column(UTCDateTime())

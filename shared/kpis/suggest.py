@@ -17,6 +17,7 @@ from math import isfinite
 from statistics import fmean, pstdev
 
 from shared.kpis.evaluation import Direction
+from shared.numbers import plain_number
 
 MIN_PERIODS = 3
 PLACES = -4  # four decimal places…
@@ -47,11 +48,6 @@ def _q(value: float) -> Decimal:
     return exact.quantize(Decimal(1).scaleb(max(PLACES, exact.adjusted() - SIGNIFICANT + 1)))
 
 
-def _text(value: Decimal) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def trend(points: list[tuple[float, float]]) -> tuple[float, float]:
     """Least-squares (intercept, slope) of y over x for (x, y) points."""
     mean_x, mean_y = fmean(x for x, _ in points), fmean(y for _, y in points)
@@ -78,7 +74,7 @@ def seasonal_factor(around: list[Decimal | None]) -> Season | None:
     half = len(around) // 2
     centre = around[half]
     pairs = [(around[half - k], around[half + k]) for k in range(1, half + 1)]
-    known = [float(v) for pair in pairs if None not in pair for v in pair]
+    known = [float(v) for a, b in pairs if a is not None and b is not None for v in (a, b)]
     if centre is None or not known:
         return None
     mean = fmean(known)
@@ -123,7 +119,7 @@ def suggest_target(
     method = (
         f"least-squares trend over the last {len(history)} periods"
         + (f" ({gaps} without data left out, the others at their true positions)" if gaps else "")
-        + f": {_text(_q(slope))} a period, projected one period ahead to {_text(_q(trended))}"
+        + f": {plain_number(_q(slope))} a period, projected one period ahead to {plain_number(_q(trended))}"
     )
     if season is not None:
         numbers["seasonal_factor"] = _q(season.factor)
@@ -131,9 +127,9 @@ def suggest_target(
         numbers["centred_mean_last_year"] = _q(season.centred_mean)
         numbers["projected_with_season"] = _q(projected)
         method += (
-            f"; scaled by the seasonal factor {_text(_q(season.factor))} (the same period a year ago, "
-            f"{_text(_q(season.value))}, ÷ {_text(_q(season.centred_mean))}, the mean of the "
-            f"{2 * season.pairs} periods centred on it) to {_text(_q(projected))}"
+            f"; scaled by the seasonal factor {plain_number(_q(season.factor))} (the same period a year ago, "
+            f"{plain_number(_q(season.value))}, ÷ {plain_number(_q(season.centred_mean))}, the mean of the "
+            f"{2 * season.pairs} periods centred on it) to {plain_number(_q(projected))}"
         )
     numbers["std_dev"] = _q(spread)
     if direction == Direction.target_range:

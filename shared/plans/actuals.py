@@ -5,22 +5,25 @@ import uuid
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.kpis.compute import SpendQuery, ingested_spend
+from shared.metrics.queries import SpendQuery, ingested_spend
 from shared.plans.models import BudgetLine, Campaign, Plan
 
 CENT = Decimal("0.01")
 
 
-async def ingested_by_line(session, *, plan_id: uuid.UUID, lines: list[BudgetLine]) -> dict[uuid.UUID, Decimal]:
+async def ingested_by_line(
+    session: AsyncSession, *, plan_id: uuid.UUID, lines: list[BudgetLine]
+) -> dict[uuid.UUID, Decimal]:
     """Each line's ingested spend over its plan's period (see `ingested_by_lines`)."""
     if not lines:
         return {}
-    plan = await session.get(Plan, plan_id)
+    plan = await session.get_one(Plan, plan_id)
     return await ingested_by_lines(session, [(plan, line) for line in lines])
 
 
-async def ingested_by_lines(session, entries: list[tuple[Plan, BudgetLine]]) -> dict[uuid.UUID, Decimal]:
+async def ingested_by_lines(session: AsyncSession, entries: list[tuple[Plan, BudgetLine]]) -> dict[uuid.UUID, Decimal]:
     """Each line's ingested spend over its plan's period, matched by the line's channel and its campaign's
     tracking code (a team-only line, or a campaign without a tracking code, matches nothing). Lines of any number
     of plans and organisations in two queries."""
@@ -40,7 +43,8 @@ async def ingested_by_lines(session, entries: list[tuple[Plan, BudgetLine]]) -> 
 def _matcher(line: BudgetLine, codes: dict[uuid.UUID, str | None]) -> dict[str, str] | None:
     matcher = {"channel": line.channel} if line.channel else {}
     if line.campaign_id:
-        if not codes.get(line.campaign_id):
+        code = codes.get(line.campaign_id)
+        if not code:
             return None
-        matcher["campaign"] = codes[line.campaign_id]
+        matcher["campaign"] = code
     return matcher or None

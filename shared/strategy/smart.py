@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from shared.numbers import plain_number
 from shared.strategy.models import GoalStatus, ObjectiveStatus
 
 MIN_WORDS = 4
@@ -226,7 +227,7 @@ def _duration(days: int) -> str:
 
 
 def _number(value: Decimal, unit: str | None) -> str:
-    text = format(value.normalize(), "f")
+    text = plain_number(value)
     return f"{text} {unit}" if unit else text
 
 

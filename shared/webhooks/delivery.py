@@ -18,7 +18,7 @@ from sqlalchemy import select
 from shared.jobs.context import job_session
 from shared.jobs.queue import defer
 from shared.jobs.registry import cron_job, job
-from shared.metrics import JOB_REGISTRY
+from shared.telemetry import JOB_REGISTRY
 from shared.webhooks.events import DELIVER_JOB, delivery_job_id, event_body
 from shared.webhooks.models import (
     DeliveryStatus,
@@ -35,7 +35,7 @@ from shared.webhooks.ssrf import UnsafeUrl, resolve_safe
 log = logging.getLogger(__name__)
 _rng = random.Random()  # noqa: S311 - retry jitter, not cryptography
 
-# Served by the worker (WORKER_METRICS_PORT) and, in embedded mode, by the API's /metrics, like shared/metrics.py.
+# Served by the worker (WORKER_METRICS_PORT) and, in embedded mode, by the API's /metrics, like shared/telemetry.py.
 ENDPOINTS_DISABLED = Counter(
     "kpi_webhook_endpoints_disabled",
     "Webhook endpoints disabled by delivery: gone (the receiver answered 410) or failing (for days)",

@@ -2,10 +2,12 @@
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.jobs.queue import defer
 from shared.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -37,21 +39,37 @@ def _wants(endpoint: WebhookEndpoint, type_: EventType, kpi_id: uuid.UUID | None
     )
 
 
+class Subscribers:
+    """Organisations' enabled endpoints, each organisation's loaded once: a run that emits many events (an evaluation
+    of many KPIs) reads them once, not once per event."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._of: dict[uuid.UUID, Sequence[WebhookEndpoint]] = {}
+
+    async def of(self, org_id: uuid.UUID) -> Sequence[WebhookEndpoint]:
+        if org_id not in self._of:
+            self._of[org_id] = (
+                await self._session.scalars(
+                    select(WebhookEndpoint).where(WebhookEndpoint.org_id == org_id, WebhookEndpoint.enabled.is_(True))
+                )
+            ).all()
+        return self._of[org_id]
+
+
 async def emit(
-    session,
+    session: AsyncSession,
     *,
     org_id: uuid.UUID,
     type_: EventType,
     data: dict[str, Any],
     kpi_id: uuid.UUID | None = None,
     category: str | None = None,
+    subscribers: Subscribers | None = None,
 ) -> WebhookEvent | None:
-    """Record the event and a delivery per subscribed endpoint; the deliveries run after the commit."""
-    endpoints = (
-        await session.scalars(
-            select(WebhookEndpoint).where(WebhookEndpoint.org_id == org_id, WebhookEndpoint.enabled.is_(True))
-        )
-    ).all()
+    """Record the event and a delivery per subscribed endpoint; the deliveries run after the commit. A run that
+    emits many events passes one `Subscribers` to all of them."""
+    endpoints = await (subscribers or Subscribers(session)).of(org_id)
     matching = [e for e in endpoints if _wants(e, type_, kpi_id, category)]
     if not matching:
         return None

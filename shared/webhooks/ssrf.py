@@ -155,7 +155,7 @@ async def _resolve(host: str, port: int, timeout_s: float) -> list[IPAddress]:
         raise UnsafeUrl(f"the host {host!r} does not resolve: {exc}") from exc
     addresses: list[IPAddress] = []
     for info in infos:
-        address = _unmapped(ipaddress.ip_address(info[4][0].split("%")[0]))
+        address = _unmapped(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
         if address not in addresses:
             addresses.append(address)
     if not addresses:
@@ -169,14 +169,17 @@ async def resolve_safe(url: str, *, allowed_cidrs: list[str], resolve_timeout_s:
     parts = urlsplit(url)
     scheme = parts.scheme
     port = parts.port or _DEFAULT_PORTS[scheme]
-    literal = _literal(parts.hostname)
+    hostname = parts.hostname
+    if not hostname:  # check_url_syntax refuses a URL without a host; this only tells the type checker
+        raise UnsafeUrl("the URL has no host")
+    literal = _literal(hostname)
     if literal is not None:
         if getattr(literal, "scope_id", None):
             raise UnsafeUrl("IPv6 zone identifiers are not allowed in webhook URLs")
-        host, addresses = parts.hostname, [_unmapped(literal)]
+        host, addresses = hostname, [_unmapped(literal)]
     else:
         try:
-            host = parts.hostname.encode("idna").decode("ascii")
+            host = hostname.encode("idna").decode("ascii")
         except UnicodeError as exc:
             raise UnsafeUrl(f"the URL's host is not a valid host name: {exc}") from exc
         addresses = await _resolve(host, port, resolve_timeout_s)

@@ -18,10 +18,10 @@ from decimal import Decimal
 import asyncpg
 
 from shared.db.engine import make_database
-from shared.ingest.merge import dims_key
 from shared.ingest.pipeline import process_batch
 from shared.ingest.points import Mode, Point
 from shared.jobs.queue import InProcessQueue
+from shared.metrics.keys import dims_key
 from shared.settings import Settings
 from tests.ingest_support import bench_org, store_batch
 from tests.support import migrate, recreate_pg_database

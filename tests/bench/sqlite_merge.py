@@ -23,10 +23,10 @@ from sqlalchemy import event, func, select
 
 from shared.db.engine import make_database
 from shared.db.scoping import allow_all_orgs
-from shared.ingest.models import MetricPoint
 from shared.ingest.pipeline import PROCESS_JOB
 from shared.ingest.points import Mode, Point
 from shared.jobs.queue import InProcessQueue
+from shared.metrics.models import MetricPoint
 from shared.settings import Settings
 from tests.ingest_support import bench_org, store_batch
 from tests.support import migrate

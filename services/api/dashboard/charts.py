@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from markupsafe import Markup, escape
 
-from shared.kpis.evaluation import show_number
+from shared.numbers import show_number
 
 
 @dataclass(frozen=True)

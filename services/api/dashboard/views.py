@@ -22,8 +22,9 @@ from services.api.reports.budget import budget_report
 from services.api.reports.department import department_report
 from services.api.reports.schemas import BudgetReportOut
 from shared.alerts.models import Alert, AlertStatus, KpiEvaluation
-from shared.kpis.compute import thresholds_of, to_date_series
+from shared.kpis.compute import to_date_series
 from shared.kpis.evaluation import Pacing
+from shared.kpis.judging import thresholds_of
 from shared.kpis.models import Kpi, KpiTarget
 from shared.orgs.models import Org
 from shared.periods import Period, adjacent_periods, parse_period, period_containing

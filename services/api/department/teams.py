@@ -11,6 +11,7 @@ from services.api.crud import apply_changes, get_or_404
 from services.api.department.guards import refuse_delete_if_referenced
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, Unprocessable
+from shared.db.engine import is_postgres
 from shared.department.models import Team
 
 # Deep enough for any real department (division > department > team > squad…); it bounds the overview's
@@ -68,7 +69,7 @@ class _Tree:
 
 async def _lock_tree(session: AsyncSession) -> _Tree:
     """Read the whole tree, locking its rows so two concurrent moves cannot close a cycle between them."""
-    if session.get_bind().dialect.name == "sqlite":
+    if not is_postgres(session):
         # SQLite has no row locks and reads outside a transaction until the first write: an empty write
         # takes the database's write lock now, so a concurrent change waits and we read what it committed.
         await session.execute(text("UPDATE teams SET name = name WHERE 1 = 0"))

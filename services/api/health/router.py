@@ -25,7 +25,7 @@ from shared.db.scoping import allow_all_orgs
 from shared.ingest.models import BatchStatus
 from shared.ingest.pipeline import batch_counts
 from shared.jobs.queue import run_and_wait
-from shared.metrics import JOB_REGISTRY
+from shared.telemetry import JOB_REGISTRY
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])

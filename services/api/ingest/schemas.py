@@ -8,8 +8,9 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, field_validator
 
 from services.api.schemas import Id, Input, Number, Output, Timestamp
-from shared.ingest.models import DIMS_KEY_LENGTH, BatchErrorCode, BatchStatus
+from shared.ingest.models import BatchErrorCode, BatchStatus
 from shared.ingest.points import Mode
+from shared.metrics.keys import DIMS_KEY_LENGTH
 
 MAX_DIMENSIONS = 8
 MAX_DIMENSION_VALUE = 200

@@ -15,14 +15,15 @@ from sqlalchemy.orm import defer as defer_column
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound, PayloadTooLarge, Unprocessable
 from services.api.text import ERROR_TYPE, find_unstorable, may_hold_unstorable
+from shared.db.engine import is_postgres
 from shared.db.scoping import bound_org
-from shared.ingest.merge import dims_key
-from shared.ingest.models import DIMS_KEY_LENGTH, BatchStatus, IngestBatch
+from shared.ingest.models import BatchStatus, IngestBatch
 from shared.ingest.pipeline import PROCESS_JOB, encode_points, process_job_id
 from shared.ingest.points import Mode, Origin, Point
 from shared.jobs.queue import defer
-from shared.kpis.evaluation import Aggregation
-from shared.kpis.models import MetricDefinition
+from shared.metrics.aggregation import Aggregation
+from shared.metrics.keys import DIMS_KEY_LENGTH, dims_key
+from shared.metrics.models import MetricDefinition
 
 EARLIEST_DAY = date(2000, 1, 1)
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -174,7 +175,7 @@ async def accept_batch(
         if earlier is not None:
             return earlier
     await validate_points(session, points)
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if is_postgres(session) else sqlite
     batch_id = await session.scalar(
         dialect.insert(IngestBatch)
         .values(

@@ -17,18 +17,11 @@ from shared.alerts.evaluate import EVALUATE_JOB, reset_target_state
 from shared.db.base import utcnow
 from shared.department.models import Member, Team
 from shared.jobs.queue import defer
-from shared.kpis.catalog import KPI_TEMPLATES, TEMPLATES_BY_KEY, KpiTemplate
 from shared.kpis.evaluation import Direction
 from shared.kpis.formula import Formula, FormulaError, parse_formula
-from shared.kpis.models import (
-    Kpi,
-    KpiCategory,
-    KpiKind,
-    KpiMetric,
-    KpiTarget,
-    MetricDefinition,
-    ObjectiveKpi,
-)
+from shared.kpis.models import Kpi, KpiCategory, KpiKind, KpiMetric, KpiTarget, ObjectiveKpi
+from shared.kpis.templates import KPI_TEMPLATES, TEMPLATES_BY_KEY, KpiTemplate
+from shared.metrics.models import MetricDefinition
 from shared.strategy.models import Objective
 
 # The catalogue has no `kind`; these templates read survey scores, entered by hand or pushed.

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.crud import apply_changes
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound
-from shared.kpis.evaluation import Aggregation
-from shared.kpis.models import Kpi, KpiMetric, MetricDefinition, MetricUnit
+from shared.kpis.models import Kpi, KpiMetric
+from shared.metrics.aggregation import Aggregation
+from shared.metrics.models import MetricDefinition, MetricUnit
 
 # How many KPIs a refused change names in its detail (all of them are counted).
 NAMED_IN_CONFLICT = 5

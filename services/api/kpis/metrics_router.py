@@ -10,8 +10,8 @@ from services.api.kpis.schemas import KpiOut, MetricCreate, MetricOut, MetricUpd
 from services.api.pagination import PageDep
 from services.api.problems import problem_responses
 from services.api.schemas import Page
-from shared.kpis.evaluation import Aggregation
-from shared.kpis.models import MetricUnit
+from shared.metrics.aggregation import Aggregation
+from shared.metrics.models import MetricUnit
 
 router = APIRouter(tags=["metric catalogue"])
 CONFLICT = problem_responses(409)

@@ -20,10 +20,11 @@ from services.api.kpis.target_schemas import (
 )
 from services.api.kpis.targets import default_pacing
 from services.api.problems import Unprocessable
-from services.api.schemas import plain_number
-from shared.kpis.compute import Window, evaluate_targets, kpi_values
+from shared.alerts.standing import standings
+from shared.kpis.compute import Window, kpi_values
 from shared.kpis.models import Kpi, KpiTarget, ObjectiveKpi
 from shared.kpis.suggest import MIN_PERIODS, suggest_target
+from shared.numbers import plain_number
 from shared.periods import Period, adjacent_periods, parse_period, period_containing, same_period_last_year
 from shared.strategy.models import Objective
 
@@ -148,8 +149,9 @@ async def objectives_progress(
     session, *, objective_ids: Sequence[uuid.UUID], as_of: date | None
 ) -> dict[uuid.UUID, ObjectiveProgress]:
     """The progress of each objective, by id: the weighted mean of its KPIs' attainment, each capped at 100%,
-    for the period containing as_of. Four queries whatever the number of objectives and KPIs (links with their
-    KPIs, targets, then metric definitions and roll-ups); a KPI measuring several objectives is evaluated once.
+    for the period containing as_of, and each KPI's status as the alerting sees it (`standings`). At most six
+    queries whatever the number of objectives and KPIs (links with their KPIs, targets, then the standings); a KPI
+    measuring several objectives is evaluated once.
     """
     as_of = as_of or datetime.now(UTC).date()
     if not objective_ids:
@@ -175,7 +177,7 @@ async def objectives_progress(
         if kpis
         else {}
     )
-    evaluations = await evaluate_targets(session, [(kpis[k], t) for k, t in targets.items()], as_of)
+    evaluations = await standings(session, [(kpis[k], t) for k, t in targets.items()], as_of=as_of)
     weights_of: dict[uuid.UUID, list[tuple[uuid.UUID, Decimal]]] = {oid: [] for oid in objective_ids}
     for objective_id, weight, kpi in links:
         weights_of[objective_id].append((kpi.id, weight))

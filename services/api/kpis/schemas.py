@@ -10,9 +10,12 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
 
-from services.api.schemas import Id, Input, Name, Output, Text, Timestamp, plain_number
-from shared.kpis.evaluation import Aggregation, Direction, Pacing
-from shared.kpis.models import Frequency, KpiCategory, KpiKind, MetricUnit
+from services.api.schemas import Id, Input, Name, Output, Text, Timestamp
+from shared.kpis.evaluation import Direction, Pacing
+from shared.kpis.models import Frequency, KpiCategory, KpiKind
+from shared.metrics.aggregation import Aggregation
+from shared.metrics.models import MetricUnit
+from shared.numbers import plain_number
 
 _T = "2026-11-28T09:30:00Z"
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"

@@ -11,13 +11,15 @@ from services.api.crud import get_or_404
 from services.api.kpis.target_schemas import TargetCreate, TargetUpdate
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound, Unprocessable
-from services.api.schemas import plain_number
 from shared.alerts.evaluate import reset_target_state
 from shared.jobs.queue import defer
-from shared.kpis.compute import Window, kpi_values, thresholds_of
+from shared.kpis.compute import Window, kpi_values
 from shared.kpis.evaluation import Direction, Pacing, validate_target
 from shared.kpis.formula import parse_formula
-from shared.kpis.models import Kpi, KpiTarget, KpiTargetRevision, MetricDefinition, PeriodKind
+from shared.kpis.judging import thresholds_of
+from shared.kpis.models import Kpi, KpiTarget, KpiTargetRevision, PeriodKind
+from shared.metrics.models import MetricDefinition
+from shared.numbers import plain_number
 from shared.periods import parse_period
 
 # Changing any of these needs a reason and writes a revision.

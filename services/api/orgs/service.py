@@ -11,7 +11,7 @@ from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound
 from shared.db.base import utcnow
 from shared.db.scoping import bind_org
-from shared.kpis.seed import seed_standard_metrics
+from shared.metrics.catalogue import seed_standard_metrics
 from shared.orgs.models import ApiKey, Org, Role
 
 # Recording every use would turn each read into a write; once a minute is precise enough to audit keys.

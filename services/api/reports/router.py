@@ -15,9 +15,10 @@ from services.api.reports import budget as budget_report_service
 from services.api.reports import scorecard as scorecard_service
 from services.api.reports.department import department_report
 from services.api.reports.schemas import BudgetReportOut, DepartmentReport, Scorecard, ScorecardGroup, ScorecardRow
-from services.api.schemas import Day, plain_number
+from services.api.schemas import Day
 from shared.kpis.evaluation import Status
 from shared.kpis.models import KpiCategory
+from shared.numbers import plain_number
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=V1_ERRORS)
 CSV_RESPONSE = {200: {"content": {"text/csv": {}}, "description": "With `Accept: text/csv`"}}

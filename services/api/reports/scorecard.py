@@ -1,11 +1,12 @@
 """The scorecard: every KPI with a target in a period, grouped input / output / impact, from the evaluation
-records (a live evaluation where a target has none yet), with the previous period for comparison.
+records (the job's own judgement, made on reading, where a target has none yet: shared/alerts/standing.py), with
+the previous period for comparison.
 
 The previous value is compared like with like: the same span as the value's own window (the target's period
 to the day it was evaluated), moved to the period before the target's (see `previous_window`).
 
-A constant number of statements whatever the number of KPIs: targets with KPIs and owners (1), latest
-evaluations (1), live evaluations and previous-period values (2 + 2), objective filter (0 or 1).
+A constant number of statements whatever the number of KPIs: targets with KPIs and owners (1), standings (at most
+4), previous-period values (2), objective filter (0 or 1).
 """
 
 import uuid
@@ -13,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.api.problems import Unprocessable
-from shared.alerts.models import KpiEvaluation
+from shared.alerts.standing import standings
 from shared.department.models import Team
-from shared.kpis.compute import Window, evaluate_targets, kpi_values
+from shared.kpis.compute import Window, kpi_values
 from shared.kpis.evaluation import Status
 from shared.kpis.models import Kpi, KpiCategory, KpiTarget, ObjectiveKpi
 from shared.periods import adjacent_periods, calendar_period_of, is_period_label, parse_period
@@ -137,51 +138,22 @@ async def scorecard(
     triples = (await session.execute(stmt)).all()
     if not triples:
         return []
-    target_ids = [t.id for _, t, _ in triples]
-    latest_at = (
-        select(KpiEvaluation.target_id, func.max(KpiEvaluation.evaluated_at).label("at"))
-        .where(KpiEvaluation.target_id.in_(target_ids))
-        .group_by(KpiEvaluation.target_id)
-        .subquery()
-    )
-    recorded = {
-        e.target_id: e
-        for e in await session.scalars(
-            select(KpiEvaluation).join(
-                latest_at,
-                (latest_at.c.target_id == KpiEvaluation.target_id) & (latest_at.c.at == KpiEvaluation.evaluated_at),
-            )
-        )
-    }
     today = datetime.now(UTC).date()
-    missing = [(k, t) for k, t, _ in triples if t.id not in recorded]
-    live = await evaluate_targets(session, missing, today) if missing else {}
+    standing = await standings(session, [(k, t) for k, t, _ in triples], as_of=today)
     previous_windows = {}
     for kpi, target, _ in triples:
-        rec = recorded.get(target.id)
-        if rec is not None:
-            window = (rec.window_start, rec.window_end)
-        elif today < target.start_date:  # not started: no value yet, so nothing to compare
+        current = standing[target.id]
+        if current.evaluated_at is None and today < target.start_date:  # not started: no value yet, nothing to compare
             continue
-        else:  # the window evaluate_targets reads
-            window = (target.start_date, min(today, target.end_date))
-        span = previous_window(target.start_date, target.end_date, *window)
+        span = previous_window(target.start_date, target.end_date, current.window_start, current.window_end)
         if span is not None:
             previous_windows[target.id] = Window(kpi.id, *span)
     previous = await kpi_values(session, [k for k, _, _ in triples], previous_windows.values())
 
     rows = []
     for kpi, target, team_name in triples:
-        rec = recorded.get(target.id)
-        if rec is not None:
-            value, expected, forecast, attainment = rec.value, rec.expected_to_date, rec.forecast, rec.attainment_pct
-            row_status = (rec.status or rec.observed_status).value
-            provisional, evaluated_at = rec.provisional, rec.evaluated_at
-        else:
-            ev = live[target.id]
-            value, expected, forecast, attainment = ev.value, ev.expected_to_date, ev.forecast, ev.attainment_pct
-            row_status, provisional, evaluated_at = ev.status.value, False, None
-        if status is not None and row_status != status.value:
+        current = standing[target.id]
+        if status is not None and current.status != status:
             continue
         prev_window = previous_windows.get(target.id)
         prev = previous[prev_window] if prev_window is not None else None
@@ -197,17 +169,17 @@ async def scorecard(
                 target_id=target.id,
                 period=target.period_label or f"{target.start_date}..{target.end_date}",
                 target_value=target.target_value,
-                value=value,
-                expected_to_date=expected,
-                forecast=forecast,
-                attainment_pct=attainment,
-                status=row_status,
-                provisional=provisional,
-                evaluated_at=evaluated_at,
+                value=current.value,
+                expected_to_date=current.expected_to_date,
+                forecast=current.forecast,
+                attainment_pct=current.attainment_pct,
+                status=current.status.value,
+                provisional=current.provisional,
+                evaluated_at=current.evaluated_at,
                 previous_value=prev,
                 previous_from=prev_window.start if prev_window else None,
                 previous_to=prev_window.end if prev_window else None,
-                change_pct=_change(value, prev),
+                change_pct=_change(current.value, prev),
             )
         )
     order = {c.value: i for i, c in enumerate(CATEGORIES)}

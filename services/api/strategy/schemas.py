@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
 
-from services.api.schemas import Day, Input, Name, Output, Text, check_date_order, plain_number
+from services.api.schemas import Day, Input, Name, Output, Text, check_date_order
+from shared.numbers import plain_number
 from shared.strategy.models import GoalStatus, ObjectiveStatus, Priority
 from shared.strategy.smart import SmartCheck, Verdict
 
@@ -18,7 +19,7 @@ Quantity = Annotated[
     Decimal,
     Field(max_digits=20, decimal_places=6, description="Decimal; sent as a string or number, returned as a string"),
 ]
-QuantityOut = Annotated[Decimal, PlainSerializer(lambda d: format(d.normalize(), "f"), return_type=str)]
+QuantityOut = Annotated[Decimal, PlainSerializer(plain_number, return_type=str)]
 SharePct = Annotated[
     Decimal,
     Field(ge=0, le=100, max_digits=5, decimal_places=2, description="Percent of the market, 0 to 100"),

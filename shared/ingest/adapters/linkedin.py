@@ -101,7 +101,7 @@ def _date(value: Any, location: str) -> date:
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
         raise AdapterError("expected whole numbers year, month and day", location)
     try:
-        return date(*numbers)
+        return date(*numbers)  # type: ignore[arg-type]  # checked above: three ints
     except (ValueError, OverflowError):
         shown = "-".join(describe(n) for n in numbers)
         raise AdapterError(f"{shown} is not a calendar date", location) from None

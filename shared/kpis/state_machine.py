@@ -20,10 +20,10 @@ from shared.kpis.evaluation import (
     Thresholds,
     evaluate,
     severity,
-    show_number,  # the number style of evaluate()'s reasons, so both sentences of an alert read alike
     worse,
 )
 from shared.kpis.models import NoDataPolicy
+from shared.numbers import show_number  # the number style of evaluate()'s reasons: both sentences read alike
 
 _ZERO, _ONE, _HUNDRED = Decimal(0), Decimal(1), Decimal(100)
 _BREACHES = (Status.at_risk, Status.off_track)
@@ -91,16 +91,25 @@ def recovery_thresholds(direction: Direction, thresholds: Thresholds, margin_pct
         if direction == Direction.lower_is_better:
             return replace(t, warning=t.warning - abs(t.warning) * m, critical=t.critical - abs(t.critical) * m)
         t = _filled(t)
-        w_mid, c_mid = (t.warning + t.warning_high) / 2, (t.critical + t.critical_high) / 2
+        warning_high, critical_high = t.warning_high, t.critical_high
+        assert warning_high is not None and critical_high is not None  # _filled fills them
+        w_mid, c_mid = (t.warning + warning_high) / 2, (t.critical + critical_high) / 2
         return replace(
             t,
             warning=min(t.warning + abs(t.warning) * m, w_mid),
-            warning_high=max(t.warning_high - abs(t.warning_high) * m, w_mid),
+            warning_high=max(warning_high - abs(warning_high) * m, w_mid),
             critical=min(t.critical + abs(t.critical) * m, c_mid),
-            critical_high=max(t.critical_high - abs(t.critical_high) * m, c_mid),
+            critical_high=max(critical_high - abs(critical_high) * m, c_mid),
         )
     except ArithmeticError:
         return thresholds
+
+
+def _rank(status: Status) -> int:
+    """`severity` of a status known to be on its scale (not no_data)."""
+    rank = severity(status)
+    assert rank is not None, f"{status} has no severity"
+    return rank
 
 
 def _is_better(a: Status, b: Status | None) -> bool:
@@ -117,13 +126,13 @@ def _side(observed: Status, confirmed: Status | None) -> str:
         return "no_data"
     if confirmed is None or confirmed == Status.no_data:
         return "worse" if observed in _BREACHES else "better"
-    return "worse" if severity(observed) > severity(confirmed) else "better"
+    return "worse" if _rank(observed) > _rank(confirmed) else "better"
 
 
 def _nearer(a: Status, b: Status, side: str) -> Status:
     """Of two observations on the same side, the one nearer the confirmed status: what both support."""
     if side == "worse":
-        return a if severity(a) <= severity(b) else b
+        return a if _rank(a) <= _rank(b) else b
     return worse(a, b)
 
 
@@ -135,6 +144,7 @@ def _level(direction: Direction, t: Thresholds, kind: str, scale: Decimal) -> tu
     if direction == Direction.target_range:
         t = _filled(t)
         low, high = (t.warning, t.warning_high) if kind == "warning" else (t.critical, t.critical_high)
+        assert high is not None  # _filled fills it
         where = "the range" if kind == "warning" else "the critical range"
         return where, f"{show_number(low)} to {show_number(high)}"
     return f"the {kind} level", show_number(getattr(t, kind) * scale)
@@ -204,8 +214,11 @@ def decide(
     margin = recovery_margin_pct if recovery_margin_pct.is_finite() and recovery_margin_pct > 0 else _ZERO
     if value is not None and not value.is_finite():
         value = None
-    common = {"direction": direction, "pacing": pacing, "elapsed": elapsed, "name": name}
-    evaluation = evaluate(value=value, thresholds=thresholds, **common)
+
+    def judged(levels: Thresholds) -> Evaluation:
+        return evaluate(value=value, thresholds=levels, direction=direction, pacing=pacing, elapsed=elapsed, name=name)
+
+    evaluation = judged(thresholds)
     confirmed = previous.status
     if value is None and no_data_policy == NoDataPolicy.keep_last:
         # Nothing new to judge: the confirmed status stands, a pending change neither advances nor resets.
@@ -214,19 +227,19 @@ def decide(
     observed, strict = evaluation.status, thresholds
     if confirmed in _BREACHES and _is_better(observed, confirmed):
         strict = recovery_thresholds(direction, thresholds, margin)
-        held_back = worse(observed, evaluate(value=value, thresholds=strict, **common).status)
+        held_back = worse(observed, judged(strict).status)
         # The margin only delays a recovery: it never makes the status worse than the confirmed one.
-        observed = confirmed if severity(held_back) > severity(confirmed) else held_back
+        observed = confirmed if _rank(held_back) > _rank(confirmed) else held_back
 
     if observed == confirmed:
         return Decision(evaluation, observed, replace(previous, candidate=None, candidate_count=0), None)
+    to: Status
     if confirmed is None and observed in (Status.on_track, Status.no_data):
         to, count = observed, 1  # a first look that finds nothing wrong needs no confirming
     else:
-        side = _side(observed, confirmed)
-        streak = previous.candidate not in (None, confirmed) and _side(previous.candidate, confirmed) == side
-        if streak:
-            to, count = _nearer(previous.candidate, observed, side), previous.candidate_count + 1
+        side, candidate = _side(observed, confirmed), previous.candidate
+        if candidate is not None and candidate != confirmed and _side(candidate, confirmed) == side:  # a streak
+            to, count = _nearer(candidate, observed, side), previous.candidate_count + 1
         else:
             to, count = observed, 1
         if count < pending:

@@ -1,67 +1,8 @@
-"""The standard metric catalogue every organisation starts with, and the library of KPI templates."""
+"""The library of KPI templates: ready-made KPIs over the standard metrics (shared/metrics/catalogue.py)."""
 
 from dataclasses import dataclass
 
-from shared.kpis.evaluation import Aggregation, Direction, Pacing
-
-
-@dataclass(frozen=True)
-class StandardMetric:
-    key: str
-    name: str
-    unit: str
-    aggregation: Aggregation
-    description: str
-    allowed_dimensions: tuple[str, ...] = ("channel", "campaign")
-
-
-STANDARD_METRICS: tuple[StandardMetric, ...] = (
-    StandardMetric("spend", "Spend", "currency", Aggregation.sum, "Money spent on media and tools"),
-    StandardMetric("impressions", "Impressions", "count", Aggregation.sum, "Times an ad was shown"),
-    StandardMetric("reach", "Reach", "count", Aggregation.sum, "People who saw an ad (per day, as reported)"),
-    StandardMetric("clicks", "Clicks", "count", Aggregation.sum, "Clicks on ads or links"),
-    StandardMetric("conversions", "Conversions", "count", Aggregation.sum, "Purchases or sign-ups attributed"),
-    StandardMetric("revenue", "Revenue", "currency", Aggregation.sum, "Revenue attributed to marketing"),
-    StandardMetric("leads", "Leads", "count", Aggregation.sum, "Contacts who expressed interest"),
-    StandardMetric("mql", "Marketing-qualified leads", "count", Aggregation.sum, "Leads marketing deems ready"),
-    StandardMetric("sql", "Sales-qualified leads", "count", Aggregation.sum, "Leads sales accepted"),
-    StandardMetric("new_customers", "New customers", "count", Aggregation.sum, "Customers won in the period"),
-    StandardMetric(
-        "customer_lifetime_value",
-        "Customer lifetime value",
-        "currency",
-        Aggregation.avg,
-        "Expected gross margin from a customer over the relationship",
-        ("channel", "segment"),
-    ),
-    StandardMetric(
-        "nps_score", "Net promoter score", "score", Aggregation.avg, "NPS from surveys (-100 to 100)", ("segment",)
-    ),
-    StandardMetric(
-        "survey_awareness",
-        "Aided brand awareness",
-        "percent",
-        Aggregation.avg,
-        "Share of surveyed people who know the brand, in %",
-        ("segment", "region"),
-    ),
-    StandardMetric(
-        "brand_mentions",
-        "Brand mentions",
-        "count",
-        Aggregation.sum,
-        "Mentions of our brand (social listening)",
-        ("channel",),
-    ),
-    StandardMetric(
-        "category_mentions",
-        "Category mentions",
-        "count",
-        Aggregation.sum,
-        "Mentions of all brands of the category (social listening)",
-        ("channel",),
-    ),
-)
+from shared.kpis.evaluation import Direction, Pacing
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,113 @@
+"""A target's standing as the alerting sees it, for every read that shows a status (the scorecard, objective
+progress): the latest evaluation the job recorded, or where there is none yet, the job's own judgement
+(`shared.kpis.judging.judge`) made now from the target's stored state. So no read decides a status its own way."""
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.alerts.models import KpiEvaluation, KpiTargetState
+from shared.kpis.compute import judge_targets
+from shared.kpis.evaluation import Status
+from shared.kpis.judging import Judgement, target_window
+from shared.kpis.models import Kpi, KpiTarget
+from shared.kpis.state_machine import TargetState
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One target's numbers and status as of a day, and where they come from."""
+
+    value: Decimal | None
+    expected_to_date: Decimal | None
+    forecast: Decimal | None
+    attainment_pct: Decimal | None
+    status: Status
+    provisional: bool
+    window_start: date
+    window_end: date
+    evaluated_at: datetime | None  # the record's time; None: judged on reading (the job has not recorded one)
+
+    @classmethod
+    def recorded(cls, rec: KpiEvaluation) -> "Standing":
+        return cls(
+            value=rec.value,
+            expected_to_date=rec.expected_to_date,
+            forecast=rec.forecast,
+            attainment_pct=rec.attainment_pct,
+            status=Status(rec.status or rec.observed_status),  # as `Judgement.status`
+            provisional=rec.provisional,
+            window_start=rec.window_start,
+            window_end=rec.window_end,
+            evaluated_at=rec.evaluated_at,
+        )
+
+    @classmethod
+    def judged(cls, judgement: Judgement) -> "Standing":
+        ev = judgement.evaluation
+        return cls(
+            value=ev.value,
+            expected_to_date=ev.expected_to_date,
+            forecast=ev.forecast,
+            attainment_pct=ev.attainment_pct,
+            status=judgement.status,
+            provisional=False,
+            window_start=judgement.start,
+            window_end=judgement.end,
+            evaluated_at=None,
+        )
+
+
+async def _records(session: AsyncSession, targets: list[KpiTarget], as_of: date, today: date) -> dict:
+    """Each target's latest record: any, for today (what alerts act on now); for another day, one the job made as
+    of that day."""
+    ids = [t.id for t in targets]
+    latest = select(KpiEvaluation.target_id, func.max(KpiEvaluation.evaluated_at).label("at")).where(
+        KpiEvaluation.target_id.in_(ids)
+    )
+    if as_of != today:
+        ends = {t.id: target_window(t, as_of)[1] for t in targets}
+        latest = latest.where(KpiEvaluation.as_of.in_(set(ends.values())))
+        latest = latest.add_columns(KpiEvaluation.as_of).group_by(KpiEvaluation.target_id, KpiEvaluation.as_of)
+    else:
+        latest = latest.group_by(KpiEvaluation.target_id)
+    sub = latest.subquery()
+    join = (sub.c.target_id == KpiEvaluation.target_id) & (sub.c.at == KpiEvaluation.evaluated_at)
+    if as_of != today:
+        join &= sub.c.as_of == KpiEvaluation.as_of
+    records = await session.scalars(select(KpiEvaluation).join(sub, join))
+    if as_of == today:
+        return {r.target_id: r for r in records}
+    return {r.target_id: r for r in records if r.as_of == ends[r.target_id]}
+
+
+async def standings(
+    session: AsyncSession, pairs: Iterable[tuple[Kpi, KpiTarget]], *, as_of: date | None = None
+) -> dict[uuid.UUID, Standing]:
+    """Each target's standing (by id) as of a day (default today). Four statements whatever the number of targets:
+    the records, the stored states of the targets without one, and the two reads of their metrics."""
+    pairs = list(pairs)
+    if not pairs:
+        return {}
+    now = datetime.now(UTC)
+    today = now.date()
+    as_of = as_of or today
+    records = await _records(session, [t for _, t in pairs], as_of, today)
+    missing = [(k, t) for k, t in pairs if t.id not in records]
+    states: dict[uuid.UUID, TargetState] = {}
+    if missing and as_of == today:  # another day is judged from scratch: the state then is not kept
+        states = {
+            s.target_id: s.remembered()
+            for s in await session.scalars(
+                select(KpiTargetState).where(KpiTargetState.target_id.in_([t.id for _, t in missing]))
+            )
+        }
+    judged = await judge_targets(session, missing, as_of=as_of, now=now, states=states) if missing else {}
+    out = {target_id: Standing.recorded(rec) for target_id, rec in records.items()}
+    out.update({target_id: Standing.judged(j) for target_id, j in judged.items()})
+    return out

@@ -1,0 +1,25 @@
+"""Decimals as text: the one place numbers are written out, for JSON and payloads (`plain_number`) and for
+sentences (`show_number`)."""
+
+from decimal import Decimal
+
+
+def plain_number(value: Decimal) -> str:
+    """A Decimal as plain text without exponent or trailing zeros: 100, 2.5, 0.0001 (JSON numbers as strings,
+    webhook payloads, reasons that quote a number exactly)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def show_number(x: Decimal) -> str:
+    """A number for a sentence: thousands separated, at most 2 places (4 significant digits when small)."""
+    if not x.is_finite():
+        return str(x)
+    if x == 0:
+        return "0"
+    if abs(x.adjusted()) >= 15:
+        return f"{x:.3E}"
+    text = f"{x.quantize(Decimal(1).scaleb(-max(2, 3 - x.adjusted()))):,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
