@@ -15,13 +15,13 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from shared.jobs.context import job_session
+from shared.jobs.handles import CHECK_OVERSPEND
 from shared.jobs.registry import cron_job, job
 from shared.plans.actuals import ingested_by_lines
 from shared.plans.models import Budget, BudgetLine, Plan, PlanStatus
 from shared.webhooks.events import emit
 from shared.webhooks.models import EventType
 
-OVERSPEND_JOB = "budgets.check_overspend"
 CHECKED_STATUSES = (PlanStatus.approved, PlanStatus.active)
 
 
@@ -39,7 +39,7 @@ async def _claim(session, line_ids: list[uuid.UUID], now: datetime) -> set[uuid.
     return set(claimed.all())
 
 
-@job(name=OVERSPEND_JOB)
+@job(CHECK_OVERSPEND)
 async def check_overspend(ctx, *, org_id: str) -> int:
     """Emit one budget.overspend per line whose actual passed OVERSPEND_THRESHOLD_PCT of its planned amount."""
     return await _check(ctx, uuid.UUID(org_id))
