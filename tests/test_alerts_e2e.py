@@ -8,7 +8,7 @@ from datetime import timedelta
 from standardwebhooks.webhooks import Webhook
 
 from shared.jobs.context import job_session
-from shared.jobs.queue import run_and_wait
+from shared.jobs.handles import EVALUATE_KPIS
 from shared.webhooks.events import emit
 from shared.webhooks.models import EventType, WebhookEvent
 from tests.ingest_support import point, push_and_wait
@@ -92,8 +92,8 @@ async def test_a_new_target_waiting_for_its_first_data_alerts_nobody(client, key
         kpi_id = await cpa_with_target(client, admin)
         # Another organisation's data is not this one's first data (evaluation jobs read across orgs).
         await push_and_wait(client, other_org.headers, [point("spend", 50, DAY), point("conversions", 10, DAY)])
-        await run_and_wait(
-            state.queue, "kpis.evaluate", timeout_s=20, org_id=str(org.id), kpi_ids=[kpi_id], trigger="schedule"
+        await EVALUATE_KPIS.run_and_wait(
+            state.queue, timeout_s=20, org_id=str(org.id), kpi_ids=[kpi_id], trigger="schedule"
         )
         evaluations = (await client.get(f"/v1/kpis/{kpi_id}/evaluations", headers=viewer)).json()["items"]
         assert evaluations and {(e["status"], e["transition_from"]) for e in evaluations} == {("no_data", None)}

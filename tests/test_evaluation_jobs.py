@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select
 from shared.alerts.evaluate import evaluate_kpis, run_evaluations
 from shared.alerts.models import EvaluationTrigger
 from shared.db.scoping import allow_all_orgs
-from shared.jobs.queue import run_and_wait
+from shared.jobs.handles import EVALUATE_KPIS
 from shared.kpis import compute
 from shared.kpis.models import Kpi, KpiTarget
 from shared.webhooks.models import EventType, WebhookDelivery, WebhookEvent
@@ -39,8 +39,8 @@ async def kpi_with_target(client, headers, name: str, formula: str, direction: s
 
 async def evaluate(state, org, *kpi_ids: str) -> dict:
     """The evaluation job, through the queue: in-process on SQLite, the arq worker process on Postgres."""
-    return await run_and_wait(
-        state.queue, "kpis.evaluate", timeout_s=30, org_id=str(org.id), kpi_ids=list(kpi_ids), trigger="schedule"
+    return await EVALUATE_KPIS.run_and_wait(
+        state.queue, timeout_s=30, org_id=str(org.id), kpi_ids=list(kpi_ids), trigger="schedule"
     )
 
 

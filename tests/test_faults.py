@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 
 from shared.db.faults import is_transient, sqlstate
 from shared.db.scoping import allow_all_orgs
+from shared.jobs.handles import PROCESS_BATCH
 from shared.metrics.models import MetricPoint
 from tests.ingest_support import point, push, push_and_wait, store_batch, wait_done
 
@@ -140,7 +141,7 @@ async def test_a_batch_that_cannot_be_merged_fails_with_a_code_and_no_sql(client
     headers = keys.headers("ingest")
     # Accepted while no job can run it: a batch row as the API stores it, with one value no decoder can read.
     batch_id = await store_batch(state.db, org.id, [["leads", "not-a-number", "2026-10-01", {}, "increment"]])
-    await state.queue.enqueue("ingest.process_batch", job_id=f"ingest:{batch_id}:1", batch_id=str(batch_id))
+    await PROCESS_BATCH.enqueue(state.queue, job_id=f"ingest:{batch_id}:1", batch_id=str(batch_id))
     body = await wait_done(client, headers, str(batch_id), timeout_s=30)
     assert (body["status"], body["error_code"], body["attempts"]) == ("failed", "internal_error", 3), body
     for leak in ("SELECT", "INSERT", "Traceback", "InvalidOperation", "not-a-number"):

@@ -162,14 +162,15 @@ async def test_the_sweeper_leaves_a_batch_whose_job_is_still_queued_to_that_job(
     the sweeper does not enqueue a second job for it, and does re-enqueue one whose job is gone."""
     from shared.db.scoping import allow_all_orgs
     from shared.ingest.models import IngestBatch
-    from shared.ingest.pipeline import PROCESS_JOB, process_job_id, sweep_batches
+    from shared.ingest.pipeline import process_job_id, sweep_batches
     from shared.ingest.points import Point
+    from shared.jobs.handles import PROCESS_BATCH
 
     waiting, lost = [
         await store_batch(state.db, org.id, [Point("leads", Decimal(1), date(2026, 11, 5 + i), {})]) for i in (1, 2)
     ]
     # Only the first one's job is in the queue, deferred (as a retry after a transient fault would be).
-    await state.queue.enqueue(PROCESS_JOB, job_id=process_job_id(waiting, 1), defer_s=5, batch_id=str(waiting))
+    await PROCESS_BATCH.enqueue(state.queue, job_id=process_job_id(waiting, 1), defer_s=5, batch_id=str(waiting))
     ctx = {
         "db": state.db,
         "queue": state.queue,

@@ -397,9 +397,10 @@ async def test_workers_sigkilled_mid_merge_lose_nothing(settings, state, keys, o
 async def test_a_snapshot_merged_late_never_overwrites_a_later_accepted_one(client, state, org, keys):
     """Two restatements of one key from one source, accepted in order but merged in reverse (a backlog after an
     outage, two workers): the later-accepted value stays, and the late batch says it was superseded."""
-    from shared.ingest.pipeline import PROCESS_JOB, process_job_id
+    from shared.ingest.pipeline import process_job_id
     from shared.ingest.points import Mode
     from shared.ingest.points import Point as StoredPoint
+    from shared.jobs.handles import PROCESS_BATCH
 
     day = datetime(2026, 10, 3, tzinfo=UTC).date()
 
@@ -411,7 +412,7 @@ async def test_a_snapshot_merged_late_never_overwrites_a_later_accepted_one(clie
     late = await store_batch(state.db, org.id, stored("120.00"), source="meta")
     headers = keys.headers("ingest")
     for batch_id in (late, early):  # merged in reverse
-        await state.queue.enqueue(PROCESS_JOB, job_id=process_job_id(batch_id, 1), batch_id=str(batch_id))
+        await PROCESS_BATCH.enqueue(state.queue, job_id=process_job_id(batch_id, 1), batch_id=str(batch_id))
         await wait_all(state, [str(batch_id)], timeout_s=30)
     first = (await client.get(f"/v1/ingest/batches/{late}", headers=headers)).json()
     second = (await client.get(f"/v1/ingest/batches/{early}", headers=headers)).json()

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from shared.alerts import budget as overspend
 from shared.jobs.context import job_session
-from shared.jobs.queue import run_and_wait
+from shared.jobs.handles import CHECK_OVERSPEND
 from shared.plans.models import BudgetLine
 from shared.webhooks.models import EventType, WebhookDelivery, WebhookEvent
 from tests.ingest_support import point, push_and_wait
@@ -148,7 +148,7 @@ def job_ctx(state) -> dict:
 
 
 async def check(state, org) -> int:
-    return await run_and_wait(state.queue, overspend.OVERSPEND_JOB, timeout_s=20, org_id=str(org.id))
+    return await CHECK_OVERSPEND.run_and_wait(state.queue, timeout_s=20, org_id=str(org.id))
 
 
 async def set_actual(state, line_ids: list[str], amount: str) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import delete
 
 from shared.alerts.models import KpiEvaluation
 from shared.db.scoping import bind_org
-from shared.jobs.queue import run_and_wait
+from shared.jobs.handles import EVALUATE_KPIS
 from tests.kpi_support import put_daily
 from tests.test_evaluation_jobs import kpi_with_target
 from tests.test_kpi_progress import link
@@ -22,8 +22,8 @@ START, END = TODAY - timedelta(days=10), TODAY + timedelta(days=19)
 
 
 async def evaluate(state, org, *kpi_ids: str) -> None:
-    await run_and_wait(
-        state.queue, "kpis.evaluate", timeout_s=30, org_id=str(org.id), kpi_ids=list(kpi_ids), trigger="schedule"
+    await EVALUATE_KPIS.run_and_wait(
+        state.queue, timeout_s=30, org_id=str(org.id), kpi_ids=list(kpi_ids), trigger="schedule"
     )
 
 

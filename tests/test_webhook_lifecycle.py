@@ -12,10 +12,10 @@ from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
 from shared.jobs.context import job_session
-from shared.jobs.queue import run_and_wait
+from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.telemetry import JOB_REGISTRY
 from shared.webhooks.delivery import disable
-from shared.webhooks.events import DELIVER_JOB, _wants, emit
+from shared.webhooks.events import _wants, emit
 from shared.webhooks.models import DeliveryStatus, EventType, WebhookDelivery, WebhookEndpoint
 from tests.receiver import running_receiver
 from tests.test_alerts_e2e import subscribe
@@ -63,20 +63,20 @@ async def test_a_job_for_an_attempt_already_made_steps_aside(client, keys, state
         [first] = await delivery_log(client, admin, endpoint["id"], 1)
         # Attempt 1 was made; attempt 2 is waiting. A job still carrying attempt 1 (the original chain after a
         # replay or a sweep took over) sends nothing.
-        await retry_waiting(state, first["delivery_id"])
-        deliver = {"timeout_s": 20, "delivery_id": first["delivery_id"]}
-        stale = await run_and_wait(state.queue, DELIVER_JOB, attempt=1, **deliver)
+        delivery_id = first["delivery_id"]
+        await retry_waiting(state, delivery_id)
+        stale = await DELIVER_WEBHOOK.run_and_wait(state.queue, timeout_s=20, delivery_id=delivery_id, attempt=1)
         assert stale["skipped"] and stale["superseded"]
         assert len(receiver.requests) == 1
 
-        sent = await run_and_wait(state.queue, DELIVER_JOB, attempt=2, **deliver)
+        sent = await DELIVER_WEBHOOK.run_and_wait(state.queue, timeout_s=20, delivery_id=delivery_id, attempt=2)
         assert (sent["attempt"], sent["outcome"]) == (2, "delivered")
         assert len(receiver.requests) == 2 and receiver.requests[1].headers["webhook-id"] == event_id
         assert Webhook(endpoint["secret"]).verify(receiver.requests[1].body, receiver.requests[1].headers)
 
         # A job enqueued before jobs carried their attempt number still sends the next attempt.
-        await retry_waiting(state, first["delivery_id"])
-        legacy = await run_and_wait(state.queue, DELIVER_JOB, **deliver)
+        await retry_waiting(state, delivery_id)
+        legacy = await DELIVER_WEBHOOK.run_and_wait(state.queue, timeout_s=20, delivery_id=delivery_id)
         assert legacy["attempt"] == 3 and len(receiver.requests) == 3
 
 
@@ -93,8 +93,9 @@ async def test_a_replay_while_a_retry_waits_sends_that_attempt_once(client, keys
         log = await delivery_log(client, admin, endpoint["id"], 2)
         assert [(a["number"], a["trigger"]) for a in log] == [(1, "scheduled"), (2, "manual")]
         # The scheduled job for attempt 2 wakes up after the replay made that attempt: it steps aside.
-        await retry_waiting(state, first["delivery_id"])
-        late = await run_and_wait(state.queue, DELIVER_JOB, timeout_s=20, delivery_id=first["delivery_id"], attempt=2)
+        delivery_id = first["delivery_id"]
+        await retry_waiting(state, delivery_id)
+        late = await DELIVER_WEBHOOK.run_and_wait(state.queue, timeout_s=20, delivery_id=delivery_id, attempt=2)
         assert late["skipped"] and len(receiver.requests) == 2
 
 

@@ -16,8 +16,9 @@ from prometheus_client import start_http_server
 
 from services.kpi_engine.resilience import ResilientWorker
 from shared.db.engine import make_database
+from shared.jobs.catalogue import load_all_jobs
 from shared.jobs.queue import ArqQueue
-from shared.jobs.registry import CRONS, JOBS, load_all_jobs
+from shared.jobs.registry import CRONS, JOBS, cron_times
 from shared.logging import configure_logging
 from shared.settings import get_settings
 from shared.telemetry import JOB_REGISTRY
@@ -54,26 +55,13 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 def _cron_jobs() -> list:
-    """arq crons from the registry; `unique` (arq's default) keeps two workers from running one tick twice."""
+    """arq crons from the catalogue, at the clock times of their intervals; `unique` (arq's default) keeps two
+    workers from running one tick twice."""
     load_all_jobs()
-    out = []
-    for spec in CRONS.values():
-        if spec.every_s < 60:
-            out.append(
-                cron(JOBS[spec.name].func, name=spec.name, second=set(range(0, 60, spec.every_s)), run_at_startup=True)
-            )
-        else:
-            minutes = max(spec.every_s // 60, 1)
-            out.append(
-                cron(
-                    JOBS[spec.name].func,
-                    name=spec.name,
-                    minute=set(range(0, 60, minutes)),
-                    second=0,
-                    run_at_startup=True,
-                )
-            )
-    return out
+    return [
+        cron(JOBS[spec.name].func, name=spec.name, run_at_startup=True, **cron_times(spec.every_s))
+        for spec in CRONS.values()
+    ]
 
 
 def _functions() -> list:

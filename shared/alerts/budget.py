@@ -16,13 +16,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.jobs.context import job_session
+from shared.jobs.handles import CHECK_OVERSPEND
 from shared.jobs.registry import cron_job, job
 from shared.plans.actuals import ingested_by_lines
 from shared.plans.models import Budget, BudgetLine, Plan, PlanStatus
 from shared.webhooks.events import Subscribers, emit
 from shared.webhooks.models import EventType
 
-OVERSPEND_JOB = "budgets.check_overspend"
 CHECKED_STATUSES = (PlanStatus.approved, PlanStatus.active)
 
 
@@ -40,7 +40,7 @@ async def _claim(session: AsyncSession, line_ids: list[uuid.UUID], now: datetime
     return set(claimed.all())
 
 
-@job(name=OVERSPEND_JOB)
+@job(CHECK_OVERSPEND)
 async def check_overspend(ctx, *, org_id: str) -> int:
     """Emit one budget.overspend per line whose actual passed OVERSPEND_THRESHOLD_PCT of its planned amount."""
     return await _check(ctx, uuid.UUID(org_id))

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.alerts.models import Alert, AlertStatus, EvaluationTrigger, KpiEvaluation, KpiTargetState, Severity
 from shared.db.engine import is_postgres
 from shared.jobs.context import job_session
+from shared.jobs.handles import EVALUATE_KPIS
 from shared.jobs.registry import cron_job, job
 from shared.kpis.compute import formulas_of, judge_targets
 from shared.kpis.evaluation import Status
@@ -31,7 +32,6 @@ from shared.webhooks.events import Subscribers, emit
 from shared.webhooks.models import EventType
 
 log = logging.getLogger(__name__)
-EVALUATE_JOB = "kpis.evaluate"
 EVENT_FOR = {
     Status.at_risk: EventType.kpi_at_risk,
     Status.off_track: EventType.kpi_off_track,
@@ -45,7 +45,7 @@ _STORABLE_LIMIT, _EIGHT_PLACES = Decimal("1e16"), Decimal("1e-8")
 _STORED_NUMBERS = ("value", "expected_to_date", "forecast", "attainment_pct")
 
 
-@job(name=EVALUATE_JOB)
+@job(EVALUATE_KPIS)
 async def evaluate_kpis(ctx, *, org_id: str, kpi_ids: list[str], since: str | None = None, trigger: str = "ingest"):
     """Re-evaluate the targets of these KPIs that have started and reach `since` (the first changed day)."""
     today = datetime.now(UTC).date()

@@ -18,7 +18,7 @@ from shared.ingest.merge import merge_points, org_merge_busy
 from shared.ingest.models import BatchErrorCode, BatchStatus, IngestBatch
 from shared.ingest.points import Mode, Point
 from shared.jobs.context import job_session
-from shared.jobs.queue import defer
+from shared.jobs.handles import CHECK_OVERSPEND, EVALUATE_KPIS, PROCESS_BATCH
 from shared.jobs.registry import cron_job, job
 from shared.jobs.retry import FOREVER_TRIES, backoff_s, retry_if_transient
 from shared.kpis.models import KpiMetric
@@ -27,7 +27,6 @@ from shared.webhooks.events import emit
 from shared.webhooks.models import EventType
 
 log = logging.getLogger(__name__)
-PROCESS_JOB = "ingest.process_batch"
 # A fault that is neither an outage nor a concurrent writer (those are retried for as long as they last) is tried
 # this many times (counted on the batch, `defects`) before the batch is marked failed: it is a defect, and the batch
 # keeps its points for a re-run.
@@ -77,7 +76,7 @@ def process_job_id(batch_id: uuid.UUID, enqueues: int) -> str:
     return f"ingest:{batch_id}:{enqueues}"
 
 
-@job(name=PROCESS_JOB, max_tries=FOREVER_TRIES)
+@job(PROCESS_BATCH, max_tries=FOREVER_TRIES)
 async def process_batch(ctx, *, batch_id: str) -> dict:
     """Merge a batch's points into metric_points and the roll-ups, and record which KPIs changed.
 
@@ -114,12 +113,11 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
                 )
                 batch.changed_kpis = await changed_kpis(session, batch.org_id, points)
                 if any(p.metric == "spend" for p in points):
-                    defer(session, "budgets.check_overspend", job_id=f"overspend:{batch.id}", org_id=str(batch.org_id))
+                    CHECK_OVERSPEND.defer(session, job_id=f"overspend:{batch.id}", org_id=str(batch.org_id))
                 if batch.changed_kpis:
                     # Evaluation runs after this commit, on exactly the KPIs (and days) the batch changed.
-                    defer(
+                    EVALUATE_KPIS.defer(
                         session,
-                        "kpis.evaluate",
                         job_id=f"eval:{batch.id}",
                         org_id=str(batch.org_id),
                         kpi_ids=sorted(batch.changed_kpis),
@@ -238,7 +236,7 @@ async def sweep_batches(ctx) -> int:
             if batch.status == BatchStatus.processing:
                 batch.status = BatchStatus.pending
     for batch in stale:
-        await queue.enqueue(PROCESS_JOB, job_id=process_job_id(batch.id, batch.enqueues), batch_id=str(batch.id))
+        await PROCESS_BATCH.enqueue(queue, job_id=process_job_id(batch.id, batch.enqueues), batch_id=str(batch.id))
     if stale:
         log.info("re-enqueued %d batches", len(stale))
     return len(stale)

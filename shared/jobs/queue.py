@@ -1,8 +1,9 @@
 """The one queue interface: arq on Redis when REDIS_URL is set, otherwise the same jobs in-process.
 
-Services ask for a job with `defer(session, name, ...)`; the owner of the transaction (the request's
-session dependency, or `job_session` in a job) calls `enqueue_deferred` after its commit, so a job never
-sees data that was rolled back, and nothing is enqueued for a failed request.
+Services ask for a job through its handle, `HANDLE.defer(session, ...)` (shared/jobs/handles.py); the owner of
+the transaction (the request's session dependency, or `job_session` in a job) calls `enqueue_deferred` after its
+commit, so a job never sees data that was rolled back, and nothing is enqueued for a failed request. Below the
+handles, a job is its name and keyword arguments, as arq stores it.
 """
 
 import asyncio
@@ -19,7 +20,8 @@ from arq.worker import Retry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.engine import Database
-from shared.jobs.registry import CRONS, JOBS, CronSpec, JobSpec, load_all_jobs
+from shared.jobs.catalogue import load_all_jobs
+from shared.jobs.registry import CRONS, JOBS, CronSpec, JobSpec
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,21 +63,11 @@ class JobQueue(Protocol):
     async def close(self) -> None: ...
 
 
-async def run_and_wait(queue: "JobQueue", name: str, *, timeout_s: float, **kwargs: Any) -> Any:
-    """Enqueue a job now and wait for its result (the self-test uses this)."""
-    job_id = await queue.enqueue(name, **kwargs)
-    if job_id is None:
-        raise RuntimeError(f"job {name} was not enqueued")
-    return await queue.result(job_id, timeout_s=timeout_s)
-
-
-def defer(
-    session: AsyncSession, name: str, *, job_id: str | None = None, defer_s: float | None = None, **kwargs: Any
-) -> None:
-    """Ask for a job to run once this session's transaction has committed (and `defer_s` seconds later)."""
-    if name not in load_all_jobs():
-        raise KeyError(f"unknown job {name!r}")
-    session.info.setdefault(_DEFERRED_KEY, []).append(DeferredJob(name, job_id, kwargs, defer_s))
+def defer_after_commit(session: AsyncSession, job: DeferredJob) -> None:
+    """Keep the job to enqueue once this session's transaction has committed (`JobHandle.defer` builds it)."""
+    if job.name not in load_all_jobs():
+        raise KeyError(f"unknown job {job.name!r}")
+    session.info.setdefault(_DEFERRED_KEY, []).append(job)
 
 
 async def enqueue_deferred(session: AsyncSession, queue: "JobQueue") -> None:

@@ -6,10 +6,11 @@ import socket
 from sqlalchemy import text
 
 from shared.jobs.context import job_session
+from shared.jobs.handles import SELFTEST
 from shared.jobs.registry import job
 
 
-@job(name="selftest", max_tries=1)
+@job(SELFTEST, max_tries=1)
 async def selftest(ctx, *, nonce: str) -> dict:
     """Echo the nonce with where it ran and a database round trip from the worker's own pool."""
     async with job_session(ctx) as session:

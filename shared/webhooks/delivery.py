@@ -16,10 +16,10 @@ from prometheus_client import Counter
 from sqlalchemy import select
 
 from shared.jobs.context import job_session
-from shared.jobs.queue import defer
+from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.jobs.registry import cron_job, job
 from shared.telemetry import JOB_REGISTRY
-from shared.webhooks.events import DELIVER_JOB, delivery_job_id, event_body
+from shared.webhooks.events import delivery_job_id, event_body
 from shared.webhooks.models import (
     DeliveryStatus,
     OperatorEvent,
@@ -78,7 +78,7 @@ def _superseded(delivery: WebhookDelivery, attempt: int | None) -> bool:
     return attempt is not None and delivery.attempts + 1 != attempt
 
 
-@job(name=DELIVER_JOB, max_tries=1, timeout_s=60)
+@job(DELIVER_WEBHOOK, max_tries=1, timeout_s=60)
 async def deliver(ctx, *, delivery_id: str, trigger: str = "scheduled", attempt: int | None = None) -> dict:
     """One attempt of one delivery (the `attempt`-th); schedules the next attempt itself when it must retry."""
     settings = ctx["settings"]
@@ -154,9 +154,8 @@ async def deliver(ctx, *, delivery_id: str, trigger: str = "scheduled", attempt:
                     logged.outcome = outcome = "failed"  # no attempt follows: the log must not promise one
             else:
                 delivery.next_attempt_at = now + timedelta(seconds=delay)
-                defer(
+                DELIVER_WEBHOOK.defer(
                     session,
-                    DELIVER_JOB,
                     job_id=delivery_job_id(delivery.id, number + 1),
                     defer_s=delay,
                     delivery_id=delivery_id,
@@ -178,8 +177,8 @@ async def retry_due(ctx) -> int:
             )
         ).all()
     for delivery_id, attempts in due:
-        await ctx["queue"].enqueue(
-            DELIVER_JOB,
+        await DELIVER_WEBHOOK.enqueue(
+            ctx["queue"],
             job_id=delivery_job_id(delivery_id, attempts + 1, ":swept"),
             delivery_id=str(delivery_id),
             attempt=attempts + 1,

@@ -9,11 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.jobs.queue import defer
+from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from shared.webhooks.signing import new_message_id
-
-DELIVER_JOB = "webhooks.deliver"
 
 
 def delivery_job_id(delivery_id: uuid.UUID, attempt: int, suffix: str = "") -> str:
@@ -89,5 +87,5 @@ async def emit(
     session.add_all(deliveries)
     await session.flush()
     for delivery in deliveries:
-        defer(session, DELIVER_JOB, job_id=delivery_job_id(delivery.id, 1), delivery_id=str(delivery.id), attempt=1)
+        DELIVER_WEBHOOK.defer(session, job_id=delivery_job_id(delivery.id, 1), delivery_id=str(delivery.id), attempt=1)
     return event

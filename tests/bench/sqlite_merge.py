@@ -23,8 +23,8 @@ from sqlalchemy import event, func, select
 
 from shared.db.engine import make_database
 from shared.db.scoping import allow_all_orgs
-from shared.ingest.pipeline import PROCESS_JOB
 from shared.ingest.points import Mode, Point
+from shared.jobs.handles import PROCESS_BATCH
 from shared.jobs.queue import InProcessQueue
 from shared.metrics.models import MetricPoint
 from shared.settings import Settings
@@ -72,7 +72,7 @@ class StatementTimer:
 async def run_batch(db, queue: InProcessQueue, org_id: uuid.UUID, points: list[Point]) -> tuple[float, dict]:
     batch_id = await store_batch(db, org_id, points, source="bench")
     started = time.perf_counter()
-    job_id = await queue.enqueue(PROCESS_JOB, job_id=f"ingest:{batch_id}:1", batch_id=str(batch_id))
+    job_id = await PROCESS_BATCH.enqueue(queue, job_id=f"ingest:{batch_id}:1", batch_id=str(batch_id))
     result = await queue.result(job_id, timeout_s=3600)
     elapsed = time.perf_counter() - started
     assert result.get("points") == len(points), result

@@ -17,7 +17,8 @@ import time
 import uuid
 
 from services.api.main import create_app
-from shared.jobs.queue import ArqQueue, run_and_wait
+from shared.jobs.handles import SELFTEST
+from shared.jobs.queue import ArqQueue
 from shared.settings import Settings
 from tests import support
 from tests.conftest import client_for
@@ -43,7 +44,7 @@ async def limit_s(queue: ArqQueue, n: int) -> float:
     times = []
     for _ in range(n):
         started = time.perf_counter()
-        await run_and_wait(queue, "selftest", timeout_s=30, nonce=uuid.uuid4().hex)
+        await SELFTEST.run_and_wait(queue, timeout_s=30, nonce=uuid.uuid4().hex)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 

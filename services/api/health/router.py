@@ -24,7 +24,7 @@ from services.api.state import AppState
 from shared.db.scoping import allow_all_orgs
 from shared.ingest.models import BatchStatus
 from shared.ingest.pipeline import batch_counts
-from shared.jobs.queue import run_and_wait
+from shared.jobs.handles import SELFTEST
 from shared.telemetry import JOB_REGISTRY
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ async def _queue(state: AppState) -> dict[str, Any]:
 
 async def _selftest(state: AppState) -> dict[str, Any]:
     nonce = secrets.token_hex(8)
-    result = await run_and_wait(state.queue, "selftest", timeout_s=SELFTEST_TIMEOUT_S, nonce=nonce)
+    result = await SELFTEST.run_and_wait(state.queue, timeout_s=SELFTEST_TIMEOUT_S, nonce=nonce)
     if not isinstance(result, dict) or result.get("nonce") != nonce or not result.get("database"):
         raise RuntimeError(f"self-test job answered {result!r}")
     return {"ran_in": {"pid": result["pid"], "host": result["host"]}}

@@ -18,9 +18,9 @@ from services.api.text import ERROR_TYPE, find_unstorable, may_hold_unstorable
 from shared.db.engine import is_postgres
 from shared.db.scoping import bound_org
 from shared.ingest.models import BatchStatus, IngestBatch
-from shared.ingest.pipeline import PROCESS_JOB, encode_points, process_job_id
+from shared.ingest.pipeline import encode_points, process_job_id
 from shared.ingest.points import Mode, Origin, Point
-from shared.jobs.queue import defer
+from shared.jobs.handles import PROCESS_BATCH
 from shared.metrics.aggregation import Aggregation
 from shared.metrics.keys import DIMS_KEY_LENGTH, dims_key
 from shared.metrics.models import MetricDefinition
@@ -197,7 +197,7 @@ async def accept_batch(
         if earlier is None:
             raise Conflict(f"Idempotency key {idempotency_key!r} is in use by a concurrent request; retry.")
         return earlier
-    defer(session, PROCESS_JOB, job_id=process_job_id(batch_id, 1), batch_id=str(batch_id))
+    PROCESS_BATCH.defer(session, job_id=process_job_id(batch_id, 1), batch_id=str(batch_id))
     return Accepted(batch_id, BatchStatus.pending, True)
 
 

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.crud import apply_changes, get_or_404, require_refs
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound, Unprocessable
-from shared.alerts.evaluate import EVALUATE_JOB, reset_target_state
+from shared.alerts.evaluate import reset_target_state
 from shared.db.base import utcnow
 from shared.department.models import Member, Team
-from shared.jobs.queue import defer
+from shared.jobs.handles import EVALUATE_KPIS
 from shared.kpis.evaluation import Direction
 from shared.kpis.formula import Formula, FormulaError, parse_formula
 from shared.kpis.models import Kpi, KpiCategory, KpiKind, KpiMetric, KpiTarget, ObjectiveKpi
@@ -271,9 +271,8 @@ async def _restart_evaluation(session: AsyncSession, kpi: Kpi) -> None:
     if not targets:
         return
     await reset_target_state(session, *(target_id for target_id, _ in targets))
-    defer(
+    EVALUATE_KPIS.defer(
         session,
-        EVALUATE_JOB,
         org_id=str(kpi.org_id),
         kpi_ids=[str(kpi.id)],
         since=min(start for _, start in targets).isoformat(),

@@ -12,7 +12,7 @@ from services.api.kpis.target_schemas import TargetCreate, TargetUpdate
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound, Unprocessable
 from shared.alerts.evaluate import reset_target_state
-from shared.jobs.queue import defer
+from shared.jobs.handles import EVALUATE_KPIS
 from shared.kpis.compute import Window, kpi_values
 from shared.kpis.evaluation import Direction, Pacing, validate_target
 from shared.kpis.formula import parse_formula
@@ -96,9 +96,8 @@ async def create_target(session, *, kpi_id: uuid.UUID, body: TargetCreate) -> tu
 
 def _queue_evaluation(session, kpi: Kpi, target: KpiTarget) -> None:
     """The KPI evaluated again from the target's start, after the commit."""
-    defer(
+    EVALUATE_KPIS.defer(
         session,
-        "kpis.evaluate",
         org_id=str(kpi.org_id),
         kpi_ids=[str(kpi.id)],
         since=target.start_date.isoformat(),

@@ -22,7 +22,7 @@ from services.api.plans.schemas import (
 from services.api.plans.service import ensure_open
 from services.api.problems import Conflict, NotFound, Unprocessable
 from shared.department.models import Team
-from shared.jobs.queue import defer
+from shared.jobs.handles import CHECK_OVERSPEND
 from shared.plans.actuals import ingested_by_line
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
 
@@ -189,7 +189,7 @@ async def update_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID, body: 
     apply_changes(line, changes)
     await session.flush()
     if "actual_amount" in changes:
-        defer(session, "budgets.check_overspend", org_id=str(budget.org_id))
+        CHECK_OVERSPEND.defer(session, org_id=str(budget.org_id))
     return line
 
 

@@ -9,9 +9,9 @@ from services.api.crud import apply_changes, get_or_404, require_refs
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, Unprocessable
 from services.api.webhooks.schemas import EndpointCreate, EndpointUpdate
-from shared.jobs.queue import defer
+from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.kpis.models import Kpi
-from shared.webhooks.events import DELIVER_JOB, delivery_job_id
+from shared.webhooks.events import delivery_job_id
 from shared.webhooks.models import (
     DeliveryStatus,
     OperatorEvent,
@@ -135,9 +135,8 @@ async def replay(session, *, delivery_id: uuid.UUID) -> WebhookDelivery:
         raise Conflict(f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason}); enable it first.")
     delivery.status, delivery.next_attempt_at = DeliveryStatus.pending, datetime.now(UTC)
     await session.flush()
-    defer(
+    DELIVER_WEBHOOK.defer(
         session,
-        DELIVER_JOB,
         job_id=delivery_job_id(delivery.id, delivery.attempts + 1, f":manual:{uuid.uuid4().hex[:8]}"),
         delivery_id=str(delivery.id),
         trigger="manual",
