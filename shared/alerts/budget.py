@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.jobs.context import job_session
+from shared.jobs.context import JobContext, job_session
 from shared.jobs.handles import CHECK_OVERSPEND
 from shared.jobs.registry import cron_job, job
 from shared.plans.actuals import ingested_by_lines
@@ -41,19 +41,19 @@ async def _claim(session: AsyncSession, line_ids: list[uuid.UUID], now: datetime
 
 
 @job(CHECK_OVERSPEND)
-async def check_overspend(ctx, *, org_id: str) -> int:
+async def check_overspend(ctx: JobContext, *, org_id: str) -> int:
     """Emit one budget.overspend per line whose actual passed OVERSPEND_THRESHOLD_PCT of its planned amount."""
     return await _check(ctx, uuid.UUID(org_id))
 
 
 @cron_job(name="budgets.check_overspend_all", every_s=900)
-async def check_overspend_all(ctx) -> int:
+async def check_overspend_all(ctx: JobContext) -> int:
     """Every organisation's approved and active plans, every 15 minutes: catches what no event starts (a plan
     approved with a line already past its allocation, a check job lost because Redis was down after a commit)."""
     return await _check(ctx, None)
 
 
-async def _check(ctx, org_id: uuid.UUID | None) -> int:
+async def _check(ctx: JobContext, org_id: uuid.UUID | None) -> int:
     settings = ctx["settings"]
     now = datetime.now(UTC)
     scope = [Plan.org_id == org_id] if org_id is not None else []

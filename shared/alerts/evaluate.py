@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.alerts.models import Alert, AlertStatus, EvaluationTrigger, KpiEvaluation, KpiTargetState, Severity
 from shared.db.engine import is_postgres
-from shared.jobs.context import job_session
+from shared.jobs.context import JobContext, job_session
 from shared.jobs.handles import EVALUATE_KPIS
 from shared.jobs.registry import cron_job, job
 from shared.kpis.compute import formulas_of, judge_targets
@@ -46,7 +46,9 @@ _STORED_NUMBERS = ("value", "expected_to_date", "forecast", "attainment_pct")
 
 
 @job(EVALUATE_KPIS)
-async def evaluate_kpis(ctx, *, org_id: str, kpi_ids: list[str], since: str | None = None, trigger: str = "ingest"):
+async def evaluate_kpis(
+    ctx: JobContext, *, org_id: str, kpi_ids: list[str], since: str | None = None, trigger: str = "ingest"
+):
     """Re-evaluate the targets of these KPIs that have started and reach `since` (the first changed day)."""
     today = datetime.now(UTC).date()
     first = date.fromisoformat(since) if since else today
@@ -67,7 +69,7 @@ async def evaluate_kpis(ctx, *, org_id: str, kpi_ids: list[str], since: str | No
 
 
 @cron_job(name="kpis.evaluate_active", every_s=300)
-async def evaluate_active(ctx) -> int:
+async def evaluate_active(ctx: JobContext) -> int:
     """Every target whose period includes today, one organisation per transaction: an organisation whose
     evaluation fails is logged and skipped until the next tick, and never holds up the others (nor keeps every
     organisation's target states locked for the whole run)."""

@@ -17,7 +17,7 @@ from sqlalchemy.orm import defer as defer_column
 from shared.ingest.merge import merge_points, org_merge_busy
 from shared.ingest.models import BatchErrorCode, BatchStatus, IngestBatch
 from shared.ingest.points import Mode, Point
-from shared.jobs.context import job_session
+from shared.jobs.context import JobContext, job_session
 from shared.jobs.handles import CHECK_OVERSPEND, EVALUATE_KPIS, PROCESS_BATCH
 from shared.jobs.registry import cron_job, job
 from shared.jobs.retry import FOREVER_TRIES, backoff_s, retry_if_transient
@@ -77,7 +77,7 @@ def process_job_id(batch_id: uuid.UUID, enqueues: int) -> str:
 
 
 @job(PROCESS_BATCH, max_tries=FOREVER_TRIES)
-async def process_batch(ctx, *, batch_id: str) -> dict:
+async def process_batch(ctx: JobContext, *, batch_id: str) -> dict:
     """Merge a batch's points into metric_points and the roll-ups, and record which KPIs changed.
 
     A 202 is a promise: a transient fault (`shared.db.faults`: Postgres or Redis down, a deadlock) is retried with
@@ -150,7 +150,7 @@ async def process_batch(ctx, *, batch_id: str) -> dict:
         return {"batch_id": batch_id, "failed": True}
 
 
-async def _record_defect(ctx, batch_id: uuid.UUID) -> bool | None:
+async def _record_defect(ctx: JobContext, batch_id: uuid.UUID) -> bool | None:
     """Count a fault that is not transient against the batch (its own transaction, so outage retries never count);
     the DEFECT_TRIES-th marks it failed with a stable code and a plain message and emits ingest.batch_failed.
     True: failed now; False: to be tried again; None: the batch is no longer pending or processing."""
@@ -205,7 +205,7 @@ async def changed_kpis(session: AsyncSession, org_id: uuid.UUID, points: list[Po
 
 
 @cron_job(name="ingest.sweep_batches", every_s=30)
-async def sweep_batches(ctx) -> int:
+async def sweep_batches(ctx: JobContext) -> int:
     """Re-enqueue batches nobody is processing: pending past the grace time (the enqueue after commit
     failed, or Redis lost the job), or processing for longer than a job may run (the worker died).
 

@@ -7,6 +7,7 @@ handles, a job is its name and keyword arguments, as arq stores it.
 """
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections import OrderedDict
@@ -96,6 +97,8 @@ class ArqQueue:
     @classmethod
     def from_settings(cls, settings: Settings) -> "ArqQueue":
         """Connects lazily: the API starts while Redis is down, and /health/ready reports it."""
+        if not settings.redis_url:
+            raise ValueError("an arq queue needs REDIS_URL")
         redis = ArqRedis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
         redis.default_queue_name = settings.queue_name
         return cls(redis, settings.queue_name)
@@ -160,8 +163,11 @@ class InProcessQueue:
             return None
         task = asyncio.create_task(self._run(spec, job_id, kwargs, defer_s), name=f"job:{name}:{job_id}")
         self._tasks[job_id] = task
-        task.add_done_callback(lambda _t, key=job_id: self._tasks.pop(key, None))
+        task.add_done_callback(functools.partial(self._forget, job_id))
         return job_id
+
+    def _forget(self, job_id: str, _task: "asyncio.Task[Any]") -> None:
+        self._tasks.pop(job_id, None)
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep; False (at once) when the queue is closing instead."""

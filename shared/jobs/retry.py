@@ -7,6 +7,7 @@ import random
 from arq import Retry
 
 from shared.db.faults import is_transient
+from shared.jobs.context import JobContext
 
 log = logging.getLogger(__name__)
 # Seconds before try n+1 after a transient fault; the last figure repeats for as long as the fault lasts.
@@ -22,7 +23,7 @@ def backoff_s(job_try: int) -> float:
     return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
 
 
-def retry_if_transient(exc: BaseException, ctx, what: str) -> None:
+def retry_if_transient(exc: BaseException, ctx: JobContext, what: str) -> None:
     """Raise arq `Retry` (with backoff) when `exc` is transient; return when it is not."""
     if isinstance(exc, Retry) or not is_transient(exc):
         return
