@@ -1,4 +1,5 @@
-"""A real HTTP receiver on loopback for webhook tests: records every request, answers scripted codes."""
+"""A real HTTP receiver on loopback for webhook tests: records every request, answers scripted codes, and can
+stall (hold requests unanswered until released)."""
 
 import asyncio
 import socket
@@ -23,6 +24,13 @@ class Receiver:
     url: str
     requests: list[Received] = field(default_factory=list)
     script: list[int] = field(default_factory=list)  # status codes to answer, in order; then 200
+    stall: int = 0  # how many of the next requests to record but leave unanswered until release()
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        """Answer the stalled requests (and stall no more)."""
+        self.stall = 0
+        self.released.set()
 
     async def wait_for(self, count: int, timeout_s: float = 20) -> list[Received]:
         deadline = asyncio.get_running_loop().time() + timeout_s
@@ -46,6 +54,9 @@ async def running_receiver():
 
     async def hook(request: Request) -> PlainTextResponse:
         receiver.requests.append(Received({k.lower(): v for k, v in request.headers.items()}, await request.body()))
+        if receiver.stall > 0:
+            receiver.stall -= 1
+            await receiver.released.wait()
         code = receiver.script.pop(0) if receiver.script else 200
         return PlainTextResponse(f"answer {code}", status_code=code)
 
@@ -57,5 +68,6 @@ async def running_receiver():
     try:
         yield receiver
     finally:
+        receiver.release()  # a stalled request would keep the server from shutting down
         server.should_exit = True
         await task

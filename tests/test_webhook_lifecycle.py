@@ -2,7 +2,6 @@
 logged, counted and listed for operators, and KPI filters narrow KPI events only (real HTTP receiver, real
 worker on Postgres)."""
 
-import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from shared.webhooks.delivery import disable
 from shared.webhooks.events import _wants, emit
 from shared.webhooks.models import DeliveryStatus, EventType, WebhookDelivery, WebhookEndpoint
 from tests.receiver import running_receiver
-from tests.test_alerts_e2e import subscribe
+from tests.test_alerts_e2e import delivery_log, subscribe
 
 KPI = uuid.UUID("01a22057-e538-71c3-bf3b-0dc78b9d9dea")
 
@@ -32,16 +31,6 @@ async def emit_event(state, org_id, type_=EventType.ingest_batch_failed, **about
     async with job_session(job_ctx(state)) as session:
         event = await emit(session, org_id=org_id, type_=type_, data={"batch": {"id": "b1"}}, **about)
     return event.id if event else None
-
-
-async def delivery_log(client, headers, endpoint_id: str, count: int) -> list[dict]:
-    """The endpoint's delivery log once it holds `count` attempts (the receiver hears before the log commits)."""
-    for _ in range(400):
-        items = (await client.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries", headers=headers)).json()["items"]
-        if len(items) >= count:
-            return items
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the log never reached {count} attempts: {items}")
 
 
 async def retry_waiting(state, delivery_id: str) -> None:
