@@ -7,10 +7,11 @@ worker, which exits when Redis goes away.)
 """
 
 import logging
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from arq import cron, func
 from arq.connections import RedisSettings
+from arq.typing import WorkerCoroutine
 from arq.worker import get_kwargs
 from prometheus_client import start_http_server
 
@@ -59,7 +60,7 @@ def _cron_jobs() -> list:
     workers from running one tick twice."""
     load_all_jobs()
     return [
-        cron(JOBS[spec.name].func, name=spec.name, run_at_startup=True, **cron_times(spec.every_s))
+        cron(cast(WorkerCoroutine, JOBS[spec.name].func), name=spec.name, run_at_startup=True, **cron_times(spec.every_s))
         for spec in CRONS.values()
     ]
 
@@ -70,7 +71,7 @@ def _functions() -> list:
     cap = _settings.job_timeout_s
     return [
         func(
-            spec.func,
+            cast(WorkerCoroutine, spec.func),
             name=spec.name,
             max_tries=spec.max_tries,
             timeout=min(spec.timeout_s, cap) if spec.timeout_s else None,

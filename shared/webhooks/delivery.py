@@ -24,15 +24,17 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from prometheus_client import Counter
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.jobs.context import job_session
+from shared.jobs.context import JobContext, job_session
 from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.jobs.registry import cron_job, job
+from shared.settings import Settings
 from shared.telemetry import JOB_REGISTRY
 from shared.webhooks.events import delivery_job_id, event_body
 from shared.webhooks.models import (
@@ -76,7 +78,9 @@ def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     return secrets
 
 
-def disable(session, endpoint: WebhookEndpoint, *, cause: DisableCause, reason: str, now: datetime) -> None:
+def disable(
+    session: AsyncSession, endpoint: WebhookEndpoint, *, cause: DisableCause, reason: str, now: datetime
+) -> None:
     """Disable the endpoint; record an operator event, log a warning and count it, so someone hears of it."""
     endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = False, reason, now
     session.add(
@@ -114,7 +118,7 @@ def _superseded(delivery: WebhookDelivery, attempt: int | None) -> bool:
     return attempt is not None and delivery.attempts + 1 != attempt
 
 
-async def _claim_open(session, delivery: WebhookDelivery) -> bool:
+async def _claim_open(session: AsyncSession, delivery: WebhookDelivery) -> bool:
     """The delivery's latest attempt is claimed but not logged: being sent now, or lost with its worker."""
     if delivery.attempts == 0:
         return False
@@ -127,7 +131,15 @@ async def _claim_open(session, delivery: WebhookDelivery) -> bool:
 
 
 def _conclude(
-    session, delivery, endpoint, logged: WebhookAttempt, outcome: Outcome, *, retry_after, settings, now
+    session: AsyncSession,
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
+    logged: WebhookAttempt,
+    outcome: Outcome,
+    *,
+    retry_after: float | None,
+    settings: Settings,
+    now: datetime,
 ) -> tuple[Outcome | Literal["failed"], float | None]:
     """Log the attempt and set what follows it: the outcome, and the delay before the next attempt (None: none)."""
     session.add(logged)
@@ -155,7 +167,9 @@ def _conclude(
     return outcome, delay
 
 
-def _log_lost(session, delivery, endpoint, *, settings, now) -> tuple[int, Outcome | Literal["failed"]]:
+def _log_lost(
+    session: AsyncSession, delivery, endpoint, *, settings: Settings, now
+) -> tuple[int, Outcome | Literal["failed"]]:
     """Log an abandoned claim as an attempt that got no answer (the receiver may have had it: at least once)."""
     # The claim's own time is not stored: its lease started it, unless a replay has moved `next_attempt_at` since.
     claimed_at = min(now, delivery.next_attempt_at - CLAIM_LEASE) if delivery.next_attempt_at else now
@@ -176,7 +190,7 @@ def _log_lost(session, delivery, endpoint, *, settings, now) -> tuple[int, Outco
     return lost.number, outcome
 
 
-async def _claim(ctx, delivery_id: str, *, attempt: int | None) -> Claim | dict:
+async def _claim(ctx: JobContext, delivery_id: str, *, attempt: int | None) -> Claim | dict:
     """Step 1: take the attempt and read what its send needs, in one short transaction; or say why not."""
     settings = ctx["settings"]
     async with job_session(ctx) as session:
@@ -190,7 +204,7 @@ async def _claim(ctx, delivery_id: str, *, attempt: int | None) -> Claim | dict:
             return {"delivery_id": delivery_id, "skipped": True}
         if _superseded(delivery, attempt):  # another job (a replay, the sweeper) already made this attempt
             return {"delivery_id": delivery_id, "skipped": True, "superseded": True, "attempts": delivery.attempts}
-        endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
+        endpoint = await session.get_one(WebhookEndpoint, delivery.endpoint_id)
         now = datetime.now(UTC)
         lost = None
         if await _claim_open(session, delivery):
@@ -207,7 +221,7 @@ async def _claim(ctx, delivery_id: str, *, attempt: int | None) -> Claim | dict:
         number = delivery.attempts + 1
         # On Postgres the row lock already makes this claim the only one; on SQLite (no row locks) the condition on
         # `attempts` does, for two jobs that both read the delivery before either claimed.
-        claimed = await session.execute(
+        claimed: CursorResult[Any] = await session.execute(  # type: ignore[assignment]  # an UPDATE's result
             update(WebhookDelivery)
             .where(WebhookDelivery.id == delivery.id, WebhookDelivery.attempts == number - 1)
             .values(attempts=number, next_attempt_at=now + CLAIM_LEASE)
@@ -215,11 +229,11 @@ async def _claim(ctx, delivery_id: str, *, attempt: int | None) -> Claim | dict:
         if claimed.rowcount != 1:
             await session.rollback()
             return {"delivery_id": delivery_id, "skipped": True, "superseded": True}
-        event = await session.get(WebhookEvent, delivery.event_id)
+        event = await session.get_one(WebhookEvent, delivery.event_id)
         return Claim(number, now, endpoint.url, signing_secrets(endpoint, now), event.id, event_body(event), lost)
 
 
-async def _send(claim: Claim, settings) -> tuple[Attempt, bool]:
+async def _send(claim: Claim, settings: Settings) -> tuple[Attempt, bool]:
     """Step 2: the SSRF check (DNS included) and the HTTP call, with no database connection held; True if refused."""
     try:  # checked again at delivery: DNS may now point somewhere it must not
         target = await resolve_safe(claim.url, allowed_cidrs=settings.webhook_allowed_cidrs)
@@ -232,7 +246,9 @@ async def _send(claim: Claim, settings) -> tuple[Attempt, bool]:
         return await send(client, target, signed, claim.body, timeout_s=settings.webhook_timeout_s), False
 
 
-async def _record(ctx, delivery_id: str, claim: Claim, sent: Attempt, *, refused: bool, trigger: str) -> dict:
+async def _record(
+    ctx: JobContext, delivery_id: str, claim: Claim, sent: Attempt, *, refused: bool, trigger: str
+) -> dict:
     """Step 3: log the attempt and schedule what follows, in a second short transaction, if the claim is still open."""
     settings = ctx["settings"]
     number = claim.number
@@ -251,7 +267,7 @@ async def _record(ctx, delivery_id: str, claim: Claim, sent: Attempt, *, refused
                 "webhook delivery %s: attempt %d finished after its claim was given up; not logged", delivery_id, number
             )
             return {**result, "discarded": True}
-        endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
+        endpoint = await session.get_one(WebhookEndpoint, delivery.endpoint_id)
         logged = WebhookAttempt(
             org_id=delivery.org_id,
             delivery_id=delivery.id,
@@ -287,7 +303,7 @@ async def _record(ctx, delivery_id: str, claim: Claim, sent: Attempt, *, refused
 
 
 @job(DELIVER_WEBHOOK, max_tries=1, timeout_s=DELIVER_TIMEOUT_S)
-async def deliver(ctx, *, delivery_id: str, trigger: str = "scheduled", attempt: int | None = None) -> dict:
+async def deliver(ctx: JobContext, *, delivery_id: str, trigger: str = "scheduled", attempt: int | None = None) -> dict:
     """One attempt of one delivery (the `attempt`-th); schedules the next attempt itself when it must retry."""
     claim = await _claim(ctx, delivery_id, attempt=attempt)
     if not isinstance(claim, Claim):
@@ -297,7 +313,7 @@ async def deliver(ctx, *, delivery_id: str, trigger: str = "scheduled", attempt:
 
 
 @cron_job(name="webhooks.retry_due", every_s=60)
-async def retry_due(ctx) -> int:
+async def retry_due(ctx: JobContext) -> int:
     """Enqueue deliveries whose next attempt is overdue by a minute: their deferred job was lost, or the job that
     claimed the attempt died before logging it (a claim's lease is its `next_attempt_at`)."""
     overdue = datetime.now(UTC) - OVERDUE
