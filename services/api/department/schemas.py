@@ -1,8 +1,4 @@
-"""Request and response bodies of the department, teams, positions, members and the overview.
-
-PATCH bodies declare non-nullable fields as `X = None` (no `| None`): leaving a field out keeps it,
-sending `null` for it is a 422 (it would otherwise reach a NOT NULL column).
-"""
+"""Request and response bodies of the department, teams, positions, members and the overview."""
 
 import re
 import uuid
@@ -11,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, computed_field
 
-from services.api.schemas import Day, Input, Name, Output, Text
+from services.api.schemas import Day, Input, Name, Output, Text, UpdateInput
 from shared.department.models import Member, PositionLevel, StructureType
 
 _T = "2026-11-28T09:00:00Z"
@@ -114,7 +110,7 @@ class TeamCreate(Input):
     parent_id: uuid.UUID | None = Field(default=None, description="The parent team; null for a top-level team")
 
 
-class TeamPatch(Input):
+class TeamUpdate(UpdateInput):
     model_config = ConfigDict(json_schema_extra={"examples": [{"parent_id": "01935c1e-8f4a-7b2c-9d3e-4f5a6b7c8d9e"}]})
 
     name: Name = None
@@ -174,7 +170,7 @@ class PositionCreate(Input):
     target_hire_date: Day | None = Field(default=None, description="When the seat should be filled, if open")
 
 
-class PositionPatch(Input):
+class PositionUpdate(UpdateInput):
     model_config = ConfigDict(json_schema_extra={"examples": [{"level": "lead", "target_hire_date": None}]})
 
     title: Name = None
@@ -249,7 +245,7 @@ class MemberCreate(Input):
     )
 
 
-class MemberPatch(Input):
+class MemberUpdate(UpdateInput):
     model_config = ConfigDict(json_schema_extra={"examples": [{"position_id": None}]})
 
     name: Name = None

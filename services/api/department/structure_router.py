@@ -9,13 +9,13 @@ from services.api.department import members, positions, teams
 from services.api.department.schemas import (
     MemberCreate,
     MemberOut,
-    MemberPatch,
+    MemberUpdate,
     PositionCreate,
     PositionOut,
-    PositionPatch,
+    PositionUpdate,
     TeamCreate,
     TeamOut,
-    TeamPatch,
+    TeamUpdate,
 )
 from services.api.deps import Editor, Reader, SessionDep
 from services.api.pagination import PageDep
@@ -64,14 +64,14 @@ async def get_team(team_id: uuid.UUID, session: SessionDep, _caller: Reader) -> 
 
 
 @router.patch("/teams/{team_id}", response_model=TeamOut, responses=CONFLICT)
-async def update_team(team_id: uuid.UUID, body: TeamPatch, session: SessionDep, _caller: Editor) -> TeamOut:
+async def update_team(team_id: uuid.UUID, body: TeamUpdate, session: SessionDep, _caller: Editor) -> TeamOut:
     """Rename a team, change its description, or move it (with its subteams) by setting `parent_id`.
 
     `parent_id: null` makes it top-level. Moving a team under itself or under one of its own subteams would
     make a cycle and is refused with 409 (`rule: no_cycles`); so is a sibling-name clash
     (`unique_sibling_names`) or a tree deeper than 10 levels (`max_depth`).
     """
-    team = await teams.update_team(session, team_id=team_id, changes=body.model_dump(exclude_unset=True))
+    team = await teams.update_team(session, team_id=team_id, changes=body.changes())
     return TeamOut.model_validate(team)
 
 
@@ -123,13 +123,13 @@ async def get_position(position_id: uuid.UUID, session: SessionDep, _caller: Rea
 
 @router.patch("/positions/{position_id}", response_model=PositionOut)
 async def update_position(
-    position_id: uuid.UUID, body: PositionPatch, session: SessionDep, _caller: Editor
+    position_id: uuid.UUID, body: PositionUpdate, session: SessionDep, _caller: Editor
 ) -> PositionOut:
     """Change a position's title, team, level, responsibilities (the list is replaced) or target hire date.
 
     Who holds it is changed on the member (`PATCH /v1/members/{id}` with `position_id`).
     """
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.changes()
     position = await positions.update_position(session, position_id=position_id, changes=changes)
     return PositionOut.model_validate(position)
 
@@ -185,12 +185,12 @@ async def get_member(member_id: uuid.UUID, session: SessionDep, _caller: Reader)
 
 
 @router.patch("/members/{member_id}", response_model=MemberOut, responses=CONFLICT)
-async def update_member(member_id: uuid.UUID, body: MemberPatch, session: SessionDep, _caller: Editor) -> MemberOut:
+async def update_member(member_id: uuid.UUID, body: MemberUpdate, session: SessionDep, _caller: Editor) -> MemberOut:
     """Change a member's name or email, give them a position, or take it away (`position_id: null`).
 
     The position they leave becomes open. Taking a position someone else holds is a 409 naming the holder.
     """
-    member = await members.update_member(session, member_id=member_id, changes=body.model_dump(exclude_unset=True))
+    member = await members.update_member(session, member_id=member_id, changes=body.changes())
     return MemberOut.of(member)
 
 

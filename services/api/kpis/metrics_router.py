@@ -67,7 +67,7 @@ async def update_metric(key: str, body: MetricUpdate, session: SessionDep, _call
     naming the KPIs otherwise: their values and targets assume the current definition). Dropping a
     dimension that a KPI's `dimension_filter` uses is a 409 naming those KPIs.
     """
-    metric, count = await metrics.update_metric(session, key=key, changes=body.model_dump(exclude_unset=True))
+    metric, count = await metrics.update_metric(session, key=key, changes=body.changes())
     return MetricOut.of(metric, count)
 
 

@@ -1,8 +1,4 @@
-"""Request and response bodies of the metric catalogue, KPI definitions and KPI templates.
-
-PATCH bodies declare non-nullable fields as `X = None` (no `| None`): leaving a field out keeps it,
-sending `null` for it is a 422 (it would otherwise reach a NOT NULL column).
-"""
+"""Request and response bodies of the metric catalogue, KPI definitions and KPI templates."""
 
 import uuid
 from decimal import Decimal
@@ -10,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
 
-from services.api.schemas import Id, Input, Name, Output, Text, Timestamp, plain_number
+from services.api.schemas import Id, Input, Name, Output, Text, Timestamp, UpdateInput, plain_number
 from shared.kpis.evaluation import Aggregation, Direction, Pacing
 from shared.kpis.models import Frequency, KpiCategory, KpiKind, MetricUnit
 
@@ -118,7 +114,7 @@ class MetricCreate(Input):
     _unique_dimensions = field_validator("allowed_dimensions")(lambda v: _no_duplicates(v, "dimension"))
 
 
-class MetricUpdate(Input):
+class MetricUpdate(UpdateInput):
     """Only the fields sent change. `unit` and `aggregation` only while no KPI reads the metric."""
 
     model_config = ConfigDict(
@@ -232,7 +228,7 @@ class KpiCreate(Input):
     _unique = field_validator("objectives")(_unique_objectives)
 
 
-class KpiUpdate(Input):
+class KpiUpdate(UpdateInput):
     """Only the fields sent change; `objectives`, when sent, replaces every link (`[]` removes them all)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"formula": "spend / clicks * 1000", "objectives": []}]})

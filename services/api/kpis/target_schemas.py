@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from services.api.schemas import Day, Id, Input, Number, Output, Timestamp, check_date_order
+from services.api.schemas import Day, Id, Input, Number, Output, Timestamp, UpdateInput, check_date_order
 from shared.kpis.evaluation import Pacing, Status, ThresholdMode
 from shared.kpis.models import NoDataPolicy, PeriodKind
 from shared.periods import parse_period
@@ -87,8 +87,12 @@ class TargetCreate(Input):
         return self
 
 
-class TargetUpdate(Input):
+class TargetUpdate(UpdateInput):
     """Changing the value or a threshold needs a `reason`; it is kept in the target's revisions."""
+
+    not_null = frozenset(
+        {"target_value", "threshold_mode", "pacing", "pending_evaluations", "recovery_margin_pct", "no_data_policy"}
+    )
 
     target_value: Value | None = None
     target_high: Level = None

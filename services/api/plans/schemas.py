@@ -19,6 +19,7 @@ from services.api.schemas import (
     Output,
     Text,
     Timestamp,
+    UpdateInput,
     check_date_order,
 )
 from shared.periods import parse_period
@@ -66,7 +67,9 @@ class PlanCreate(Input):
         return self
 
 
-class PlanUpdate(Input):
+class PlanUpdate(UpdateInput):
+    not_null = frozenset({"name", "start_date", "end_date"})
+
     name: Name | None = None
     description: Text | None = None
     period_label: PeriodLabel | None = None
@@ -116,7 +119,9 @@ class CampaignCreate(Input):
         return self
 
 
-class CampaignUpdate(Input):
+class CampaignUpdate(UpdateInput):
+    not_null = frozenset({"name", "channel", "start_date", "end_date"})
+
     name: Name | None = None
     channel: ChannelKey | None = None
     tracking_code: str | None = Field(default=None, max_length=200)
@@ -178,7 +183,9 @@ class BudgetLineCreate(Input):
         return self
 
 
-class BudgetLineUpdate(Input):
+class BudgetLineUpdate(UpdateInput):
+    not_null = frozenset({"planned_amount", "actual_amount"})
+
     name: Name | None = None
     channel: ChannelKey | None = None
     team_id: uuid.UUID | None = None

@@ -69,10 +69,7 @@ async def list_endpoints(session, *, page: PageParams, enabled: bool | None):
 async def update_endpoint(session, *, endpoint_id: uuid.UUID, body: EndpointUpdate, settings) -> WebhookEndpoint:
     """Change an endpoint; enabling it again clears why it was disabled."""
     endpoint = await get_or_404(session, WebhookEndpoint, endpoint_id)
-    changes = body.model_dump(exclude_unset=True)
-    for field in ("url", "enabled", "event_types", "kpi_ids", "categories"):
-        if field in changes and changes[field] is None:
-            raise Unprocessable(f"body.{field}: may not be null", errors=[{"location": f"body.{field}"}])
+    changes = body.changes()
     if "url" in changes:
         await _safe_url(changes["url"], settings)
     if "kpi_ids" in changes:
