@@ -83,6 +83,11 @@ async def list_plans(session, *, page: PageParams, status: PlanStatus | None, pe
     return await fetch_page(session, stmt, Plan.id, page)
 
 
+async def get_plan(session, *, plan_id: uuid.UUID) -> Plan:
+    """One plan of the caller's organisation (404 otherwise)."""
+    return await get_or_404(session, Plan, plan_id)
+
+
 async def update_plan(session, *, plan_id: uuid.UUID, body: PlanUpdate) -> Plan:
     """Change a plan's name, description or period; label and dates must agree, campaigns must still fit inside."""
     plan = await get_or_404(session, Plan, plan_id)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from services.api.crud import apply_changes, get_or_404, require_refs
 from services.api.pagination import PageParams, fetch_page
-from services.api.plans.schemas import (
+from services.api.plans.budgets.schemas import (
     BudgetLineCreate,
     BudgetLineUpdate,
     BudgetPut,
