@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.api.department import workflows
-from services.api.department.workflow_schemas import (
+from services.api.department.workflows import service as workflows
+from services.api.department.workflows.schemas import (
     StepCreate,
     StepFields,
     StepList,
