@@ -7,7 +7,7 @@ from decimal import Decimal
 from pydantic import Field
 
 from services.api.department.schemas import DepartmentOut, OverviewTotals, TeamNode
-from services.api.kpis.target_schemas import KpiProgress
+from services.api.kpis.values.schemas import KpiProgress
 from services.api.plans.budgets.schemas import BudgetReport
 from services.api.schemas import Id, Number, Output, Timestamp
 from services.api.strategy.schemas import SmartOut

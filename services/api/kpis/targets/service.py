@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from services.api.crud import get_or_404
-from services.api.kpis.target_schemas import TargetCreate, TargetUpdate
+from services.api.kpis.targets.schemas import TargetCreate, TargetUpdate
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound, Unprocessable
 from services.api.schemas import plain_number

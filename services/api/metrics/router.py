@@ -5,15 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from services.api.deps import Editor, Reader, SessionDep
-from services.api.kpis import kpis, metrics
-from services.api.kpis.schemas import KpiOut, MetricCreate, MetricOut, MetricUpdate
+from services.api.kpis.definitions import service as kpis
+from services.api.kpis.definitions.schemas import KpiOut
+from services.api.metrics import service as metrics
+from services.api.metrics.schemas import MetricCreate, MetricOut, MetricUpdate
 from services.api.pagination import PageDep
-from services.api.problems import problem_responses
+from services.api.problems import V1_ERRORS, problem_responses
 from services.api.schemas import Page
 from shared.kpis.evaluation import Aggregation
 from shared.kpis.models import MetricUnit
 
-router = APIRouter(tags=["metric catalogue"])
+router = APIRouter(prefix="/v1", tags=["metric catalogue"], responses=V1_ERRORS)
 CONFLICT = problem_responses(409)
 
 
