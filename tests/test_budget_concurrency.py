@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.api.plans import budget as budget_service
+from services.api.plans.budgets import service as budget_service
 from tests.support import BACKEND
 from tests.test_budget import add_line, budgeted_plan
 

@@ -139,7 +139,7 @@ async def test_bad_settings_are_422_naming_the_field_and_change_nothing(client, 
 
 
 def test_the_settings_the_api_takes_are_the_ones_the_adapters_read():
-    from services.api.ingest.schemas import SOURCE_SETTINGS_IN
+    from services.api.ingest.sources.schemas import SOURCE_SETTINGS_IN
 
     assert {s: set(m.model_fields) for s, m in SOURCE_SETTINGS_IN.items()} == {
         s: set(names) for s, names in SOURCE_SETTINGS.items()

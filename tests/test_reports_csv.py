@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.api.reports.router import csv_cell
+from services.api.reports.csv_export import csv_cell
 from tests.kpi_support import put_daily
 from tests.test_reports import leads_target, record_evaluation
 

@@ -13,6 +13,7 @@ from services.api.department.router import router as department_router
 from services.api.health.router import router as health_router
 from services.api.ingest.router import router as ingest_router
 from services.api.kpis.router import router as kpis_router
+from services.api.metrics.router import router as metrics_router
 from services.api.observability.middleware import RequestContextMiddleware
 from services.api.orgs.router import router as orgs_router
 from services.api.plans.router import router as plans_router
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         department_router,
         strategy_router,
         plans_router,
+        metrics_router,
         kpis_router,
         ingest_router,
         alerts_router,

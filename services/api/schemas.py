@@ -3,7 +3,8 @@
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from types import NoneType
+from typing import Annotated, Any, ClassVar, Generic, TypeVar, get_args
 
 from pydantic import (
     AfterValidator,
@@ -15,7 +16,7 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
 )
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from services.api.currencies import ISO_4217
 from services.api.text import guard_schema
@@ -34,8 +35,55 @@ class Input(BaseModel):
     def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler) -> CoreSchema:
         return guard_schema(handler(source))
 
+
+NULL_REFUSED = "null_refused"
+
+
+def _refuse_null(value: Any) -> Any:
+    if value is None:
+        raise PydanticCustomError(NULL_REFUSED, "cannot be null; leave it out to keep the current value")
+    return value
+
+
+def _allows_none(annotation: Any) -> bool:
+    return annotation in (None, NoneType, Any) or NoneType in get_args(annotation)
+
+
+def _fields_of(schema: Any) -> dict[str, Any]:
+    """The `model-fields` of a model's core schema, under any model validators wrapping it."""
+    while schema["type"] != "model-fields":
+        schema = schema["schema"]
+    return schema["fields"]
+
+
+class UpdateInput(Input):
+    """A PATCH body: every field defaults to None, and only the fields sent change (`changes()`).
+
+    An explicit `null` clears a field whose type allows None and is refused for any other (422 naming the field,
+    `null_refused`), before the service runs: `name: Name = None` may be left out but not nulled. `not_null` names
+    the fields refused alike although typed `X | None`, because the published document already shows them
+    nullable; a new field says it with its type instead.
+    """
+
+    not_null: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler) -> CoreSchema:
+        schema = super().__get_pydantic_core_schema__(source, handler)
+        fields = _fields_of(schema)
+        if unknown := cls.not_null - fields.keys():
+            raise TypeError(f"{cls.__name__}.not_null names no field: {sorted(unknown)}")
+        for name, info in cls.model_fields.items():
+            default = fields[name]["schema"]  # {"type": "default", "schema": <the value's schema>}
+            if default["type"] != "default":
+                raise TypeError(f"{cls.__name__}.{name}: a PATCH field needs a default (None: left out)")
+            refused = default["schema"].get("function", {}).get("function") is _refuse_null  # reached again
+            if not refused and (name in cls.not_null or not _allows_none(info.annotation)):
+                default["schema"] = core_schema.no_info_before_validator_function(_refuse_null, default["schema"])
+        return schema
+
     def changes(self) -> dict[str, Any]:
-        """The fields a PATCH body carried, each whole: a nested object sent without its defaulted fields gets
+        """The fields the body carried, each whole: a nested object sent without its defaulted fields gets
         them (`model_dump(exclude_unset=True)` would leave them out, and the service would miss them)."""
         return self.model_dump(include=self.model_fields_set)
 

@@ -60,7 +60,9 @@ def _cron_jobs() -> list:
     workers from running one tick twice."""
     load_all_jobs()
     return [
-        cron(cast(WorkerCoroutine, JOBS[spec.name].func), name=spec.name, run_at_startup=True, **cron_times(spec.every_s))
+        cron(
+            cast(WorkerCoroutine, JOBS[spec.name].func), name=spec.name, run_at_startup=True, **cron_times(spec.every_s)
+        )
         for spec in CRONS.values()
     ]
 

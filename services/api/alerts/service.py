@@ -1,11 +1,56 @@
-"""Alert actions shared by the API and the dashboard."""
+"""A KPI's evaluations and the alerts: the lists the API reads, and the acknowledgement the dashboard shares."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
 
 from services.api.crud import get_or_404
+from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict
-from shared.alerts.models import Alert, AlertStatus
+from shared.alerts.models import Alert, AlertStatus, KpiEvaluation, Severity
+from shared.kpis.models import Kpi
+
+
+async def list_evaluations(
+    session, *, kpi_id: uuid.UUID, page: PageParams, target_id: uuid.UUID | None, transitions_only: bool
+) -> tuple[list[KpiEvaluation], str | None]:
+    """A KPI's evaluations, oldest first (404 for a KPI that is not the caller's)."""
+    await get_or_404(session, Kpi, kpi_id)
+    stmt = select(KpiEvaluation).where(KpiEvaluation.kpi_id == kpi_id)
+    if target_id is not None:
+        stmt = stmt.where(KpiEvaluation.target_id == target_id)
+    if transitions_only:
+        stmt = stmt.where(KpiEvaluation.transition_to.is_not(None))
+    return await fetch_page(session, stmt, KpiEvaluation.id, page)
+
+
+async def list_alerts(
+    session,
+    *,
+    page: PageParams,
+    status: AlertStatus | None,
+    severity: Severity | None,
+    kpi_id: uuid.UUID | None,
+    period: str | None,
+    opened_from: date | None,
+    opened_to: date | None,
+) -> tuple[list[Alert], str | None]:
+    """Alerts, oldest first, filtered by status, severity, KPI, period label or the days they opened."""
+    stmt = select(Alert)
+    if status is not None:
+        stmt = stmt.where(Alert.status == status)
+    if severity is not None:
+        stmt = stmt.where(Alert.severity == severity)
+    if kpi_id is not None:
+        stmt = stmt.where(Alert.kpi_id == kpi_id)
+    if period is not None:
+        stmt = stmt.where(Alert.period_label == period.upper())
+    if opened_from is not None:
+        stmt = stmt.where(Alert.opened_at >= datetime.combine(opened_from, datetime.min.time(), UTC))
+    if opened_to is not None:
+        stmt = stmt.where(Alert.opened_at < datetime.combine(opened_to, datetime.max.time(), UTC))
+    return await fetch_page(session, stmt, Alert.id, page)
 
 
 async def acknowledge(session, *, alert_id: uuid.UUID, key_id: uuid.UUID) -> Alert:

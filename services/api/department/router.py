@@ -1,15 +1,17 @@
 """Routes: the department, teams, positions, members, overview and workflows.
 
-This module holds the department itself and its overview; teams, positions and members are in
-structure_router.py, workflows in workflows_router.py, all included into `router` below.
+This module holds the department itself and its overview; teams, positions, members and workflows have their own
+folders, whose routers are included into `router` below.
 """
 
 from fastapi import APIRouter, Response, status
 
 from services.api.department import service
+from services.api.department.members.router import router as members_router
+from services.api.department.positions.router import router as positions_router
 from services.api.department.schemas import DepartmentOut, DepartmentOverview, DepartmentPut
-from services.api.department.structure_router import router as structure_router
-from services.api.department.workflows_router import router as workflows_router
+from services.api.department.teams.router import router as teams_router
+from services.api.department.workflows.router import router as workflows_router
 from services.api.deps import Editor, Reader, SessionDep
 from services.api.problems import V1_ERRORS
 
@@ -58,5 +60,7 @@ async def get_department_overview(session: SessionDep, _caller: Reader) -> Depar
     return await service.overview(session)
 
 
-router.include_router(structure_router)
+router.include_router(teams_router)
+router.include_router(positions_router)
+router.include_router(members_router)
 router.include_router(workflows_router)

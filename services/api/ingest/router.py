@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 
 from services.api.deps import Ingestor, Principal, SessionDep, StateDep, require_role
-from services.api.ingest import service, sources
+from services.api.ingest import service
 from services.api.ingest.schemas import BatchAccepted, BatchOut, MetricBatchIn
-from services.api.ingest.sources_router import router as sources_router
+from services.api.ingest.sources import service as sources
+from services.api.ingest.sources.router import router as sources_router
 from services.api.pagination import PageDep
 from services.api.problems import V1_ERRORS, Unprocessable, problem_responses
 from services.api.schemas import Page

@@ -1,15 +1,14 @@
-"""Routes: plans and their campaigns (the budget routes are in budget_router.py)."""
+"""Routes: plans and their campaigns; the budget routes (`plans/budgets/router.py`) are included below."""
 
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.api.crud import get_or_404
 from services.api.deps import Editor, Reader, SessionDep
 from services.api.pagination import PageDep
 from services.api.plans import service
-from services.api.plans.budget_router import router as budget_router
+from services.api.plans.budgets.router import router as budgets_router
 from services.api.plans.schemas import (
     CampaignCreate,
     CampaignOut,
@@ -21,7 +20,7 @@ from services.api.plans.schemas import (
 )
 from services.api.problems import V1_ERRORS, problem_responses
 from services.api.schemas import ChannelKey, Day, Page
-from shared.plans.models import Plan, PlanStatus
+from shared.plans.models import PlanStatus
 
 router = APIRouter(prefix="/v1", tags=["plans & budgets"], responses=V1_ERRORS)
 CONFLICT = problem_responses(409)
@@ -58,7 +57,7 @@ async def list_plans(
 @router.get("/plans/{plan_id}", response_model=PlanOut)
 async def get_plan(plan_id: uuid.UUID, session: SessionDep, _: Reader) -> PlanOut:
     """One plan with its period and status (another organisation's plan id answers 404)."""
-    return PlanOut.model_validate(await get_or_404(session, Plan, plan_id))
+    return PlanOut.model_validate(await service.get_plan(session, plan_id=plan_id))
 
 
 @router.patch("/plans/{plan_id}", response_model=PlanOut, responses=CONFLICT)
@@ -138,4 +137,4 @@ async def delete_campaign(plan_id: uuid.UUID, campaign_id: uuid.UUID, session: S
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-router.include_router(budget_router)
+router.include_router(budgets_router)

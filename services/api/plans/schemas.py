@@ -1,24 +1,21 @@
-"""Request and response bodies of plans, campaigns and budgets."""
+"""Request and response bodies of plans and campaigns (budgets: `plans/budgets/schemas.py`)."""
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
 from services.api.schemas import (
-    Amount,
     ChannelKey,
-    Currency,
     Day,
     Id,
     Input,
-    Money,
     Name,
     Output,
     Text,
     Timestamp,
+    UpdateInput,
     check_date_order,
 )
 from shared.periods import parse_period
@@ -66,7 +63,9 @@ class PlanCreate(Input):
         return self
 
 
-class PlanUpdate(Input):
+class PlanUpdate(UpdateInput):
+    not_null = frozenset({"name", "start_date", "end_date"})
+
     name: Name | None = None
     description: Text | None = None
     period_label: PeriodLabel | None = None
@@ -116,7 +115,9 @@ class CampaignCreate(Input):
         return self
 
 
-class CampaignUpdate(Input):
+class CampaignUpdate(UpdateInput):
+    not_null = frozenset({"name", "channel", "start_date", "end_date"})
+
     name: Name | None = None
     channel: ChannelKey | None = None
     tracking_code: str | None = Field(default=None, max_length=200)
@@ -140,122 +141,3 @@ class CampaignOut(Output):
     description: str | None
     created_at: Timestamp
     updated_at: datetime
-
-
-# --- budget ----------------------------------------------------------------------------------------
-
-
-class BudgetPut(Input):
-    total: Money = Field(examples=["120000.00"])
-    currency: Currency
-
-
-class BudgetOut(Output):
-    id: Id
-    plan_id: uuid.UUID
-    total: Amount
-    currency: str = Field(examples=["EUR"])
-    allocated: Amount = Field(description="Sum of the lines' planned amounts")
-    unallocated: Amount = Field(description="total − allocated")
-    updated_at: Timestamp
-
-
-class BudgetLineCreate(Input):
-    """Allocate part of the budget to a channel, a team and/or a campaign (at least one)."""
-
-    name: Name | None = Field(default=None, examples=["Paid social"])
-    channel: ChannelKey | None = None
-    team_id: uuid.UUID | None = None
-    campaign_id: uuid.UUID | None = Field(default=None, description="A campaign of the same plan")
-    planned_amount: Money = Field(examples=["30000.00"])
-    actual_amount: Money = Field(default=Decimal("0"), description="Spend so far, entered by hand")
-    notes: Text | None = None
-
-    @model_validator(mode="after")
-    def _dimension(self) -> "BudgetLineCreate":
-        if self.channel is None and self.team_id is None and self.campaign_id is None:
-            raise ValueError("a budget line needs a channel, a team_id or a campaign_id")
-        return self
-
-
-class BudgetLineUpdate(Input):
-    name: Name | None = None
-    channel: ChannelKey | None = None
-    team_id: uuid.UUID | None = None
-    campaign_id: uuid.UUID | None = None
-    planned_amount: Money | None = None
-    actual_amount: Money | None = None
-    notes: Text | None = None
-
-
-class BudgetLineOut(Output):
-    id: Id
-    name: str | None
-    channel: str | None
-    team_id: uuid.UUID | None
-    campaign_id: uuid.UUID | None
-    planned_amount: Amount
-    actual_amount: Amount = Field(description="Spend entered by hand")
-    ingested_spend: Amount = Field(
-        default=Decimal(0), description="The ingested `spend` metric over the plan's period for this line"
-    )
-    actual: Amount = Field(default=Decimal(0), description="actual_amount + ingested_spend")
-    notes: str | None
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class ReallocationCreate(Input):
-    """Move planned money from one line to another; the budget total does not change."""
-
-    from_line_id: uuid.UUID
-    to_line_id: uuid.UUID
-    amount: Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=2, examples=["2500.00"])]
-    reason: Annotated[str, Field(min_length=3, max_length=2000, examples=["Search outperforms social in January"])]
-
-    @model_validator(mode="after")
-    def _distinct(self) -> "ReallocationCreate":
-        if self.from_line_id == self.to_line_id:
-            raise ValueError("from_line_id and to_line_id are the same line")
-        return self
-
-
-class ReallocationOut(Output):
-    id: Id
-    from_line_id: uuid.UUID | None
-    to_line_id: uuid.UUID | None
-    amount: Amount
-    reason: str = Field(examples=["Search outperforms social in January"])
-    by_key_id: uuid.UUID | None = Field(description="The API key that made the move")
-    created_at: Timestamp
-
-
-class ReportRow(Output):
-    planned: Amount
-    actual: Amount
-    variance: Amount = Field(description="planned − actual: positive is under budget, negative is overspend")
-    utilisation: Decimal | None = Field(description="actual ÷ planned (1.0 = all spent); null when planned is 0")
-
-
-class ReportLine(ReportRow):
-    line_id: Id
-    manual_actual: Amount
-    ingested_spend: Amount
-    name: str | None
-    channel: str | None
-    team_id: uuid.UUID | None
-    campaign_id: uuid.UUID | None
-
-
-class ReportChannel(ReportRow):
-    channel: str | None
-
-
-class BudgetReport(Output):
-    plan_id: Id
-    currency: str
-    total: Amount
-    unallocated: Amount
-    totals: ReportRow = Field(description="Over all lines")
-    lines: list[ReportLine]
-    by_channel: list[ReportChannel] = Field(description="Lines grouped by channel (null: lines without one)")

@@ -83,18 +83,20 @@ async def list_plans(session, *, page: PageParams, status: PlanStatus | None, pe
     return await fetch_page(session, stmt, Plan.id, page)
 
 
+async def get_plan(session, *, plan_id: uuid.UUID) -> Plan:
+    """One plan of the caller's organisation (404 otherwise)."""
+    return await get_or_404(session, Plan, plan_id)
+
+
 async def update_plan(session, *, plan_id: uuid.UUID, body: PlanUpdate) -> Plan:
     """Change a plan's name, description or period; label and dates must agree, campaigns must still fit inside."""
     plan = await get_or_404(session, Plan, plan_id)
     ensure_open(plan)
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.changes()
     if changes.get("period_label"):
         period = parse_period(changes["period_label"])
         changes.setdefault("start_date", period.start)
         changes.setdefault("end_date", period.end)
-    for field in ("name", "start_date", "end_date"):
-        if field in changes and changes[field] is None:
-            raise _invalid(field, "may not be null")
     start, end = changes.get("start_date", plan.start_date), changes.get("end_date", plan.end_date)
     try:
         check_date_order(start, end, start_name="start_date", end_name="end_date")
@@ -204,10 +206,7 @@ async def update_campaign(session, *, plan_id: uuid.UUID, campaign_id: uuid.UUID
     campaign = await get_campaign(session, plan_id=plan_id, campaign_id=campaign_id)
     plan = await get_or_404(session, Plan, plan_id)
     ensure_open(plan)
-    changes = body.model_dump(exclude_unset=True)
-    for field in ("name", "channel", "start_date", "end_date"):
-        if field in changes and changes[field] is None:
-            raise _invalid(field, "may not be null")
+    changes = body.changes()
     await require_refs(
         session,
         {

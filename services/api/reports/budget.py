@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from services.api.crud import get_or_404
-from services.api.plans import budget as budget_service
+from services.api.plans.budgets import service as budget_service
 from services.api.reports.schemas import BudgetReportOut
 from shared.kpis.evaluation import elapsed_fraction
 from shared.plans.models import Plan

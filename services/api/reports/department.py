@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import and_, func, select
 
 from services.api.department import service as department_service
-from services.api.kpis.progress import objectives_progress
+from services.api.kpis.values.service import objectives_progress
 from services.api.reports.schemas import (
     DepartmentReport,
     GoalRef,

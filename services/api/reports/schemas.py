@@ -7,8 +7,8 @@ from decimal import Decimal
 from pydantic import Field
 
 from services.api.department.schemas import DepartmentOut, OverviewTotals, TeamNode
-from services.api.kpis.target_schemas import KpiProgress
-from services.api.plans.schemas import BudgetReport
+from services.api.kpis.values.schemas import KpiProgress
+from services.api.plans.budgets.schemas import BudgetReport
 from services.api.schemas import Id, Number, Output, Timestamp
 from services.api.strategy.schemas import SmartOut
 from shared.alerts.models import AlertStatus, Severity

@@ -83,7 +83,7 @@ async def update_business_goal(
 
     Setting `status` to achieved, missed or dropped turns its objectives' *relevant* check to a warning.
     """
-    goal = await service.update_goal(session, goal_id=goal_id, changes=body.model_dump(exclude_unset=True))
+    goal = await service.update_goal(session, goal_id=goal_id, changes=body.changes())
     return BusinessGoalOut.model_validate(goal)
 
 
@@ -153,7 +153,7 @@ async def update_objective(
     The result is validated as a whole: moving `deadline` before the stored `start_date` is a 422 and
     nothing is written. The response carries the new SMART check.
     """
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.changes()
     return ObjectiveOut.of(*await service.update_objective(session, objective_id=objective_id, changes=changes))
 
 
@@ -197,7 +197,7 @@ async def update_segment(
     segment_id: uuid.UUID, body: SegmentUpdate, session: SessionDep, _caller: Editor
 ) -> SegmentOut:
     """Change a target segment; only the fields sent change. Renaming to a name in use is a 409."""
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.changes()
     segment = await service.update_segment(session, segment_id=segment_id, changes=changes)
     return SegmentOut.model_validate(segment)
 
@@ -252,9 +252,7 @@ async def update_competitor(
     competitor_id: uuid.UUID, body: CompetitorUpdate, session: SessionDep, _caller: Editor
 ) -> CompetitorOut:
     """Change a competitor; only the fields sent change, a list sent replaces the stored one."""
-    competitor = await service.update_competitor(
-        session, competitor_id=competitor_id, changes=body.model_dump(exclude_unset=True)
-    )
+    competitor = await service.update_competitor(session, competitor_id=competitor_id, changes=body.changes())
     return CompetitorOut.model_validate(competitor)
 
 

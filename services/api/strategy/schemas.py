@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
 
-from services.api.schemas import Day, Input, Name, Output, Text, check_date_order
+from services.api.schemas import Day, Input, Name, Output, Text, UpdateInput, check_date_order
 from shared.numbers import plain_number
 from shared.strategy.models import GoalStatus, ObjectiveStatus, Priority
 from shared.strategy.smart import SmartCheck, Verdict
@@ -49,13 +49,6 @@ Website = Annotated[
 ]
 
 
-def _reject_null(value: Any, field_name: str | None) -> Any:
-    # PATCH: leaving a field out keeps it; sending null for a required field is an error, not a reset.
-    if value is None:
-        raise ValueError(f"{field_name} cannot be null; leave it out to keep the current value")
-    return value
-
-
 # ---------------------------------------------------------------- business goals
 
 
@@ -79,8 +72,10 @@ class BusinessGoalCreate(Input):
     status: GoalStatus = Field(default=GoalStatus.active, description="active, achieved, missed or dropped")
 
 
-class BusinessGoalUpdate(Input):
+class BusinessGoalUpdate(UpdateInput):
     """Only the fields sent change."""
+
+    not_null = frozenset({"title", "status"})
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"status": "achieved"}]})
 
@@ -88,11 +83,6 @@ class BusinessGoalUpdate(Input):
     description: Text | None = None
     target_date: Day | None = None
     status: GoalStatus | None = None
-
-    @field_validator("title", "status")
-    @classmethod
-    def _required_stays_set(cls, value: Any, info) -> Any:
-        return _reject_null(value, info.field_name)
 
 
 class BusinessGoalOut(Output):
@@ -147,8 +137,10 @@ class ObjectiveCreate(Input):
         return deadline
 
 
-class ObjectiveUpdate(Input):
+class ObjectiveUpdate(UpdateInput):
     """Only the fields sent change; null clears an optional field. The merged result is validated again."""
+
+    not_null = frozenset({"statement", "status"})
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"target_value": "13000", "deadline": "2028-03-31"}]})
 
@@ -162,11 +154,6 @@ class ObjectiveUpdate(Input):
     start_date: Day | None = None
     deadline: Day | None = None
     status: ObjectiveStatus | None = None
-
-    @field_validator("statement", "status")
-    @classmethod
-    def _required_stays_set(cls, value: Any, info) -> Any:
-        return _reject_null(value, info.field_name)
 
 
 class CheckOut(Output):
@@ -298,8 +285,10 @@ class SegmentCreate(Input):
     priority: Priority = Field(default=Priority.medium, description="high, medium or low")
 
 
-class SegmentUpdate(Input):
+class SegmentUpdate(UpdateInput):
     """Only the fields sent change."""
+
+    not_null = frozenset({"name", "priority"})
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"priority": "low"}]})
 
@@ -308,11 +297,6 @@ class SegmentUpdate(Input):
     size_estimate: SizeEstimate | None = None
     size_unit: SizeUnit | None = None
     priority: Priority | None = None
-
-    @field_validator("name", "priority")
-    @classmethod
-    def _required_stays_set(cls, value: Any, info) -> Any:
-        return _reject_null(value, info.field_name)
 
 
 class SegmentOut(Output):
@@ -350,8 +334,10 @@ class CompetitorCreate(Input):
     estimated_share_pct: SharePct | None = Field(default=None, examples=["18.5"])
 
 
-class CompetitorUpdate(Input):
+class CompetitorUpdate(UpdateInput):
     """Only the fields sent change; a list sent replaces the stored list."""
+
+    not_null = frozenset({"name", "strengths", "weaknesses"})
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"estimated_share_pct": "21"}]})
 
@@ -361,11 +347,6 @@ class CompetitorUpdate(Input):
     strengths: list[Point] | None = Field(default=None, max_length=50)
     weaknesses: list[Point] | None = Field(default=None, max_length=50)
     estimated_share_pct: SharePct | None = None
-
-    @field_validator("name", "strengths", "weaknesses")
-    @classmethod
-    def _required_stays_set(cls, value: Any, info) -> Any:
-        return _reject_null(value, info.field_name)
 
 
 class CompetitorOut(Output):

@@ -5,9 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.api.crud import get_or_404
 from services.api.deps import Admin, SessionDep, StateDep
-from services.api.pagination import PageDep, encode_cursor
+from services.api.pagination import PageDep
 from services.api.problems import V1_ERRORS, problem_responses
 from services.api.schemas import Page
 from services.api.webhooks import service
@@ -56,7 +55,7 @@ async def list_endpoints(
 @router.get("/webhook-endpoints/{endpoint_id}", response_model=EndpointOut)
 async def get_endpoint(endpoint_id: uuid.UUID, session: SessionDep, _: Admin) -> EndpointOut:
     """One endpoint, with why it was disabled if it was (410 from the receiver, or failing for days)."""
-    return _out(await get_or_404(session, WebhookEndpoint, endpoint_id))
+    return _out(await service.get_endpoint(session, endpoint_id=endpoint_id))
 
 
 @router.patch("/webhook-endpoints/{endpoint_id}", response_model=EndpointOut)
@@ -70,7 +69,7 @@ async def update_endpoint(
 @router.delete("/webhook-endpoints/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_endpoint(endpoint_id: uuid.UUID, session: SessionDep, _: Admin) -> Response:
     """Delete an endpoint with its deliveries and their log."""
-    await session.delete(await get_or_404(session, WebhookEndpoint, endpoint_id))
+    await service.delete_endpoint(session, endpoint_id=endpoint_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -88,11 +87,7 @@ async def list_deliveries(
 ) -> Page[AttemptOut]:
     """The delivery log, oldest first: every attempt with its status code, duration, attempt number, trigger
     (scheduled or manual), outcome and the start of the receiver's answer."""
-    rows = await service.list_attempts(session, endpoint_id=endpoint_id, page=page, event_type=event_type)
-    cursor = None
-    if len(rows) > page.limit:
-        rows = rows[: page.limit]
-        cursor = encode_cursor(rows[-1][0].id)
+    rows, cursor = await service.list_attempts(session, endpoint_id=endpoint_id, page=page, event_type=event_type)
     items = [
         AttemptOut(
             **{name: getattr(attempt, name) for name in AttemptOut.model_fields if hasattr(attempt, name)},

@@ -4,7 +4,7 @@ import uuid
 
 from pydantic import Field, field_validator
 
-from services.api.schemas import Id, Input, Output, Text, Timestamp
+from services.api.schemas import Id, Input, Output, Text, Timestamp, UpdateInput
 from shared.kpis.models import KpiCategory
 from shared.webhooks.models import DeliveryStatus, EventType
 from shared.webhooks.ssrf import UnsafeUrl, check_url_syntax
@@ -31,7 +31,9 @@ class EndpointCreate(Input):
     _check_url = field_validator("url")(_url)
 
 
-class EndpointUpdate(Input):
+class EndpointUpdate(UpdateInput):
+    not_null = frozenset({"url", "enabled", "event_types", "kpi_ids", "categories"})
+
     url: str | None = Field(default=None, max_length=2000, examples=["https://hooks.example.com/kpi-v2"])
     description: Text | None = None
     event_types: list[EventType] | None = None

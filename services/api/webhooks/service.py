@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from services.api.crud import apply_changes, get_or_404, require_refs
-from services.api.pagination import PageParams, fetch_page
+from services.api.pagination import PageParams, encode_cursor, fetch_page
 from services.api.problems import Conflict, Unprocessable
 from services.api.webhooks.schemas import EndpointCreate, EndpointUpdate
 from shared.jobs.handles import DELIVER_WEBHOOK
@@ -66,13 +66,15 @@ async def list_endpoints(session, *, page: PageParams, enabled: bool | None):
     return await fetch_page(session, stmt, WebhookEndpoint.id, page)
 
 
+async def get_endpoint(session, *, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+    """One endpoint of the caller's organisation (404 otherwise)."""
+    return await get_or_404(session, WebhookEndpoint, endpoint_id)
+
+
 async def update_endpoint(session, *, endpoint_id: uuid.UUID, body: EndpointUpdate, settings) -> WebhookEndpoint:
     """Change an endpoint; enabling it again clears why it was disabled."""
     endpoint = await get_or_404(session, WebhookEndpoint, endpoint_id)
-    changes = body.model_dump(exclude_unset=True)
-    for field in ("url", "enabled", "event_types", "kpi_ids", "categories"):
-        if field in changes and changes[field] is None:
-            raise Unprocessable(f"body.{field}: may not be null", errors=[{"location": f"body.{field}"}])
+    changes = body.changes()
     if "url" in changes:
         await _safe_url(changes["url"], settings)
     if "kpi_ids" in changes:
@@ -85,6 +87,11 @@ async def update_endpoint(session, *, endpoint_id: uuid.UUID, body: EndpointUpda
     apply_changes(endpoint, changes)
     await session.flush()
     return endpoint
+
+
+async def delete_endpoint(session, *, endpoint_id: uuid.UUID) -> None:
+    """Delete an endpoint; its deliveries and their log go with it."""
+    await session.delete(await get_or_404(session, WebhookEndpoint, endpoint_id))
 
 
 async def rotate_secret(session, *, endpoint_id: uuid.UUID, settings) -> WebhookEndpoint:
@@ -111,7 +118,10 @@ async def list_attempts(session, *, endpoint_id: uuid.UUID, page: PageParams, ev
     if page.after is not None:
         stmt = stmt.where(WebhookAttempt.id > page.after)
     rows = (await session.execute(stmt.order_by(WebhookAttempt.id).limit(page.limit + 1))).all()
-    return rows
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        return rows, encode_cursor(rows[-1][0].id)
+    return rows, None
 
 
 async def list_operator_events(session, *, page: PageParams, kind: str | None, endpoint_id: uuid.UUID | None):

@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from services.api.deps import Editor, Reader, SessionDep
-from services.api.kpis import kpis
-from services.api.kpis.schemas import KEY_PATTERN, KpiCreate, KpiFromTemplate, KpiOut, KpiTemplateOut, KpiUpdate
+from services.api.kpis.definitions import service as kpis
+from services.api.kpis.definitions.schemas import KpiCreate, KpiFromTemplate, KpiOut, KpiTemplateOut, KpiUpdate
+from services.api.metrics.schemas import KEY_PATTERN
 from services.api.pagination import PageDep
 from services.api.problems import problem_responses
 from services.api.schemas import Page

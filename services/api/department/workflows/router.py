@@ -5,21 +5,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.api.department import workflows
-from services.api.department.workflow_schemas import (
+from services.api.department.workflows import service as workflows
+from services.api.department.workflows.schemas import (
     StepCreate,
     StepFields,
     StepList,
     StepOrder,
     StepOut,
-    StepPatch,
+    StepUpdate,
     ToolList,
     ToolOut,
     WorkflowCreate,
     WorkflowOut,
-    WorkflowPatch,
     WorkflowSummary,
     WorkflowToolsPut,
+    WorkflowUpdate,
 )
 from services.api.deps import Editor, Reader, SessionDep
 from services.api.pagination import PageDep
@@ -105,13 +105,13 @@ async def get_workflow(workflow_id: uuid.UUID, session: SessionDep, _caller: Rea
 
 @router.patch("/workflows/{workflow_id}", response_model=WorkflowOut)
 async def update_workflow(
-    workflow_id: uuid.UUID, body: WorkflowPatch, session: SessionDep, _caller: Editor
+    workflow_id: uuid.UUID, body: WorkflowUpdate, session: SessionDep, _caller: Editor
 ) -> WorkflowOut:
     """Change a workflow's name, description or owner team. `tools`, when sent, replaces the whole set.
 
     Steps are changed through `/v1/workflows/{id}/steps`.
     """
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.changes()
     return _detail(await workflows.update_workflow(session, workflow_id=workflow_id, changes=changes))
 
 
@@ -187,14 +187,14 @@ async def reorder_workflow_steps(
 
 @router.patch("/workflows/{workflow_id}/steps/{step_id}", response_model=StepOut)
 async def update_workflow_step(
-    workflow_id: uuid.UUID, step_id: uuid.UUID, body: StepPatch, session: SessionDep, _caller: Editor
+    workflow_id: uuid.UUID, step_id: uuid.UUID, body: StepUpdate, session: SessionDep, _caller: Editor
 ) -> StepOut:
     """Change a step; `position` moves it (1..number of steps) and the steps in between shift by one.
 
     Switching the owner from a team to a position (or back) needs the other owner sent as null in the same
     request: a step never has both (422).
     """
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.changes()
     step = await workflows.update_step(session, workflow_id=workflow_id, step_id=step_id, changes=changes)
     return StepOut.model_validate(step)
 

@@ -5,15 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from services.api.deps import Editor, Reader, SessionDep
-from services.api.kpis import kpis, metrics
-from services.api.kpis.schemas import KpiOut, MetricCreate, MetricOut, MetricUpdate
+from services.api.kpis.definitions import service as kpis
+from services.api.kpis.definitions.schemas import KpiOut
+from services.api.metrics import service as metrics
+from services.api.metrics.schemas import MetricCreate, MetricOut, MetricUpdate
 from services.api.pagination import PageDep
-from services.api.problems import problem_responses
+from services.api.problems import V1_ERRORS, problem_responses
 from services.api.schemas import Page
 from shared.metrics.aggregation import Aggregation
 from shared.metrics.models import MetricUnit
 
-router = APIRouter(tags=["metric catalogue"])
+router = APIRouter(prefix="/v1", tags=["metric catalogue"], responses=V1_ERRORS)
 CONFLICT = problem_responses(409)
 
 
@@ -67,7 +69,7 @@ async def update_metric(key: str, body: MetricUpdate, session: SessionDep, _call
     naming the KPIs otherwise: their values and targets assume the current definition). Dropping a
     dimension that a KPI's `dimension_filter` uses is a 409 naming those KPIs.
     """
-    metric, count = await metrics.update_metric(session, key=key, changes=body.model_dump(exclude_unset=True))
+    metric, count = await metrics.update_metric(session, key=key, changes=body.changes())
     return MetricOut.of(metric, count)
 
 

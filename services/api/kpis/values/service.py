@@ -8,8 +8,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select
 
 from services.api.crud import get_or_404
-from services.api.kpis.target_schemas import (
-    TARGET_LIMIT,
+from services.api.kpis.targets.schemas import TARGET_LIMIT
+from services.api.kpis.targets.service import default_pacing
+from services.api.kpis.values.schemas import (
     HistoryPoint,
     KpiProgress,
     KpiValues,
@@ -18,7 +19,6 @@ from services.api.kpis.target_schemas import (
     SuggestedTarget,
     ValuePoint,
 )
-from services.api.kpis.targets import default_pacing
 from services.api.problems import Unprocessable
 from shared.alerts.standing import standings
 from shared.kpis.compute import Window, kpi_values

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Response, status
 
 from services.api.deps import Editor, Reader, SessionDep
 from services.api.pagination import PageDep
-from services.api.plans import budget as service
-from services.api.plans.schemas import (
+from services.api.plans.budgets import service
+from services.api.plans.budgets.schemas import (
     BudgetLineCreate,
     BudgetLineOut,
     BudgetLineUpdate,

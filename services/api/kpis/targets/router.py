@@ -1,22 +1,13 @@
-"""Routes: a KPI's targets, their revisions, the suggested target, and objective progress."""
+"""Routes: a KPI's targets and their revisions."""
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
 from services.api.deps import Editor, Reader, SessionDep
-from services.api.kpis import progress as progress_service
-from services.api.kpis import targets as service
-from services.api.kpis.target_schemas import (
-    KpiValues,
-    ObjectiveProgress,
-    RevisionOut,
-    SuggestedTarget,
-    TargetCreate,
-    TargetOut,
-    TargetUpdate,
-)
+from services.api.kpis.targets import service
+from services.api.kpis.targets.schemas import RevisionOut, TargetCreate, TargetOut, TargetUpdate
 from services.api.pagination import PageDep
 from services.api.problems import problem_responses
 from services.api.schemas import Day, Page
@@ -100,51 +91,3 @@ async def list_revisions(
     """The history of a target's value and thresholds, oldest first: old, new, who, when and why."""
     revisions, cursor = await service.list_revisions(session, kpi_id=kpi_id, target_id=target_id, page=page)
     return Page[RevisionOut](items=[RevisionOut.model_validate(r) for r in revisions], next_cursor=cursor)
-
-
-@router.get("/kpis/{kpi_id}/suggested-target", response_model=SuggestedTarget)
-async def suggested_target(
-    kpi_id: uuid.UUID,
-    session: SessionDep,
-    _: Reader,
-    period: Annotated[str, Query(examples=["2027-Q1"], description="The period to suggest a target for")],
-) -> SuggestedTarget:
-    """A proposed target and thresholds for a period, from the KPI's own history, with the method and the
-    numbers behind it: the least-squares trend over the six trailing periods of the same length (a period
-    without data is a gap, not squeezed out), projected one period ahead, then scaled by the seasonal factor
-    when the same period a year ago is known: its value ÷ the mean of the periods centred on it (a steady
-    trend alone gives 1). Warning and critical lie one and two standard deviations of the history on the
-    worse side; a `target_range` KPI gets a band (`target_value`..`target_high`) and pacing `none`. The
-    levels can be sent back as the target. With fewer than three periods of data, or values too large for a
-    target, `enough_history` is false, the explanation says why and nothing is suggested."""
-    return await progress_service.suggest(session, kpi_id=kpi_id, period_label=period)
-
-
-@router.get("/kpis/{kpi_id}/values", response_model=KpiValues)
-async def kpi_values(
-    kpi_id: uuid.UUID,
-    session: SessionDep,
-    _: Reader,
-    from_: Annotated[Day, Query(alias="from", examples=["2026-11-01"])],
-    to: Annotated[Day, Query(examples=["2026-11-30"])],
-    grain: Annotated[Literal["day", "week", "month"], Query()] = "day",
-) -> KpiValues:
-    """The KPI's series at a grain between two dates (inclusive), from the ingested daily roll-ups.
-
-    Each value aggregates every metric over its bucket first and then applies the formula (a month's CPC is
-    the month's spend ÷ the month's clicks), with the KPI's dimension filter. No data gives null.
-    """
-    return await progress_service.values(session, kpi_id=kpi_id, start=from_, end=to, grain=grain)
-
-
-@router.get("/objectives/{objective_id}/progress", response_model=ObjectiveProgress, tags=["strategy"])
-async def objective_progress(
-    objective_id: uuid.UUID,
-    session: SessionDep,
-    _: Reader,
-    as_of: Annotated[Day | None, Query(description="Default: today (UTC)")] = None,
-) -> ObjectiveProgress:
-    """An objective's progress rolled up from its KPIs: each KPI's attainment against its target for the
-    period containing `as_of` (capped at 100%), weighted by the link's weight. KPIs without a target or data
-    for that date are listed but left out of the mean."""
-    return await progress_service.objective_progress(session, objective_id=objective_id, as_of=as_of)

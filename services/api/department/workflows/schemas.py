@@ -6,7 +6,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, AliasChoices, ConfigDict, Field, StringConstraints, model_validator
 
-from services.api.schemas import Input, Name, Output, Text
+from services.api.schemas import Input, Name, Output, Text, UpdateInput
 from shared.department.models import ToolCategory
 
 _T = "2026-11-28T09:00:00Z"
@@ -139,7 +139,7 @@ class StepCreate(StepFields):
     )
 
 
-class StepPatch(Input):
+class StepUpdate(UpdateInput):
     model_config = ConfigDict(json_schema_extra={"examples": [{"sla_hours": 48, "position": 1}]})
 
     name: Name = None
@@ -223,7 +223,7 @@ class WorkflowCreate(Input):
     )
 
 
-class WorkflowPatch(Input):
+class WorkflowUpdate(UpdateInput):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Campaign launch (v2)", "tools": []}]})
 
     name: Name = None

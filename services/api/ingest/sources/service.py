@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.ingest.schemas import SOURCE_SETTINGS_IN, NoSettingsIn, SourceConfigOut
+from services.api.ingest.sources.schemas import SOURCE_SETTINGS_IN, NoSettingsIn, SourceConfigOut
 from services.api.problems import InvalidSignature, NotFound
 from shared.ingest.adapters import ADAPTERS, SOURCE_SETTINGS, AdapterConfig, config_for, settings_of
 from shared.ingest.models import IngestSourceConfig

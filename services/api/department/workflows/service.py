@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from services.api.crud import apply_changes, get_or_404, require_refs
 from services.api.department.guards import refuse_delete_if_referenced
-from services.api.department.workflow_schemas import MAX_STEPS, StepFields, ToolIn
+from services.api.department.workflows.schemas import MAX_STEPS, StepFields, ToolIn
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound, Unprocessable
 from shared.db.base import utcnow

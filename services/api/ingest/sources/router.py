@@ -5,8 +5,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Response, status
 
 from services.api.deps import Admin, Reader, SessionDep
-from services.api.ingest import sources
-from services.api.ingest.schemas import SigningSecretIn, SigningSecretOut, SourceConfigOut
+from services.api.ingest.sources import service as sources
+from services.api.ingest.sources.schemas import SigningSecretIn, SigningSecretOut, SourceConfigOut
 
 router = APIRouter(prefix="/sources")
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from services.api.crud import apply_changes, get_or_404, require_refs
 from services.api.pagination import PageParams, fetch_page
-from services.api.plans.schemas import (
+from services.api.plans.budgets.schemas import (
     BudgetLineCreate,
     BudgetLineUpdate,
     BudgetPut,
@@ -171,10 +171,7 @@ async def list_lines(session, *, plan_id: uuid.UUID, page: PageParams, channel: 
 
 async def update_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID, body: BudgetLineUpdate) -> BudgetLine:
     """Change a line. Planned amounts respect the total; actual spend can be recorded even on a closed plan."""
-    changes = body.model_dump(exclude_unset=True)
-    for field in ("planned_amount", "actual_amount"):
-        if field in changes and changes[field] is None:
-            raise Unprocessable(f"body.{field}: may not be null", errors=[{"location": f"body.{field}"}])
+    changes = body.changes()
     if set(changes) - {"actual_amount"}:
         ensure_open(await get_or_404(session, Plan, plan_id))
     await _check_line_refs(session, plan_id, changes.get("team_id"), changes.get("campaign_id"))

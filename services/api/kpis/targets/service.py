@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from services.api.crud import get_or_404
-from services.api.kpis.target_schemas import TargetCreate, TargetUpdate
+from services.api.kpis.targets.schemas import TargetCreate, TargetUpdate
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound, Unprocessable
 from shared.alerts.evaluate import reset_target_state
@@ -147,17 +147,8 @@ async def update_target(
 ) -> tuple[Kpi, KpiTarget]:
     """Change a target. A new value or thresholds need a reason and are recorded as a revision."""
     kpi, target = await get_target(session, kpi_id=kpi_id, target_id=target_id)
-    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
-    for field in (
-        "target_value",
-        "threshold_mode",
-        "pacing",
-        "pending_evaluations",
-        "recovery_margin_pct",
-        "no_data_policy",
-    ):
-        if field in changes and changes[field] is None:
-            raise Unprocessable(f"body.{field}: may not be null", errors=[{"location": f"body.{field}"}])
+    changes = body.changes()
+    changes.pop("reason", None)
     revised = {f: v for f, v in changes.items() if f in REVISED_FIELDS and v != getattr(target, f)}
     if revised and not body.reason:
         raise Unprocessable(
