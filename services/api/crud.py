@@ -1,7 +1,7 @@
 """Small helpers every domain's service uses: fetch-or-404, referenced-id checks, delete guards."""
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import func, literal, select, union_all
@@ -27,16 +27,16 @@ async def get_or_404(session: AsyncSession, model: type[T], obj_id: uuid.UUID) -
     return obj
 
 
-async def require_refs(session: AsyncSession, refs: dict[str, tuple[type, uuid.UUID | None]]) -> None:
+async def require_refs(session: AsyncSession, refs: Mapping[str, tuple[type[Any], uuid.UUID | None]]) -> None:
     """Refuse (422, one error per field) ids in a request body that name nothing in this organisation.
 
     `refs` maps a body field to (model, id); None ids are skipped. One query per model named.
     """
-    wanted: dict[type, set[uuid.UUID]] = {}
+    wanted: dict[type[Any], set[uuid.UUID]] = {}
     for model, ref_id in refs.values():
         if ref_id is not None:
             wanted.setdefault(model, set()).add(ref_id)
-    found: dict[type, set[uuid.UUID]] = {}
+    found: dict[type[Any], set[uuid.UUID]] = {}
     for model, ids in wanted.items():
         found[model] = set((await session.scalars(select(model.id).where(model.id.in_(ids)))).all())
     errors = [

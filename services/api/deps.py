@@ -3,7 +3,7 @@
 import hmac
 import math
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -88,7 +88,7 @@ async def authenticate(
     return Principal(key_id=key.id, org_id=key.org_id, role=key.role)
 
 
-def require_role(*roles: Role) -> Callable[..., Principal]:
+def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     allowed = frozenset(roles)
 
     async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:

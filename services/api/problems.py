@@ -2,6 +2,7 @@
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -204,7 +205,7 @@ async def _on_http_exception(_request: Request, exc: StarletteHTTPException) -> 
             title = "Error"
         slug = title.lower().replace(" ", "-")
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem_response(exc.status_code, title, detail, slug, exc.headers)
+    return problem_response(exc.status_code, title, detail, slug, dict(exc.headers) if exc.headers else None)
 
 
 def _location(loc: tuple) -> str:
@@ -265,11 +266,18 @@ async def _on_overflow(_request: Request, exc: OverflowError) -> JSONResponse:
     )
 
 
+# Each handler takes its own exception type; Starlette's signature says Exception, so the table is typed loosely.
+_HANDLERS: list[tuple[type[Exception], Callable[[Request, Any], Awaitable[Response]]]] = [
+    (Problem, _on_problem),
+    (StarletteHTTPException, _on_http_exception),
+    (RequestValidationError, _on_validation_error),
+    (IntegrityError, _on_integrity_error),
+    (DBAPIError, _on_database_error),
+    (DataError, _on_data_error),
+    (OverflowError, _on_overflow),
+]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(Problem, _on_problem)
-    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(IntegrityError, _on_integrity_error)
-    app.add_exception_handler(DBAPIError, _on_database_error)
-    app.add_exception_handler(DataError, _on_data_error)
-    app.add_exception_handler(OverflowError, _on_overflow)
+    for exc_type, handler in _HANDLERS:
+        app.add_exception_handler(exc_type, handler)

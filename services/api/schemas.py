@@ -56,11 +56,16 @@ def _fields_of(schema: Any) -> dict[str, Any]:
     return schema["fields"]
 
 
+# The default of a PATCH field whose type refuses null: left out, the value stays. It is None, typed Any so that
+# `name: Name = OMITTED` type-checks (UpdateInput refuses an explicit null for such a field).
+OMITTED: Any = None
+
+
 class UpdateInput(Input):
     """A PATCH body: every field defaults to None, and only the fields sent change (`changes()`).
 
     An explicit `null` clears a field whose type allows None and is refused for any other (422 naming the field,
-    `null_refused`), before the service runs: `name: Name = None` may be left out but not nulled. `not_null` names
+    `null_refused`), before the service runs: `name: Name = OMITTED` may be left out but not nulled. `not_null` names
     the fields refused alike although typed `X | None`, because the published document already shows them
     nullable; a new field says it with its type instead.
     """

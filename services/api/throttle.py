@@ -92,7 +92,7 @@ class AuthThrottle:
                 "async+" + settings.redis_url,
                 implementation="redispy",
                 key_prefix=settings.auth_throttle_key_prefix,
-                connection_pool=pool,
+                connection_pool=pool,  # type: ignore[arg-type]  # passed through to redis-py, typed as a scalar
             )
         return cls(
             storage,

@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.crud import get_or_404
 from services.api.pagination import PageParams, fetch_page
@@ -53,7 +54,7 @@ async def list_alerts(
     return await fetch_page(session, stmt, Alert.id, page)
 
 
-async def acknowledge(session, *, alert_id: uuid.UUID, key_id: uuid.UUID) -> Alert:
+async def acknowledge(session: AsyncSession, *, alert_id: uuid.UUID, key_id: uuid.UUID) -> Alert:
     """Someone is on it: re-notifications stop; it still resolves by itself when the KPI recovers. A resolved
     alert cannot be acknowledged (409); acknowledging twice is harmless."""
     alert = await get_or_404(session, Alert, alert_id)

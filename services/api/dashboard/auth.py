@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.text import unstorable
 from shared.db.scoping import bind_org
@@ -63,7 +64,7 @@ def _mac(key: bytes, payload: str) -> str:
     return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
 
 
-async def start_session(session, key: bytes, api_key: ApiKey, max_age_s: int) -> str:
+async def start_session(session: AsyncSession, key: bytes, api_key: ApiKey, max_age_s: int) -> str:
     """Record a signed-in browser and return its cookie value (a key's long-expired sessions are cleared)."""
     now = datetime.now(UTC)
     bind_org(session, api_key.org_id)  # the key was found across orgs; from here on, its org only
@@ -95,7 +96,7 @@ def read(key: bytes, cookie: str | None) -> dict | None:
     return claims
 
 
-async def current_viewer(request: Request, session) -> Viewer | None:
+async def current_viewer(request: Request, session: AsyncSession) -> Viewer | None:
     """The signed-in viewer, with the session bound to their organisation; None when not signed in (no cookie,
     a bad signature, an expired or ended session, or a revoked key)."""
     claims = read(request.app.state.session_key, request.cookies.get(SESSION_COOKIE))
@@ -121,7 +122,7 @@ async def current_viewer(request: Request, session) -> Viewer | None:
     return Viewer(key_id=key.id, org_id=org_id, role=key.role, session_id=browser.id)
 
 
-async def end_session(session, viewer: Viewer) -> None:
+async def end_session(session: AsyncSession, viewer: Viewer) -> None:
     """Sign out: the session row is ended, so the cookie is worthless even if a copy survives."""
     await session.execute(
         update(DashboardSession).where(DashboardSession.id == viewer.session_id).values(ended_at=datetime.now(UTC))
@@ -134,7 +135,7 @@ def csrf_for(key: bytes, viewer: Viewer) -> str:
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
-    return bool(expected) and bool(given) and hmac.compare_digest(expected, given)
+    return expected is not None and given is not None and hmac.compare_digest(expected, given)
 
 
 def safe_next(path: str | None) -> str:

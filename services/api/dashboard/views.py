@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.crud import get_or_404
 from services.api.dashboard.charts import Level, budget_bar, line_chart, paced
@@ -103,13 +104,13 @@ def chart_levels(kpi: Kpi, target: KpiTarget, *, with_thresholds: bool) -> list[
     if with_thresholds:
         for name, value in (("warning", t.warning), ("critical", t.critical)):
             levels.append(Level(name, paced(value, target.start_date, target.end_date, linear)))
-        for name, value in (("warning", t.warning_high), ("critical", t.critical_high)):
-            if value is not None:
-                levels.append(Level(name, paced(value, target.start_date, target.end_date, linear)))
+        for name, high in (("warning", t.warning_high), ("critical", t.critical_high)):
+            if high is not None:
+                levels.append(Level(name, paced(high, target.start_date, target.end_date, linear)))
     return levels
 
 
-async def overview(session, *, org_id: uuid.UUID, period: Period, today: date | None = None) -> dict:
+async def overview(session: AsyncSession, *, org_id: uuid.UUID, period: Period, today: date | None = None) -> dict:
     today = today or datetime.now(UTC).date()
     rows = await scorecard_service.scorecard(session, start=period.start, end=period.end)
     pairs = (
@@ -190,7 +191,7 @@ async def overview(session, *, org_id: uuid.UUID, period: Period, today: date | 
     }
 
 
-async def _plan_budget(session, plan: Plan, today: date) -> PlanBudget | None:
+async def _plan_budget(session: AsyncSession, plan: Plan, today: date) -> PlanBudget | None:
     try:
         report = await budget_report(session, plan_id=plan.id, today=today)
     except NotFound:  # a plan without a budget yet
@@ -209,7 +210,7 @@ async def _plan_budget(session, plan: Plan, today: date) -> PlanBudget | None:
     return PlanBudget(plan=plan, report=report, bars=bars, total_bar=total)
 
 
-async def kpi_page(session, *, kpi_id: uuid.UUID, today: date | None = None) -> dict:
+async def kpi_page(session: AsyncSession, *, kpi_id: uuid.UUID, today: date | None = None) -> dict:
     today = today or datetime.now(UTC).date()
     kpi = await get_or_404(session, Kpi, kpi_id)
     targets = (

@@ -29,8 +29,10 @@ def restricting_references(table: str) -> tuple[tuple[InstrumentedAttribute, str
             for column in prop.columns:
                 for fk in column.foreign_keys:
                     blocks = (fk.ondelete or "NO ACTION").upper() in ("RESTRICT", "NO ACTION")
-                    if fk.column.table.name == table and blocks:
-                        found.append((mapper.local_table.name, column.name, getattr(mapper.class_, prop.key)))
+                    if getattr(fk.column.table, "name", None) == table and blocks:
+                        found.append(
+                            (getattr(mapper.local_table, "name", ""), column.name, getattr(mapper.class_, prop.key))
+                        )
     per_table = Counter(referencing for referencing, _, _ in found)
     refs = []
     for referencing, column_name, attribute in sorted(found, key=lambda f: (f[0], f[1])):

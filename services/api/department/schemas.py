@@ -5,6 +5,7 @@ import uuid
 from datetime import datetime
 
 from pydantic import ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from services.api.schemas import Input, Name, Output, Text
 from shared.department.models import StructureType
@@ -34,31 +35,29 @@ class DepartmentPut(Input):
     mission: Text | None = None
 
 
+_DEPARTMENT_EXAMPLE: JsonDict = {
+    "configured": True,
+    "id": "01935c1e-8f4a-7b2c-9d3e-4f5a6b7c8d9e",
+    "name": "Marketing",
+    "structure_type": "channel",
+    "mission": "Grow qualified pipeline 30% a year at a falling cost per lead.",
+    "created_at": "2026-11-28T09:00:00Z",
+    "updated_at": "2026-11-28T09:00:00Z",
+}
+_NOT_CONFIGURED_EXAMPLE: JsonDict = {
+    "configured": False,
+    "id": None,
+    "name": None,
+    "structure_type": None,
+    "mission": None,
+    "created_at": None,
+    "updated_at": None,
+}
+
+
 class DepartmentOut(Output):
     model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "configured": True,
-                    "id": "01935c1e-8f4a-7b2c-9d3e-4f5a6b7c8d9e",
-                    "name": "Marketing",
-                    "structure_type": "channel",
-                    "mission": "Grow qualified pipeline 30% a year at a falling cost per lead.",
-                    "created_at": "2026-11-28T09:00:00Z",
-                    "updated_at": "2026-11-28T09:00:00Z",
-                },
-                {
-                    "configured": False,
-                    "id": None,
-                    "name": None,
-                    "structure_type": None,
-                    "mission": None,
-                    "created_at": None,
-                    "updated_at": None,
-                },
-            ]
-        },
+        from_attributes=True, json_schema_extra={"examples": [_DEPARTMENT_EXAMPLE, _NOT_CONFIGURED_EXAMPLE]}
     )
 
     configured: bool = Field(description="false until the first PUT; then every other field is null")
@@ -103,7 +102,7 @@ class DepartmentOverview(Output):
         json_schema_extra={
             "examples": [
                 {
-                    "department": DepartmentOut.model_config["json_schema_extra"]["examples"][0],
+                    "department": _DEPARTMENT_EXAMPLE,
                     "totals": {
                         "teams": 2,
                         "positions": 3,

@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,7 +61,7 @@ class _Count:
 
 @dataclass
 class _Team:
-    row: object
+    row: Any  # a Row of (id, name, description, parent_id)
     own: _Count
     children: list["_Team"] = field(default_factory=list)
     below: _Count = field(default_factory=_Count)
@@ -94,9 +95,9 @@ def _node_out(node: _Team) -> TeamNode:
 async def overview(session: AsyncSession) -> DepartmentOverview:
     """The department, its team tree with headcounts, and totals; the same four queries for any size."""
     department = await get_department(session)
-    teams = (await session.execute(select(Team.id, Team.name, Team.description, Team.parent_id))).all()
+    rows = (await session.execute(select(Team.id, Team.name, Team.description, Team.parent_id))).all()
     # Sorted here, not in SQL: the same order on every database, whatever its collation.
-    teams.sort(key=lambda t: (t.name.casefold(), t.name, t.id))
+    teams = sorted(rows, key=lambda t: (t.name.casefold(), t.name, t.id))
     per_team = (
         await session.execute(
             select(Position.team_id, func.count(Position.id), func.count(Member.id))

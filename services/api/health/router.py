@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic.json_schema import JsonDict
 
 from services.api.deps import StateDep
 from services.api.health import service
@@ -15,7 +16,7 @@ from shared.telemetry import JOB_REGISTRY
 router = APIRouter(tags=["operations"])
 
 
-_READY_EXAMPLE = {
+_READY_EXAMPLE: JsonDict = {
     "status": "ready",
     "checks": {"database": {"ok": True}, "queue": {"ok": True, "mode": "arq"}},
 }

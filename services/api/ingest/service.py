@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer as defer_column
 
 from services.api.pagination import PageParams, fetch_page
@@ -71,7 +72,7 @@ def in_body(location: str) -> str:
     return f"body{location}" if location.startswith("[") else f"body.{location}"
 
 
-async def validate_points(session, points: list[Point]) -> None:
+async def validate_points(session: AsyncSession, points: list[Point]) -> None:
     """The whole batch is checked before anything is stored: known metrics, sane days, increments only for
     metrics that sum, dimensions the metric allows, dimension sets that fit the store.
 
@@ -193,6 +194,7 @@ async def accept_batch(
         .returning(IngestBatch.id)
     )
     if batch_id is None:  # a concurrent request stored a batch with this key first, and has committed it
+        assert idempotency_key is not None  # only a key conflicts
         earlier = await _replay(session, idempotency_key, fingerprint)
         if earlier is None:
             raise Conflict(f"Idempotency key {idempotency_key!r} is in use by a concurrent request; retry.")
@@ -201,7 +203,7 @@ async def accept_batch(
     return Accepted(batch_id, BatchStatus.pending, True)
 
 
-async def _replay(session, idempotency_key: str, fingerprint: str) -> Accepted | None:
+async def _replay(session: AsyncSession, idempotency_key: str, fingerprint: str) -> Accepted | None:
     """The batch stored earlier under this key if it had the same body; 409 if another; None if none."""
     earlier = (
         await session.execute(
@@ -220,7 +222,7 @@ async def _replay(session, idempotency_key: str, fingerprint: str) -> Accepted |
     return Accepted(earlier.id, earlier.status, False)
 
 
-async def get_batch(session, *, batch_id: uuid.UUID) -> IngestBatch:
+async def get_batch(session: AsyncSession, *, batch_id: uuid.UUID) -> IngestBatch:
     """One batch, without loading its points."""
     batch = await session.scalar(
         select(IngestBatch).where(IngestBatch.id == batch_id).options(defer_column(IngestBatch.points))
@@ -230,7 +232,7 @@ async def get_batch(session, *, batch_id: uuid.UUID) -> IngestBatch:
     return batch
 
 
-async def list_batches(session, *, page: PageParams, status: BatchStatus | None, source: str | None):
+async def list_batches(session: AsyncSession, *, page: PageParams, status: BatchStatus | None, source: str | None):
     """The organisation's batches, oldest first."""
     stmt = select(IngestBatch).options(defer_column(IngestBatch.points))
     if status is not None:

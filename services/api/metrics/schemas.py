@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
-from services.api.schemas import Id, Input, Name, Output, Text, Timestamp, UpdateInput
+from services.api.schemas import OMITTED, Id, Input, Name, Output, Text, Timestamp, UpdateInput
 from shared.metrics.aggregation import Aggregation
 from shared.metrics.models import MetricUnit
 
@@ -81,11 +81,11 @@ class MetricUpdate(UpdateInput):
         json_schema_extra={"examples": [{"name": "Demo requests (web)", "allowed_dimensions": ["channel"]}]}
     )
 
-    name: Name = None
+    name: Name = OMITTED
     description: Text | None = None
-    unit: MetricUnit = None
-    aggregation: Aggregation = None
-    allowed_dimensions: Dimensions = None
+    unit: MetricUnit = OMITTED
+    aggregation: Aggregation = OMITTED
+    allowed_dimensions: Dimensions = OMITTED
 
     _unique_dimensions = field_validator("allowed_dimensions")(lambda v: no_duplicates(v, "dimension"))
 

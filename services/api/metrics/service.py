@@ -38,7 +38,7 @@ async def kpis_reading(session: AsyncSession, key: str) -> list[tuple[uuid.UUID,
         .where(KpiMetric.metric_key == key)
         .order_by(Kpi.id)
     )
-    return [tuple(row) for row in (await session.execute(stmt)).all()]
+    return [(kpi_id, name, dims) for kpi_id, name, dims in (await session.execute(stmt)).all()]
 
 
 def _refused(key: str, why: str, kpis: Sequence[tuple[uuid.UUID, str, Any]], fix: str) -> Conflict:

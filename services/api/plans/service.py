@@ -3,6 +3,7 @@
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.crud import apply_changes, get_or_404, refuse_if_referenced, require_refs
 from services.api.pagination import PageParams, fetch_page
@@ -58,7 +59,7 @@ def _label_agrees(label: str | None, start, end) -> None:
         )
 
 
-async def create_plan(session, *, body: PlanCreate) -> Plan:
+async def create_plan(session: AsyncSession, *, body: PlanCreate) -> Plan:
     """A draft plan for a period: a label and the dates it covers, or the dates of a custom period."""
     _label_agrees(body.period_label, body.start_date, body.end_date)
     plan = Plan(**body.model_dump())
@@ -67,7 +68,9 @@ async def create_plan(session, *, body: PlanCreate) -> Plan:
     return plan
 
 
-async def list_plans(session, *, page: PageParams, status: PlanStatus | None, period_label: str | None, active_on):
+async def list_plans(
+    session: AsyncSession, *, page: PageParams, status: PlanStatus | None, period_label: str | None, active_on
+):
     """The organisation's plans, oldest first, filtered."""
     stmt = select(Plan)
     if status is not None:
@@ -83,12 +86,12 @@ async def list_plans(session, *, page: PageParams, status: PlanStatus | None, pe
     return await fetch_page(session, stmt, Plan.id, page)
 
 
-async def get_plan(session, *, plan_id: uuid.UUID) -> Plan:
+async def get_plan(session: AsyncSession, *, plan_id: uuid.UUID) -> Plan:
     """One plan of the caller's organisation (404 otherwise)."""
     return await get_or_404(session, Plan, plan_id)
 
 
-async def update_plan(session, *, plan_id: uuid.UUID, body: PlanUpdate) -> Plan:
+async def update_plan(session: AsyncSession, *, plan_id: uuid.UUID, body: PlanUpdate) -> Plan:
     """Change a plan's name, description or period; label and dates must agree, campaigns must still fit inside."""
     plan = await get_or_404(session, Plan, plan_id)
     ensure_open(plan)
@@ -122,7 +125,7 @@ async def update_plan(session, *, plan_id: uuid.UUID, body: PlanUpdate) -> Plan:
     return plan
 
 
-async def change_status(session, *, plan_id: uuid.UUID, to: PlanStatus) -> Plan:
+async def change_status(session: AsyncSession, *, plan_id: uuid.UUID, to: PlanStatus) -> Plan:
     """Move a plan one step along draft → approved → active → closed."""
     plan = await get_or_404(session, Plan, plan_id)
     if NEXT_STATUS.get(plan.status) != to:
@@ -134,7 +137,7 @@ async def change_status(session, *, plan_id: uuid.UUID, to: PlanStatus) -> Plan:
     return plan
 
 
-async def delete_plan(session, *, plan_id: uuid.UUID) -> None:
+async def delete_plan(session: AsyncSession, *, plan_id: uuid.UUID) -> None:
     """Delete a draft plan with its campaigns and budget; approved and later plans are kept."""
     plan = await get_or_404(session, Plan, plan_id)
     if plan.status != PlanStatus.draft:
@@ -154,7 +157,7 @@ def _inside_plan(plan: Plan, start, end) -> None:
         )
 
 
-async def _unique_name(session, plan_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None) -> None:
+async def _unique_name(session: AsyncSession, plan_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None) -> None:
     stmt = select(Campaign.id).where(Campaign.plan_id == plan_id, Campaign.name == name)
     if exclude is not None:
         stmt = stmt.where(Campaign.id != exclude)
@@ -162,11 +165,11 @@ async def _unique_name(session, plan_id: uuid.UUID, name: str, exclude: uuid.UUI
         raise Conflict(f"The plan already has a campaign named {name!r}.")
 
 
-async def _check_refs(session, owner_team_id: uuid.UUID | None, objective_id: uuid.UUID | None) -> None:
+async def _check_refs(session: AsyncSession, owner_team_id: uuid.UUID | None, objective_id: uuid.UUID | None) -> None:
     await require_refs(session, {"owner_team_id": (Team, owner_team_id), "objective_id": (Objective, objective_id)})
 
 
-async def create_campaign(session, *, plan_id: uuid.UUID, body: CampaignCreate) -> Campaign:
+async def create_campaign(session: AsyncSession, *, plan_id: uuid.UUID, body: CampaignCreate) -> Campaign:
     """A campaign inside its plan's period."""
     plan = await get_or_404(session, Plan, plan_id)
     ensure_open(plan)
@@ -181,14 +184,16 @@ async def create_campaign(session, *, plan_id: uuid.UUID, body: CampaignCreate) 
     return campaign
 
 
-async def get_campaign(session, *, plan_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
+async def get_campaign(session: AsyncSession, *, plan_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
     campaign = await get_or_404(session, Campaign, campaign_id)
     if campaign.plan_id != plan_id:
         raise NotFound(f"No campaign {campaign_id} in plan {plan_id}.")
     return campaign
 
 
-async def list_campaigns(session, *, plan_id: uuid.UUID, page: PageParams, channel: str | None, team_id, objective_id):
+async def list_campaigns(
+    session: AsyncSession, *, plan_id: uuid.UUID, page: PageParams, channel: str | None, team_id, objective_id
+):
     """A plan's campaigns, oldest first, filtered."""
     await get_or_404(session, Plan, plan_id)
     stmt = select(Campaign).where(Campaign.plan_id == plan_id)
@@ -201,7 +206,9 @@ async def list_campaigns(session, *, plan_id: uuid.UUID, page: PageParams, chann
     return await fetch_page(session, stmt, Campaign.id, page)
 
 
-async def update_campaign(session, *, plan_id: uuid.UUID, campaign_id: uuid.UUID, body: CampaignUpdate) -> Campaign:
+async def update_campaign(
+    session: AsyncSession, *, plan_id: uuid.UUID, campaign_id: uuid.UUID, body: CampaignUpdate
+) -> Campaign:
     """Change a campaign; it must stay inside its plan's period."""
     campaign = await get_campaign(session, plan_id=plan_id, campaign_id=campaign_id)
     plan = await get_or_404(session, Plan, plan_id)
@@ -227,7 +234,7 @@ async def update_campaign(session, *, plan_id: uuid.UUID, campaign_id: uuid.UUID
     return campaign
 
 
-async def delete_campaign(session, *, plan_id: uuid.UUID, campaign_id: uuid.UUID) -> None:
+async def delete_campaign(session: AsyncSession, *, plan_id: uuid.UUID, campaign_id: uuid.UUID) -> None:
     """Delete a campaign that no budget line points to."""
     campaign = await get_campaign(session, plan_id=plan_id, campaign_id=campaign_id)
     ensure_open(await get_or_404(session, Plan, plan_id))

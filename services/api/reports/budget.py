@@ -4,6 +4,8 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.api.crud import get_or_404
 from services.api.plans.budgets import service as budget_service
 from services.api.reports.schemas import BudgetReportOut
@@ -13,7 +15,7 @@ from shared.plans.models import Plan
 SHARE = Decimal("0.0001")
 
 
-async def budget_report(session, *, plan_id: uuid.UUID, today: date | None = None) -> BudgetReportOut:
+async def budget_report(session: AsyncSession, *, plan_id: uuid.UUID, today: date | None = None) -> BudgetReportOut:
     """Planned vs actual per line, channel and in total, and pacing: the share of the budget spent against the
     share of the plan's period elapsed (above 0: spending ahead of time)."""
     plan = await get_or_404(session, Plan, plan_id)

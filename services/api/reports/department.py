@@ -9,6 +9,7 @@ severity (2), KPIs by status (1).
 from datetime import UTC, date, datetime
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.department import service as department_service
 from services.api.kpis.values.service import objectives_progress
@@ -31,7 +32,7 @@ OPEN_ALERTS_SHOWN = 100
 UNRESOLVED = (AlertStatus.open, AlertStatus.acknowledged)
 
 
-async def department_report(session, *, as_of: date | None = None) -> DepartmentReport:
+async def department_report(session: AsyncSession, *, as_of: date | None = None) -> DepartmentReport:
     """The whole department on one page, with KPI progress for the period containing as_of (default today)."""
     as_of = as_of or datetime.now(UTC).date()
     overview = await department_service.overview(session)
@@ -75,7 +76,7 @@ async def department_report(session, *, as_of: date | None = None) -> Department
     )
 
 
-async def _open_alerts(session) -> tuple[list[ReportAlert], dict[str, int]]:
+async def _open_alerts(session: AsyncSession) -> tuple[list[ReportAlert], dict[str, int]]:
     """The newest OPEN_ALERTS_SHOWN unresolved alerts with their KPI's name, and all of them by severity."""
     rows = (
         await session.execute(
@@ -111,7 +112,7 @@ async def _open_alerts(session) -> tuple[list[ReportAlert], dict[str, int]]:
     return alerts, {s.value: counts.get(s, 0) for s in Severity}
 
 
-async def _kpis_by_status(session, as_of: date) -> dict[str, int]:
+async def _kpis_by_status(session: AsyncSession, as_of: date) -> dict[str, int]:
     """Every KPI by the confirmed status of its target for the period containing as_of, in one grouped query."""
     rows = (
         await session.execute(

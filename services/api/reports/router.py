@@ -2,7 +2,7 @@
 `csv_export.py`)."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
@@ -25,7 +25,9 @@ from shared.kpis.evaluation import Status
 from shared.kpis.models import KpiCategory
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=V1_ERRORS)
-CSV_RESPONSE = {200: {"content": {"text/csv": {}}, "description": "With `Accept: text/csv`"}}
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "With `Accept: text/csv`"}
+}
 
 
 @router.get("/scorecard", response_model=Scorecard, responses=CSV_RESPONSE)

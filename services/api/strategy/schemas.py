@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
+from pydantic.json_schema import JsonDict, JsonValue
 
 from services.api.schemas import Day, Input, Name, Output, Text, UpdateInput, check_date_order
 from shared.numbers import plain_number
@@ -161,7 +162,7 @@ class CheckOut(Output):
     reason: str = Field(examples=["needs +33% vs baseline in 12 months, within the 50%/year we call typical"])
 
 
-_SMART_EXAMPLE = {
+_SMART_EXAMPLE: JsonDict = {
     "specific": {"verdict": "pass", "reason": "10 words naming a concrete outcome"},
     "measurable": {
         "verdict": "warn",
@@ -200,7 +201,7 @@ class KpiLinkOut(Output):
     )
 
 
-_KPI_LINKS_EXAMPLE = [
+_KPI_LINKS_EXAMPLE: list[JsonValue] = [
     {"kpi_id": "01936f6e-5a6e-7f71-b283-9e0f1a2b3c4d", "name": "Returning-customer orders", "weight": "1"}
 ]
 

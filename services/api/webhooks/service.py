@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.crud import apply_changes, get_or_404, require_refs
 from services.api.pagination import PageParams, encode_cursor, fetch_page
@@ -11,6 +12,7 @@ from services.api.problems import Conflict, Unprocessable
 from services.api.webhooks.schemas import EndpointCreate, EndpointUpdate
 from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.kpis.models import Kpi
+from shared.settings import Settings
 from shared.webhooks.events import delivery_job_id
 from shared.webhooks.models import (
     DeliveryStatus,
@@ -24,14 +26,14 @@ from shared.webhooks.signing import generate_secret
 from shared.webhooks.ssrf import UnsafeUrl, check_url
 
 
-async def _safe_url(url: str, settings) -> None:
+async def _safe_url(url: str, settings: Settings) -> None:
     try:
         await check_url(url, settings.webhook_allowed_cidrs)
     except UnsafeUrl as exc:
         raise Unprocessable(f"body.url: {exc}", errors=[{"location": "body.url", "message": str(exc)}]) from exc
 
 
-async def _own_kpis(session, kpi_ids: list[uuid.UUID]) -> None:
+async def _own_kpis(session: AsyncSession, kpi_ids: list[uuid.UUID]) -> None:
     """Refuse (422, one error per id) a KPI filter naming no KPI of this organisation: an id nobody has and another
     organisation's are answered alike."""
     await require_refs(session, {f"kpi_ids.{i}": (Kpi, kpi_id) for i, kpi_id in enumerate(kpi_ids)})
@@ -41,7 +43,7 @@ def _plain(values) -> list[str]:
     return [getattr(v, "value", str(v)) for v in values]
 
 
-async def create_endpoint(session, *, body: EndpointCreate, settings) -> WebhookEndpoint:
+async def create_endpoint(session: AsyncSession, *, body: EndpointCreate, settings: Settings) -> WebhookEndpoint:
     """A new endpoint with a fresh `whsec_` secret; its URL must not point inside (SSRF guard)."""
     await _safe_url(body.url, settings)
     await _own_kpis(session, body.kpi_ids)
@@ -59,19 +61,21 @@ async def create_endpoint(session, *, body: EndpointCreate, settings) -> Webhook
     return endpoint
 
 
-async def list_endpoints(session, *, page: PageParams, enabled: bool | None):
+async def list_endpoints(session: AsyncSession, *, page: PageParams, enabled: bool | None):
     stmt = select(WebhookEndpoint)
     if enabled is not None:
         stmt = stmt.where(WebhookEndpoint.enabled.is_(enabled))
     return await fetch_page(session, stmt, WebhookEndpoint.id, page)
 
 
-async def get_endpoint(session, *, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+async def get_endpoint(session: AsyncSession, *, endpoint_id: uuid.UUID) -> WebhookEndpoint:
     """One endpoint of the caller's organisation (404 otherwise)."""
     return await get_or_404(session, WebhookEndpoint, endpoint_id)
 
 
-async def update_endpoint(session, *, endpoint_id: uuid.UUID, body: EndpointUpdate, settings) -> WebhookEndpoint:
+async def update_endpoint(
+    session: AsyncSession, *, endpoint_id: uuid.UUID, body: EndpointUpdate, settings: Settings
+) -> WebhookEndpoint:
     """Change an endpoint; enabling it again clears why it was disabled."""
     endpoint = await get_or_404(session, WebhookEndpoint, endpoint_id)
     changes = body.changes()
@@ -89,12 +93,12 @@ async def update_endpoint(session, *, endpoint_id: uuid.UUID, body: EndpointUpda
     return endpoint
 
 
-async def delete_endpoint(session, *, endpoint_id: uuid.UUID) -> None:
+async def delete_endpoint(session: AsyncSession, *, endpoint_id: uuid.UUID) -> None:
     """Delete an endpoint; its deliveries and their log go with it."""
     await session.delete(await get_or_404(session, WebhookEndpoint, endpoint_id))
 
 
-async def rotate_secret(session, *, endpoint_id: uuid.UUID, settings) -> WebhookEndpoint:
+async def rotate_secret(session: AsyncSession, *, endpoint_id: uuid.UUID, settings: Settings) -> WebhookEndpoint:
     """A new secret; the old one keeps signing (both signatures are sent) for the overlap period."""
     endpoint = await get_or_404(session, WebhookEndpoint, endpoint_id)
     endpoint.previous_secret = endpoint.secret
@@ -104,7 +108,7 @@ async def rotate_secret(session, *, endpoint_id: uuid.UUID, settings) -> Webhook
     return endpoint
 
 
-async def list_attempts(session, *, endpoint_id: uuid.UUID, page: PageParams, event_type: str | None):
+async def list_attempts(session: AsyncSession, *, endpoint_id: uuid.UUID, page: PageParams, event_type: str | None):
     """The endpoint's delivery log: every attempt, oldest first, with its delivery and event (one query)."""
     await get_or_404(session, WebhookEndpoint, endpoint_id)
     stmt = (
@@ -124,7 +128,9 @@ async def list_attempts(session, *, endpoint_id: uuid.UUID, page: PageParams, ev
     return rows, None
 
 
-async def list_operator_events(session, *, page: PageParams, kind: str | None, endpoint_id: uuid.UUID | None):
+async def list_operator_events(
+    session: AsyncSession, *, page: PageParams, kind: str | None, endpoint_id: uuid.UUID | None
+):
     """The organisation's operator events, oldest first."""
     stmt = select(OperatorEvent)
     if kind is not None:
@@ -134,7 +140,7 @@ async def list_operator_events(session, *, page: PageParams, kind: str | None, e
     return await fetch_page(session, stmt, OperatorEvent.id, page)
 
 
-async def replay(session, *, delivery_id: uuid.UUID) -> WebhookDelivery:
+async def replay(session: AsyncSession, *, delivery_id: uuid.UUID) -> WebhookDelivery:
     """Send a delivery again now, with the same webhook-id (a manual attempt).
 
     The job is for the next attempt number: if a scheduled retry is waiting, whichever of the two runs first

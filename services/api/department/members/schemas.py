@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field
 
-from services.api.schemas import Input, Name, Output, UpdateInput
+from services.api.schemas import OMITTED, Input, Name, Output, UpdateInput
 from shared.department.models import Member
 
 _T = "2026-11-28T09:00:00Z"
@@ -51,8 +51,8 @@ class MemberCreate(Input):
 class MemberUpdate(UpdateInput):
     model_config = ConfigDict(json_schema_extra={"examples": [{"position_id": None}]})
 
-    name: Name = None
-    email: Email = None
+    name: Name = OMITTED
+    email: Email = OMITTED
     position_id: uuid.UUID | None = Field(default=None, description="null leaves the member without a position")
 
 

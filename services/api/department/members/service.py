@@ -40,10 +40,10 @@ async def _refuse_taken(
         if owner is not None:
             raise Conflict(f"Member {owner} already has the email {email}.", conflicting_member_id=str(owner))
     if position_id is not None:
-        stmt = select(Member.id, Member.name).where(Member.position_id == position_id)
+        held = select(Member.id, Member.name).where(Member.position_id == position_id)
         if other_than is not None:
-            stmt = stmt.where(Member.id != other_than)
-        holder = (await session.execute(stmt)).first()
+            held = held.where(Member.id != other_than)
+        holder = (await session.execute(held)).first()
         if holder is not None:
             raise Conflict(
                 f"Position {position_id} is already held by member {holder.name!r} ({holder.id}); unassign them first.",

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, computed_field
 
-from services.api.schemas import Day, Input, Name, Output, UpdateInput
+from services.api.schemas import OMITTED, Day, Input, Name, Output, UpdateInput
 from shared.department.models import PositionLevel
 
 _T = "2026-11-28T09:00:00Z"
@@ -44,10 +44,10 @@ class PositionCreate(Input):
 class PositionUpdate(UpdateInput):
     model_config = ConfigDict(json_schema_extra={"examples": [{"level": "lead", "target_hire_date": None}]})
 
-    title: Name = None
-    team_id: uuid.UUID = None
+    title: Name = OMITTED
+    team_id: uuid.UUID = OMITTED
     level: PositionLevel | None = None
-    responsibilities: Responsibilities = None
+    responsibilities: Responsibilities = OMITTED
     target_hire_date: Day | None = None
 
 
@@ -87,7 +87,7 @@ class PositionOut(Output):
     created_at: datetime
     updated_at: datetime
 
-    @computed_field(description="filled when a member holds the position, open otherwise")
+    @computed_field(description="filled when a member holds the position, open otherwise")  # type: ignore[prop-decorator]
     @property
     def status(self) -> PositionStatus:
         return "filled" if self.holder is not None else "open"

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import ConfigDict, Field
 
-from services.api.schemas import Input, Name, Output, Text, UpdateInput
+from services.api.schemas import OMITTED, Input, Name, Output, Text, UpdateInput
 
 _T = "2026-11-28T09:00:00Z"
 
@@ -25,7 +25,7 @@ class TeamCreate(Input):
 class TeamUpdate(UpdateInput):
     model_config = ConfigDict(json_schema_extra={"examples": [{"parent_id": "01935c1e-8f4a-7b2c-9d3e-4f5a6b7c8d9e"}]})
 
-    name: Name = None
+    name: Name = OMITTED
     description: Text | None = None
     parent_id: uuid.UUID | None = Field(
         default=None, description="Move the team (with its subteams); null makes it top-level"

@@ -5,13 +5,14 @@ from datetime import datetime
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, AliasChoices, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.json_schema import JsonDict
 
-from services.api.schemas import Input, Name, Output, Text, UpdateInput
+from services.api.schemas import OMITTED, Input, Name, Output, Text, UpdateInput
 from shared.department.models import ToolCategory
 
 _T = "2026-11-28T09:00:00Z"
 _WORKFLOW = "01935c1e-0000-7000-8000-000000000030"
-_STEP_EXAMPLE = {
+_STEP_EXAMPLE: JsonDict = {
     "id": "01935c1e-0000-7000-8000-000000000031",
     "workflow_id": _WORKFLOW,
     "position": 1,
@@ -24,7 +25,7 @@ _STEP_EXAMPLE = {
     "created_at": _T,
     "updated_at": _T,
 }
-_WORKFLOW_EXAMPLE = {
+_WORKFLOW_EXAMPLE: JsonDict = {
     "id": _WORKFLOW,
     "name": "Campaign launch",
     "description": "From brief to live ads",
@@ -142,13 +143,13 @@ class StepCreate(StepFields):
 class StepUpdate(UpdateInput):
     model_config = ConfigDict(json_schema_extra={"examples": [{"sla_hours": 48, "position": 1}]})
 
-    name: Name = None
+    name: Name = OMITTED
     description: Text | None = None
     owner_position_id: uuid.UUID | None = None
     owner_team_id: uuid.UUID | None = None
     expected_duration_hours: Hours | None = None
     sla_hours: Hours | None = None
-    position: int = Field(default=None, ge=1, description="Move the step to this place (1..number of steps)")
+    position: int = Field(default=OMITTED, ge=1, description="Move the step to this place (1..number of steps)")
 
     @model_validator(mode="after")
     def _owners(self) -> Self:
@@ -226,10 +227,10 @@ class WorkflowCreate(Input):
 class WorkflowUpdate(UpdateInput):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Campaign launch (v2)", "tools": []}]})
 
-    name: Name = None
+    name: Name = OMITTED
     description: Text | None = None
-    owner_team_id: uuid.UUID = None
-    tools: Tools = None
+    owner_team_id: uuid.UUID = OMITTED
+    tools: Tools = OMITTED
 
 
 class WorkflowToolsPut(Input):

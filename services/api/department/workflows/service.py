@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import CursorResult, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -46,7 +46,7 @@ async def _lock_workflow(session: AsyncSession, workflow_id: uuid.UUID) -> Workf
     row locks and reads outside a transaction until the first write), takes the database's write lock
     before the steps are read, so a concurrent edit waits and then reads the committed positions.
     """
-    touched = await session.execute(
+    touched: CursorResult[Any] = await session.execute(  # type: ignore[assignment]  # an UPDATE's result
         update(Workflow)
         .where(Workflow.id == workflow_id)
         .values(updated_at=utcnow())

@@ -5,9 +5,10 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
+from pydantic.json_schema import JsonDict
 
 from services.api.metrics.schemas import DimensionKey, no_duplicates
-from services.api.schemas import Id, Input, Name, Output, Text, Timestamp, UpdateInput
+from services.api.schemas import OMITTED, Id, Input, Name, Output, Text, Timestamp, UpdateInput
 from shared.kpis.evaluation import Direction, Pacing
 from shared.kpis.models import Frequency, KpiCategory, KpiKind
 from shared.metrics.models import MetricUnit
@@ -76,7 +77,7 @@ def _unique_objectives(links: list[ObjectiveLink] | None) -> list[ObjectiveLink]
     return links
 
 
-_KPI_EXAMPLE = {
+_KPI_EXAMPLE: JsonDict = {
     "name": "CPC Meta",
     "description": "What a click from Meta ads costs",
     "category": "output",
@@ -117,19 +118,19 @@ class KpiUpdate(UpdateInput):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"formula": "spend / clicks * 1000", "objectives": []}]})
 
-    name: Name = None
+    name: Name = OMITTED
     description: Text | None = None
-    category: KpiCategory = None
-    kind: KpiKind = None
-    formula: FormulaText = None
-    unit: MetricUnit = None
+    category: KpiCategory = OMITTED
+    kind: KpiKind = OMITTED
+    formula: FormulaText = OMITTED
+    unit: MetricUnit = OMITTED
     display_format: DisplayFormat | None = None
-    direction: Direction = None
-    frequency: Frequency = None
-    dimension_filter: DimensionFilter = None
+    direction: Direction = OMITTED
+    frequency: Frequency = OMITTED
+    dimension_filter: DimensionFilter = OMITTED
     owner_team_id: uuid.UUID | None = None
     owner_member_id: uuid.UUID | None = None
-    objectives: ObjectiveLinks = None
+    objectives: ObjectiveLinks = OMITTED
 
     _unique = field_validator("objectives")(_unique_objectives)
 

@@ -51,12 +51,12 @@ async def _views(session: AsyncSession, kpis: Sequence[Kpi]) -> list[KpiView]:
     for kpi_id, key in rows:
         metrics.setdefault(kpi_id, []).append(key)
     links: dict[uuid.UUID, list[tuple[uuid.UUID, Decimal]]] = {}
-    rows = await session.execute(
+    weights = await session.execute(
         select(ObjectiveKpi.kpi_id, ObjectiveKpi.objective_id, ObjectiveKpi.weight)
         .where(ObjectiveKpi.kpi_id.in_(ids))
         .order_by(ObjectiveKpi.objective_id)
     )
-    for kpi_id, objective_id, weight in rows:
+    for kpi_id, objective_id, weight in weights:
         links.setdefault(kpi_id, []).append((objective_id, weight))
     return [KpiView(k, metrics.get(k.id, []), links.get(k.id, [])) for k in kpis]
 

@@ -11,15 +11,15 @@ from services.api.kpis.targets.schemas import RevisionOut, TargetCreate, TargetO
 from services.api.pagination import PageDep
 from services.api.problems import problem_responses
 from services.api.schemas import Day, Page
-from shared.kpis.models import PeriodKind
+from shared.kpis.models import Kpi, KpiTarget, PeriodKind
 
 router = APIRouter(tags=["KPI targets"])
 CONFLICT = problem_responses(409)
 
 
-def _out(kpi, target) -> TargetOut:
+def _out(kpi: Kpi, target: KpiTarget) -> TargetOut:
     fields = {name: getattr(target, name) for name in TargetOut.model_fields if name != "resolved"}
-    return TargetOut(**fields, resolved=service.resolved_levels(kpi, target))
+    return TargetOut.model_validate({**fields, "resolved": service.resolved_levels(kpi, target)})
 
 
 @router.post(

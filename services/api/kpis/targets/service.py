@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.crud import get_or_404
 from services.api.kpis.targets.schemas import TargetCreate, TargetUpdate
@@ -44,7 +45,7 @@ def _check_levels(kpi: Kpi, target: KpiTarget) -> None:
         )
 
 
-async def default_pacing(session, kpi: Kpi) -> Pacing:
+async def default_pacing(session: AsyncSession, kpi: Kpi) -> Pacing:
     """Linear for a KPI that is one summed metric (cumulative: spend, leads); none for ratios and scores, and
     for every target range (a band is not cumulative: `validate_target` refuses it paced linearly)."""
     if kpi.direction == Direction.target_range:
@@ -57,7 +58,9 @@ async def default_pacing(session, kpi: Kpi) -> Pacing:
     return Pacing.linear if aggregation == "sum" else Pacing.none
 
 
-async def _lock_kpi_and_refuse_overlap(session, kpi: Kpi, start: date, end: date, exclude: uuid.UUID | None) -> None:
+async def _lock_kpi_and_refuse_overlap(
+    session: AsyncSession, kpi: Kpi, start: date, end: date, exclude: uuid.UUID | None
+) -> None:
     """Serialise target changes of one KPI (row lock via UPDATE), then refuse a period that overlaps another."""
     await session.execute(
         update(Kpi).where(Kpi.id == kpi.id).values(version=Kpi.version + 1),
@@ -76,7 +79,7 @@ async def _lock_kpi_and_refuse_overlap(session, kpi: Kpi, start: date, end: date
         )
 
 
-async def create_target(session, *, kpi_id: uuid.UUID, body: TargetCreate) -> tuple[Kpi, KpiTarget]:
+async def create_target(session: AsyncSession, *, kpi_id: uuid.UUID, body: TargetCreate) -> tuple[Kpi, KpiTarget]:
     """A target for a period of the KPI, with levels valid for its direction and no overlap."""
     kpi = await get_or_404(session, Kpi, kpi_id)
     fields = body.model_dump(exclude={"period"})
@@ -94,7 +97,7 @@ async def create_target(session, *, kpi_id: uuid.UUID, body: TargetCreate) -> tu
     return kpi, target
 
 
-def _queue_evaluation(session, kpi: Kpi, target: KpiTarget) -> None:
+def _queue_evaluation(session: AsyncSession, kpi: Kpi, target: KpiTarget) -> None:
     """The KPI evaluated again from the target's start, after the commit."""
     EVALUATE_KPIS.defer(
         session,
@@ -105,7 +108,7 @@ def _queue_evaluation(session, kpi: Kpi, target: KpiTarget) -> None:
     )
 
 
-async def _evaluate_if_measured(session, kpi: Kpi, target: KpiTarget) -> None:
+async def _evaluate_if_measured(session: AsyncSession, kpi: Kpi, target: KpiTarget) -> None:
     """Ask for the new target's first evaluation after the commit when its period has started and already
     has a value: data ingested before the target (or a period that has ended, which no cron re-evaluates) is
     judged at once. Without data there is nothing to judge yet: the first ingested data evaluates it (and
@@ -118,7 +121,7 @@ async def _evaluate_if_measured(session, kpi: Kpi, target: KpiTarget) -> None:
     _queue_evaluation(session, kpi, target)
 
 
-async def get_target(session, *, kpi_id: uuid.UUID, target_id: uuid.UUID) -> tuple[Kpi, KpiTarget]:
+async def get_target(session: AsyncSession, *, kpi_id: uuid.UUID, target_id: uuid.UUID) -> tuple[Kpi, KpiTarget]:
     kpi = await get_or_404(session, Kpi, kpi_id)
     target = await get_or_404(session, KpiTarget, target_id)
     if target.kpi_id != kpi.id:
@@ -126,7 +129,9 @@ async def get_target(session, *, kpi_id: uuid.UUID, target_id: uuid.UUID) -> tup
     return kpi, target
 
 
-async def list_targets(session, *, kpi_id: uuid.UUID, page: PageParams, active_on: date | None, period_kind):
+async def list_targets(
+    session: AsyncSession, *, kpi_id: uuid.UUID, page: PageParams, active_on: date | None, period_kind
+):
     """The KPI's targets, oldest first."""
     kpi = await get_or_404(session, Kpi, kpi_id)
     stmt = select(KpiTarget).where(KpiTarget.kpi_id == kpi.id)
@@ -176,21 +181,21 @@ async def update_target(
     return kpi, target
 
 
-async def delete_target(session, *, kpi_id: uuid.UUID, target_id: uuid.UUID) -> None:
+async def delete_target(session: AsyncSession, *, kpi_id: uuid.UUID, target_id: uuid.UUID) -> None:
     """Delete a target and its revisions."""
     _, target = await get_target(session, kpi_id=kpi_id, target_id=target_id)
     await session.delete(target)
     await session.flush()
 
 
-async def list_revisions(session, *, kpi_id: uuid.UUID, target_id: uuid.UUID, page: PageParams):
+async def list_revisions(session: AsyncSession, *, kpi_id: uuid.UUID, target_id: uuid.UUID, page: PageParams):
     """A target's revisions, oldest first."""
     await get_target(session, kpi_id=kpi_id, target_id=target_id)
     stmt = select(KpiTargetRevision).where(KpiTargetRevision.target_id == target_id)
     return await fetch_page(session, stmt, KpiTargetRevision.id, page)
 
 
-async def kpi_value_between(session, kpi: Kpi, start: date, end: date) -> Decimal | None:
+async def kpi_value_between(session: AsyncSession, kpi: Kpi, start: date, end: date) -> Decimal | None:
     window = Window(kpi.id, start, end)
     return (await kpi_values(session, [kpi], [window]))[window]
 

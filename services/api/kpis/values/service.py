@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.crud import get_or_404
 from services.api.kpis.targets.schemas import TARGET_LIMIT
@@ -55,7 +56,7 @@ def _usable(value: Decimal | None) -> bool:
     return value is not None and value.is_finite() and abs(value) < TARGET_LIMIT
 
 
-async def suggest(session, *, kpi_id: uuid.UUID, period_label: str) -> SuggestedTarget:
+async def suggest(session: AsyncSession, *, kpi_id: uuid.UUID, period_label: str) -> SuggestedTarget:
     """A target for the period from the KPI's trailing periods (and the same period last year, if known)."""
     kpi = await get_or_404(session, Kpi, kpi_id)
     try:
@@ -139,7 +140,9 @@ def _plain(value):
     return value
 
 
-async def objective_progress(session, *, objective_id: uuid.UUID, as_of: date | None) -> ObjectiveProgress:
+async def objective_progress(
+    session: AsyncSession, *, objective_id: uuid.UUID, as_of: date | None
+) -> ObjectiveProgress:
     """Weighted mean of the linked KPIs' attainment (each capped at 100%) for the period containing as_of."""
     objective = await get_or_404(session, Objective, objective_id)
     return (await objectives_progress(session, objective_ids=[objective.id], as_of=as_of))[objective.id]
@@ -212,7 +215,7 @@ async def objectives_progress(
 MAX_BUCKETS = 1000
 
 
-async def values(session, *, kpi_id: uuid.UUID, start: date, end: date, grain: str) -> KpiValues:
+async def values(session: AsyncSession, *, kpi_id: uuid.UUID, start: date, end: date, grain: str) -> KpiValues:
     """The KPI per day, ISO week or month between two dates (two queries whatever the number of buckets)."""
     kpi = await get_or_404(session, Kpi, kpi_id)
     if end < start:

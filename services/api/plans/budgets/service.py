@@ -6,6 +6,7 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.crud import apply_changes, get_or_404, require_refs
 from services.api.pagination import PageParams, fetch_page
@@ -35,7 +36,7 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(CENT))
 
 
-async def get_budget(session, *, plan_id: uuid.UUID) -> Budget:
+async def get_budget(session: AsyncSession, *, plan_id: uuid.UUID) -> Budget:
     await get_or_404(session, Plan, plan_id)
     budget = await session.scalar(select(Budget).where(Budget.plan_id == plan_id))
     if budget is None:
@@ -43,7 +44,7 @@ async def get_budget(session, *, plan_id: uuid.UUID) -> Budget:
     return budget
 
 
-async def lock_budget(session, budget: Budget) -> None:
+async def lock_budget(session: AsyncSession, budget: Budget) -> None:
     """Serialise every change to this budget's lines: the UPDATE takes the row lock on Postgres (and the
     write lock on SQLite) before the sum is read, so two requests cannot both see room for their line."""
     await session.execute(
@@ -53,11 +54,11 @@ async def lock_budget(session, budget: Budget) -> None:
     await session.refresh(budget)  # the total as of the lock, not as first read
 
 
-async def allocated(session, budget_id: uuid.UUID) -> Decimal:
+async def allocated(session: AsyncSession, budget_id: uuid.UUID) -> Decimal:
     total = await session.scalar(
         select(func.coalesce(func.sum(BudgetLine.planned_amount), 0)).where(BudgetLine.budget_id == budget_id)
     )
-    return Decimal(total).quantize(CENT)
+    return Decimal(total or 0).quantize(CENT)
 
 
 def _refuse_overshoot(budget: Budget, allocated_after: Decimal) -> None:
@@ -72,7 +73,7 @@ def _refuse_overshoot(budget: Budget, allocated_after: Decimal) -> None:
         )
 
 
-async def budget_summary(session, budget: Budget) -> dict:
+async def budget_summary(session: AsyncSession, budget: Budget) -> dict:
     spent = await allocated(session, budget.id)
     return {
         "id": budget.id,
@@ -85,7 +86,7 @@ async def budget_summary(session, budget: Budget) -> dict:
     }
 
 
-async def put_budget(session, *, plan_id: uuid.UUID, body: BudgetPut) -> Budget:
+async def put_budget(session: AsyncSession, *, plan_id: uuid.UUID, body: BudgetPut) -> Budget:
     """Set the plan's budget total and currency; the total may not drop below what is allocated."""
     plan = await get_or_404(session, Plan, plan_id)
     ensure_open(plan)
@@ -111,7 +112,7 @@ async def put_budget(session, *, plan_id: uuid.UUID, body: BudgetPut) -> Budget:
     return budget
 
 
-async def _check_line_refs(session, plan_id: uuid.UUID, team_id, campaign_id) -> None:
+async def _check_line_refs(session: AsyncSession, plan_id: uuid.UUID, team_id, campaign_id) -> None:
     await require_refs(session, {"team_id": (Team, team_id), "campaign_id": (Campaign, campaign_id)})
     if campaign_id is not None:
         campaign_plan = await session.scalar(select(Campaign.plan_id).where(Campaign.id == campaign_id))
@@ -122,7 +123,7 @@ async def _check_line_refs(session, plan_id: uuid.UUID, team_id, campaign_id) ->
             )
 
 
-async def add_line(session, *, plan_id: uuid.UUID, body: BudgetLineCreate) -> BudgetLine:
+async def add_line(session: AsyncSession, *, plan_id: uuid.UUID, body: BudgetLineCreate) -> BudgetLine:
     """Allocate part of the budget; refused (409, with the overshoot) past the total."""
     budget = await get_budget(session, plan_id=plan_id)
     ensure_open(await get_or_404(session, Plan, plan_id))
@@ -135,12 +136,12 @@ async def add_line(session, *, plan_id: uuid.UUID, body: BudgetLineCreate) -> Bu
     return line
 
 
-async def _spent(session, plan_id: uuid.UUID, line: BudgetLine) -> Decimal:
+async def _spent(session: AsyncSession, plan_id: uuid.UUID, line: BudgetLine) -> Decimal:
     """A line's actual spend as the report counts it: entered by hand plus the ingested `spend` metric."""
     return line.actual_amount + (await ingested_by_line(session, plan_id=plan_id, lines=[line]))[line.id]
 
 
-async def _locked_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID) -> tuple[Budget, BudgetLine]:
+async def _locked_line(session: AsyncSession, *, plan_id: uuid.UUID, line_id: uuid.UUID) -> tuple[Budget, BudgetLine]:
     """Take the budget's lock, then read the line as it is now: a change that committed while this request
     waited for the lock (a reallocation, recorded spend) is what the checks below must see, not the line as
     it was before. Every change to a line goes through here."""
@@ -156,7 +157,9 @@ async def _locked_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID) -> tu
     return budget, line
 
 
-async def list_lines(session, *, plan_id: uuid.UUID, page: PageParams, channel: str | None, team_id, campaign_id):
+async def list_lines(
+    session: AsyncSession, *, plan_id: uuid.UUID, page: PageParams, channel: str | None, team_id, campaign_id
+):
     """The budget's lines, oldest first, filtered."""
     budget = await get_budget(session, plan_id=plan_id)
     stmt = select(BudgetLine).where(BudgetLine.budget_id == budget.id)
@@ -169,7 +172,9 @@ async def list_lines(session, *, plan_id: uuid.UUID, page: PageParams, channel: 
     return await fetch_page(session, stmt, BudgetLine.id, page)
 
 
-async def update_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID, body: BudgetLineUpdate) -> BudgetLine:
+async def update_line(
+    session: AsyncSession, *, plan_id: uuid.UUID, line_id: uuid.UUID, body: BudgetLineUpdate
+) -> BudgetLine:
     """Change a line. Planned amounts respect the total; actual spend can be recorded even on a closed plan."""
     changes = body.changes()
     if set(changes) - {"actual_amount"}:
@@ -190,7 +195,7 @@ async def update_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID, body: 
     return line
 
 
-async def delete_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID) -> None:
+async def delete_line(session: AsyncSession, *, plan_id: uuid.UUID, line_id: uuid.UUID) -> None:
     """Delete a line with no recorded spend that no reallocation names (its money returns to unallocated)."""
     ensure_open(await get_or_404(session, Plan, plan_id))
     budget, line = await _locked_line(session, plan_id=plan_id, line_id=line_id)
@@ -206,7 +211,7 @@ async def delete_line(session, *, plan_id: uuid.UUID, line_id: uuid.UUID) -> Non
     await session.flush()
 
 
-async def _refuse_if_in_trail(session, line: BudgetLine) -> None:
+async def _refuse_if_in_trail(session: AsyncSession, line: BudgetLine) -> None:
     """409 naming the reallocations from or to the line: deleting it would blank their from/to (ON DELETE SET
     NULL), and the trail must keep where money went. One query."""
     moves = (
@@ -230,7 +235,7 @@ async def _refuse_if_in_trail(session, line: BudgetLine) -> None:
         )
 
 
-async def reallocate(session, *, plan_id: uuid.UUID, body: ReallocationCreate, by_key_id: uuid.UUID):
+async def reallocate(session: AsyncSession, *, plan_id: uuid.UUID, body: ReallocationCreate, by_key_id: uuid.UUID):
     """Move unspent planned money between two lines of the budget, in one step, with a trail."""
     budget = await get_budget(session, plan_id=plan_id)
     ensure_open(await get_or_404(session, Plan, plan_id))
@@ -274,7 +279,7 @@ async def reallocate(session, *, plan_id: uuid.UUID, body: ReallocationCreate, b
     return move
 
 
-async def list_reallocations(session, *, plan_id: uuid.UUID, page: PageParams, line_id: uuid.UUID | None):
+async def list_reallocations(session: AsyncSession, *, plan_id: uuid.UUID, page: PageParams, line_id: uuid.UUID | None):
     """The budget's reallocation trail, oldest first; optionally those touching one line."""
     budget = await get_budget(session, plan_id=plan_id)
     stmt = select(BudgetReallocation).where(BudgetReallocation.budget_id == budget.id)
@@ -288,7 +293,7 @@ def _row(planned: Decimal, actual: Decimal) -> dict:
     return {"planned": planned, "actual": actual, "variance": planned - actual, "utilisation": utilisation}
 
 
-async def report(session, *, plan_id: uuid.UUID) -> BudgetReport:
+async def report(session: AsyncSession, *, plan_id: uuid.UUID) -> BudgetReport:
     """Planned, actual (manual + ingested spend), variance and utilisation per line, per channel and in total."""
     budget = await get_budget(session, plan_id=plan_id)
     lines = (
