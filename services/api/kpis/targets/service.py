@@ -1,5 +1,5 @@
-"""KPI targets per period: thresholds checked against the KPI's direction, periods that never overlap,
-revisions with a reason, suggestions from history, and objective progress from KPI attainment."""
+"""KPI targets per period: thresholds checked against the KPI's direction, periods that never overlap, and
+revisions with a reason. (Suggested targets and objective progress read the KPI's data: kpis/values/.)"""
 
 import uuid
 from datetime import UTC, date, datetime
