@@ -1,7 +1,9 @@
-"""Decimals as text: the one place numbers are written out, for JSON and payloads (`plain_number`) and for
-sentences (`show_number`)."""
+"""Decimals as text: the one place numbers are written out, for JSON and payloads (`plain_number`), money
+(`two_places`) and sentences (`show_number`)."""
 
 from decimal import Decimal
+
+_CENT = Decimal("0.01")
 
 
 def plain_number(value: Decimal) -> str:
@@ -11,6 +13,11 @@ def plain_number(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
+
+
+def two_places(value: Decimal) -> str:
+    """Money and shares as text, always two places: 1250.00, 18.50."""
+    return str(value.quantize(_CENT))
 
 
 def show_number(x: Decimal) -> str:

@@ -4,7 +4,8 @@
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 _PATTERNS = (
     ("year", re.compile(r"^(?P<y>\d{4})$")),
@@ -132,3 +133,25 @@ def calendar_period_of(start: date, end: date) -> Period | None:
         if (period.start, period.end) == (start, end):
             return period
     return None
+
+
+# --- elapsed share of a period ------------------------------------------------------------------------
+
+
+def _day(at: date | datetime) -> date:
+    return at.date() if isinstance(at, datetime) else at
+
+
+def day_of_period(period_start: date, period_end: date, as_of: date) -> tuple[int, int]:
+    """(day, days): which day of the period as_of is (0 before it, days after it) and how many it has."""
+    period_start, period_end, as_of = _day(period_start), _day(period_end), _day(as_of)
+    if period_end < period_start:
+        raise ValueError(f"the period ends ({period_end}) before it starts ({period_start})")
+    days = (period_end - period_start).days + 1
+    return min(max((as_of - period_start).days + 1, 0), days), days
+
+
+def elapsed_fraction(period_start: date, period_end: date, as_of: date) -> Decimal:
+    """Share of the period's whole days elapsed, as_of included: 0 before the start, 1 from the last day."""
+    day, days = day_of_period(period_start, period_end, as_of)
+    return Decimal(day) / Decimal(days)

@@ -14,8 +14,6 @@ from shared.kpis.evaluation import (
     Status,
     ThresholdMode,
     Thresholds,
-    day_of_period,
-    elapsed_fraction,
     evaluate,
     resolve_thresholds,
     severity,
@@ -23,6 +21,7 @@ from shared.kpis.evaluation import (
     validate_thresholds,
     worse,
 )
+from shared.periods import day_of_period, elapsed_fraction
 
 D = Decimal
 HIGHER, LOWER, RANGE = Direction.higher_is_better, Direction.lower_is_better, Direction.target_range

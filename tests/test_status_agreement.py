@@ -1,9 +1,11 @@
 """One status everywhere: the scorecard, objective progress and the alerting job (its evaluation records and its
 alerts) show the same status for a target, because every one of them is decided by `shared.kpis.judging.judge`.
 
-The two cases are where separate code paths used to disagree: the no-data policy `zero` (the job counted missing
-metrics as 0, the reads did not) and a breach still pending confirmation (the job keeps the confirmed status and
-alerts nobody; the reads showed the breach). Through the API, on both backends (the real worker on Postgres)."""
+The cases are where separate code paths used to disagree: the no-data policy `zero` (the job counted missing metrics
+as 0, the reads did not) and a breach still pending confirmation (the job keeps the confirmed status and alerts
+nobody; the reads showed the breach). A target's first status, while it waits to be confirmed, is shown as observed
+everywhere (the job's record says so too) and alerts nobody. Through the API, on both backends (the real worker on
+Postgres)."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -35,6 +37,10 @@ async def shown_statuses(client, headers, objective_id: str, kpi_ids: list[str])
     progress = await client.get(f"/v1/objectives/{objective_id}/progress", headers=headers)
     assert progress.status_code == 200, progress.text
     linked = {row["kpi_id"]: row for row in progress.json()["kpis"]}
+    department = await client.get("/v1/reports/department", headers=headers)
+    assert department.status_code == 200, department.text
+    [reported] = [o for o in department.json()["objectives"] if o["id"] == objective_id]
+    in_report = {row["kpi_id"]: row for row in reported["kpis"]}
     out = {}
     for kpi_id in kpi_ids:
         evaluations = (await client.get(f"/v1/kpis/{kpi_id}/evaluations", headers=headers)).json()["items"]
@@ -43,6 +49,7 @@ async def shown_statuses(client, headers, objective_id: str, kpi_ids: list[str])
         out[kpi_id] = {
             "scorecard": rows[kpi_id]["status"],
             "objective progress": linked[kpi_id]["status"],
+            "department report": in_report[kpi_id]["status"],
             "job record": (latest["status"] or latest["observed_status"]) if latest else None,
             "open alert": alerts[0]["severity"] if alerts else None,
         }
@@ -62,38 +69,46 @@ async def test_the_scorecard_objective_progress_and_the_alerting_job_show_one_st
         client, admin, "Spend", "spend", "lower_is_better",
         target_value="100", warning="100", critical="110", pending_evaluations=3,
     )  # fmt: skip
-    for kpi_id in (zero, pending):
+    # A first look that finds a breach, which must hold for two evaluations before it is the status.
+    first = await kpi_with_target(
+        client, admin, "Clicks", "clicks", "higher_is_better",
+        target_value="100", warning="90", critical="80", pending_evaluations=2,
+    )  # fmt: skip
+    kpi_ids = [zero, pending, first]
+    for kpi_id in kpi_ids:
         await link(state, org.id, objective["id"], uuid.UUID(kpi_id))
     await put_daily(state, org.id, "leads", TODAY - timedelta(days=1), [50])
     await put_daily(state, org.id, "spend", TODAY - timedelta(days=2), [50])
     await evaluate(state, org, zero, pending)
     await put_daily(state, org.id, "spend", TODAY - timedelta(days=1), [200])  # 250: past critical, once
-    await evaluate(state, org, zero, pending)
+    await put_daily(state, org.id, "clicks", TODAY - timedelta(days=1), [50])
+    await evaluate(state, org, *kpi_ids)
 
-    shown = await shown_statuses(client, viewer, objective["id"], [zero, pending])
-    assert shown[zero] == {
-        "scorecard": "off_track",
-        "objective progress": "off_track",
-        "job record": "off_track",
-        "open alert": "critical",
-    }
-    assert shown[pending] == {
-        "scorecard": "on_track",
-        "objective progress": "on_track",
-        "job record": "on_track",
-        "open alert": None,
-    }, "a breach seen once of the three it must hold is not the status anywhere yet"
+    shown = await shown_statuses(client, viewer, objective["id"], kpi_ids)
+    everywhere = ("scorecard", "objective progress", "department report", "job record")
+    assert shown[zero] == {**dict.fromkeys(everywhere, "off_track"), "open alert": "critical"}
+    assert shown[pending] == {**dict.fromkeys(everywhere, "on_track"), "open alert": None}, (
+        "a breach seen once of the three it must hold is not the status anywhere yet"
+    )
+    assert shown[first] == {**dict.fromkeys(everywhere, "off_track"), "open alert": None}, (
+        "a first status waiting to be confirmed is shown as observed, and alerts nobody yet"
+    )
+    summary = (await client.get("/v1/reports/department", headers=viewer)).json()["summary"]["kpis_by_status"]
+    assert (summary["off_track"], summary["on_track"], summary["unconfirmed"]) == (1, 1, 1)
 
     # Without the job's records (a target the job has not recorded yet), the reads judge as the job would now.
     async with state.db.sessionmaker() as session:
         bind_org(session, org.id)
         await session.execute(delete(KpiEvaluation))
         await session.commit()
-    shown = await shown_statuses(client, viewer, objective["id"], [zero, pending])
-    assert {k: (v["scorecard"], v["objective progress"]) for k, v in shown.items()} == {
-        zero: ("off_track", "off_track"),
-        pending: ("on_track", "on_track"),
+    shown = await shown_statuses(client, viewer, objective["id"], kpi_ids)
+    reads = ("scorecard", "objective progress", "department report")
+    assert {k: {v[read] for read in reads} for k, v in shown.items()} == {
+        zero: {"off_track"},
+        pending: {"on_track"},
+        first: {"off_track"},
     }
-    await evaluate(state, org, zero, pending)  # the job's next look agrees with what the reads showed
-    shown = await shown_statuses(client, viewer, objective["id"], [zero, pending])
-    assert (shown[zero]["job record"], shown[pending]["job record"]) == ("off_track", "on_track")
+    await evaluate(state, org, *kpi_ids)  # the job's next look agrees with what the reads showed
+    shown = await shown_statuses(client, viewer, objective["id"], kpi_ids)
+    assert [shown[k]["job record"] for k in kpi_ids] == ["off_track", "on_track", "off_track"]
+    assert shown[first]["open alert"] == "critical", "confirmed on its second look: now it alerts"

@@ -20,7 +20,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from services.api.currencies import ISO_4217
 from services.api.text import guard_schema
-from shared.numbers import plain_number
+from shared.numbers import plain_number, two_places
 
 T = TypeVar("T")
 
@@ -115,7 +115,7 @@ Number = Annotated[
 # Money out: always two places ("1250.00"), whether the value was just sent ("1250") or read back.
 Amount = Annotated[
     Decimal,
-    PlainSerializer(lambda d: str(d.quantize(Decimal("0.01"))), return_type=str, when_used="json"),
+    PlainSerializer(two_places, return_type=str, when_used="json"),
     Field(examples=["1250.00"], description="Decimal amount as a string, two places"),
 ]
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.jobs.context import JobContext, job_session
 from shared.jobs.handles import CHECK_OVERSPEND
 from shared.jobs.registry import cron_job, job
+from shared.numbers import two_places
 from shared.plans.actuals import ingested_by_lines
 from shared.plans.models import Budget, BudgetLine, Plan, PlanStatus
 from shared.webhooks.events import Subscribers, emit
@@ -98,9 +99,9 @@ async def _check(ctx: JobContext, org_id: uuid.UUID | None) -> int:
                         "team_id": str(line.team_id) if line.team_id else None,
                         "campaign_id": str(line.campaign_id) if line.campaign_id else None,
                     },
-                    "planned": str(line.planned_amount),
-                    "actual": str(actual),
-                    "overspend": str(actual - line.planned_amount),
+                    "planned": two_places(line.planned_amount),
+                    "actual": two_places(actual),
+                    "overspend": two_places(actual - line.planned_amount),
                     "currency": budget.currency,
                     "threshold_pct": settings.overspend_threshold_pct,
                     "dashboard_url": f"{settings.public_base_url}/dashboard",

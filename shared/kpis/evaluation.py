@@ -11,7 +11,6 @@ The rules, as tables, are in docs/domains/kpi-evaluation.md. In short:
 import enum
 import itertools
 from dataclasses import dataclass
-from datetime import date, datetime
 from decimal import Context, Decimal
 
 from shared.numbers import show_number
@@ -150,28 +149,6 @@ def validate_target(direction: Direction, pacing: Pacing, thresholds: Thresholds
     return problems
 
 
-# --- the period ---------------------------------------------------------------------------------------
-
-
-def _day(at: date | datetime) -> date:
-    return at.date() if isinstance(at, datetime) else at
-
-
-def day_of_period(period_start: date, period_end: date, as_of: date) -> tuple[int, int]:
-    """(day, days): which day of the period as_of is (0 before it, days after it) and how many it has."""
-    period_start, period_end, as_of = _day(period_start), _day(period_end), _day(as_of)
-    if period_end < period_start:
-        raise ValueError(f"the period ends ({period_end}) before it starts ({period_start})")
-    days = (period_end - period_start).days + 1
-    return min(max((as_of - period_start).days + 1, 0), days), days
-
-
-def elapsed_fraction(period_start: date, period_end: date, as_of: date) -> Decimal:
-    """Share of the period's whole days elapsed, as_of included: 0 before the start, 1 from the last day."""
-    day, days = day_of_period(period_start, period_end, as_of)
-    return Decimal(day) / Decimal(days)
-
-
 # --- status -------------------------------------------------------------------------------------------
 
 _SEVERITY = {Status.on_track: 0, Status.at_risk: 1, Status.off_track: 2}
@@ -240,7 +217,7 @@ def evaluate(
 ) -> Evaluation:
     """Value, expected to date, forecast, attainment and status of a KPI, with the reason in one sentence.
 
-    `elapsed` is `elapsed_fraction(...)` (clamped to 0..1); `name` and `day_of` (`day_of_period(...)`) only
+    `elapsed` is `shared.periods.elapsed_fraction(...)` (clamped to 0..1); `name` and `day_of` (`day_of_period`) only
     make the reason read well. A target range ignores pacing (validate_target refuses linear for it).
     """
     elapsed = min(max(elapsed, _ZERO), _ONE)

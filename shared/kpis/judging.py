@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from shared.kpis.evaluation import Evaluation, Status, Thresholds, elapsed_fraction, resolve_thresholds
+from shared.kpis.evaluation import Evaluation, Status, Thresholds, resolve_thresholds
 from shared.kpis.formula import Formula
 from shared.kpis.models import Kpi, KpiTarget, NoDataPolicy
 from shared.kpis.state_machine import Decision, TargetState, decide
+from shared.periods import elapsed_fraction
 
 
 def target_window(target: KpiTarget, as_of: date) -> tuple[date, date]:
@@ -86,7 +87,7 @@ def judge(
         direction=kpi.direction,
         thresholds=thresholds_of(kpi, target),
         pacing=target.pacing,
-        elapsed=elapsed_fraction(target.start_date, target.end_date, end),
+        elapsed=elapsed_fraction(target.start_date, target.end_date, as_of),  # 0 before the period, 1 after it
         pending_evaluations=target.pending_evaluations,
         recovery_margin_pct=target.recovery_margin_pct,
         no_data_policy=target.no_data_policy,

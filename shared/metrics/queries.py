@@ -45,20 +45,25 @@ class MetricWindow:
 
 
 async def metric_windows(session: AsyncSession, windows: Iterable[MetricWindow]) -> dict[MetricWindow, Decimal | None]:
-    """Each window's aggregate (None: no data in it). Two queries whatever the number of windows."""
+    """Each window's aggregate (None: no data in it). Two queries whatever the number of windows (one when every
+    window names its aggregation)."""
     windows = set(windows)
     if not windows:
         return {}
     org_ids = {w.org_id for w in windows}
     metric_keys = {w.metric for w in windows}
-    aggregations = {
-        (org_id, key): how
-        for org_id, key, how in await session.execute(
-            select(MetricDefinition.org_id, MetricDefinition.key, MetricDefinition.aggregation).where(
-                MetricDefinition.org_id.in_(org_ids), MetricDefinition.key.in_(metric_keys)
+    aggregations = (
+        {
+            (org_id, key): how
+            for org_id, key, how in await session.execute(
+                select(MetricDefinition.org_id, MetricDefinition.key, MetricDefinition.aggregation).where(
+                    MetricDefinition.org_id.in_(org_ids), MetricDefinition.key.in_(metric_keys)
+                )
             )
-        )
-    }
+        }
+        if any(w.how is None for w in windows)
+        else {}
+    )
     rows = (
         await session.execute(
             select(

@@ -14,7 +14,7 @@ from shared.kpis.models import Kpi
 
 
 async def list_evaluations(
-    session, *, kpi_id: uuid.UUID, page: PageParams, target_id: uuid.UUID | None, transitions_only: bool
+    session: AsyncSession, *, kpi_id: uuid.UUID, page: PageParams, target_id: uuid.UUID | None, transitions_only: bool
 ) -> tuple[list[KpiEvaluation], str | None]:
     """A KPI's evaluations, oldest first (404 for a KPI that is not the caller's)."""
     await get_or_404(session, Kpi, kpi_id)
@@ -27,7 +27,7 @@ async def list_evaluations(
 
 
 async def list_alerts(
-    session,
+    session: AsyncSession,
     *,
     page: PageParams,
     status: AlertStatus | None,

@@ -9,7 +9,7 @@ from pydantic.json_schema import JsonDict
 
 from services.api.deps import StateDep
 from services.api.health import service
-from services.api.observability.metrics import REGISTRY
+from services.api.observability.prometheus import REGISTRY
 from services.api.problems import RETRY_AFTER_S, problem_response, problem_responses
 from shared.telemetry import JOB_REGISTRY
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from services.api.observability.metrics import DATABASE_UP, INGEST_BATCHES_BY_STATUS, JOBS_QUEUED, QUEUE_UP
+from services.api.observability.prometheus import DATABASE_UP, INGEST_BATCHES_BY_STATUS, JOBS_QUEUED, QUEUE_UP
 from services.api.state import AppState
 from shared.db.scoping import allow_all_orgs
 from shared.ingest.models import BatchStatus

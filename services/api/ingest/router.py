@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.deps import Ingestor, Principal, SessionDep, StateDep, require_role
 from services.api.ingest import service
@@ -32,7 +31,7 @@ IdempotencyHeader = Annotated[
 ]
 
 
-async def _accepted(session: AsyncSession, request: Request, response: Response, caller, **kwargs) -> BatchAccepted:
+async def _accepted(session: SessionDep, request: Request, response: Response, caller, **kwargs) -> BatchAccepted:
     accepted = await service.accept_batch(
         session, fingerprint=service.body_hash(await request.body()), by_key_id=caller.key_id, **kwargs
     )

@@ -157,7 +157,7 @@ class Accepted:
 
 
 async def accept_batch(
-    session,
+    session: AsyncSession,
     *,
     source: str,
     points: list[Point],

@@ -8,7 +8,7 @@ import uuid
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.api.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from services.api.observability.prometheus import HTTP_LATENCY, HTTP_REQUESTS
 from services.api.problems import PayloadTooLarge, internal_error_response, problem_response, unavailable_response
 from shared.db.faults import is_transient
 from shared.logging import request_id_var

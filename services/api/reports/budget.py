@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.crud import get_or_404
 from services.api.plans.budgets import service as budget_service
 from services.api.reports.schemas import BudgetReportOut
-from shared.kpis.evaluation import elapsed_fraction
+from shared.periods import elapsed_fraction
 from shared.plans.models import Plan
 
 SHARE = Decimal("0.0001")

@@ -2,7 +2,7 @@
 headcounts, open alerts, and a summary, built from the services that answer each part on its own.
 
 A constant number of statements whatever the number of objectives, KPIs, teams or alerts: the overview (4),
-objectives with goals and their linked-KPI counts (2), progress (up to 4), open alerts and their count by
+objectives with goals and their linked-KPI counts (2), progress (3 to 6), open alerts and their count by
 severity (2), KPIs by status (1).
 """
 

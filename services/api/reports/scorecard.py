@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.problems import Unprocessable
 from shared.alerts.standing import standings
@@ -113,7 +114,7 @@ def _change(value: Decimal | None, previous: Decimal | None) -> Decimal | None:
 
 
 async def scorecard(
-    session,
+    session: AsyncSession,
     *,
     start: date,
     end: date,

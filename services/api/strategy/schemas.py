@@ -11,7 +11,7 @@ from pydantic import AfterValidator, ConfigDict, Field, PlainSerializer, StringC
 from pydantic.json_schema import JsonDict, JsonValue
 
 from services.api.schemas import Day, Input, Name, Output, Text, UpdateInput, check_date_order
-from shared.numbers import plain_number
+from shared.numbers import plain_number, two_places
 from shared.strategy.models import GoalStatus, ObjectiveStatus, Priority
 from shared.strategy.smart import SmartCheck, Verdict
 
@@ -26,7 +26,7 @@ SharePct = Annotated[
     Field(ge=0, le=100, max_digits=5, decimal_places=2, description="Percent of the market, 0 to 100"),
 ]
 # Always two places ("18.50"), whether the value came from the request or the database.
-SharePctOut = Annotated[Decimal, PlainSerializer(lambda d: str(d.quantize(Decimal("0.01"))), return_type=str)]
+SharePctOut = Annotated[Decimal, PlainSerializer(two_places, return_type=str)]
 Statement = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]

@@ -148,7 +148,7 @@ def _plain(value) -> object:
 
 
 async def update_target(
-    session, *, kpi_id: uuid.UUID, target_id: uuid.UUID, body: TargetUpdate, by_key_id: uuid.UUID
+    session: AsyncSession, *, kpi_id: uuid.UUID, target_id: uuid.UUID, body: TargetUpdate, by_key_id: uuid.UUID
 ) -> tuple[Kpi, KpiTarget]:
     """Change a target. A new value or thresholds need a reason and are recorded as a revision."""
     kpi, target = await get_target(session, kpi_id=kpi_id, target_id=target_id)

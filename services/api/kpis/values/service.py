@@ -149,7 +149,7 @@ async def objective_progress(
 
 
 async def objectives_progress(
-    session, *, objective_ids: Sequence[uuid.UUID], as_of: date | None
+    session: AsyncSession, *, objective_ids: Sequence[uuid.UUID], as_of: date | None
 ) -> dict[uuid.UUID, ObjectiveProgress]:
     """The progress of each objective, by id: the weighted mean of its KPIs' attainment, each capped at 100%,
     for the period containing as_of, and each KPI's status as the alerting sees it (`standings`). At most six

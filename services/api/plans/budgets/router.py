@@ -3,7 +3,6 @@
 import uuid
 
 from fastapi import APIRouter, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.deps import Editor, Reader, SessionDep
 from services.api.pagination import PageDep
@@ -24,7 +23,7 @@ from services.api.schemas import ChannelKey, Page
 router = APIRouter()
 
 
-async def _lines_out(session: AsyncSession, plan_id: uuid.UUID, lines) -> list[BudgetLineOut]:
+async def _lines_out(session: SessionDep, plan_id: uuid.UUID, lines) -> list[BudgetLineOut]:
     ingested = await service.ingested_by_line(session, plan_id=plan_id, lines=list(lines))
     return [
         BudgetLineOut.model_validate(line).model_copy(

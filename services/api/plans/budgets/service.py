@@ -24,16 +24,13 @@ from services.api.plans.service import ensure_open
 from services.api.problems import Conflict, NotFound, Unprocessable
 from shared.department.models import Team
 from shared.jobs.handles import CHECK_OVERSPEND
+from shared.numbers import two_places
 from shared.plans.actuals import ingested_by_line
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
 
 CENT = Decimal("0.01")
 # How many reallocations a refused line deletion names.
 NAMED_IN_CONFLICT = 10
-
-
-def _money(value: Decimal) -> str:
-    return str(value.quantize(CENT))
 
 
 async def get_budget(session: AsyncSession, *, plan_id: uuid.UUID) -> Budget:
@@ -65,11 +62,11 @@ def _refuse_overshoot(budget: Budget, allocated_after: Decimal) -> None:
     if allocated_after > budget.total:
         overshoot = allocated_after - budget.total
         raise Conflict(
-            f"The lines would add up to {_money(allocated_after)} {budget.currency}, "
-            f"{_money(overshoot)} over the budget total of {_money(budget.total)}.",
-            overshoot=_money(overshoot),
-            total=_money(budget.total),
-            allocated_after=_money(allocated_after),
+            f"The lines would add up to {two_places(allocated_after)} {budget.currency}, "
+            f"{two_places(overshoot)} over the budget total of {two_places(budget.total)}.",
+            overshoot=two_places(overshoot),
+            total=two_places(budget.total),
+            allocated_after=two_places(allocated_after),
         )
 
 
@@ -102,10 +99,10 @@ async def put_budget(session: AsyncSession, *, plan_id: uuid.UUID, body: BudgetP
         raise Conflict(f"The budget has {budget.currency} allocations; its currency cannot change to {body.currency}.")
     if body.total < current:
         raise Conflict(
-            f"The lines already allocate {_money(current)} {budget.currency}; the total cannot drop to "
-            f"{_money(body.total)} ({_money(current - body.total)} short). Reduce or reallocate lines first.",
-            overshoot=_money(current - body.total),
-            allocated=_money(current),
+            f"The lines already allocate {two_places(current)} {budget.currency}; the total cannot drop to "
+            f"{two_places(body.total)} ({two_places(current - body.total)} short). Reduce or reallocate lines first.",
+            overshoot=two_places(current - body.total),
+            allocated=two_places(current),
         )
     budget.total, budget.currency = body.total, body.currency
     await session.flush()
@@ -202,9 +199,9 @@ async def delete_line(session: AsyncSession, *, plan_id: uuid.UUID, line_id: uui
     spent = await _spent(session, plan_id, line)
     if spent > 0:
         raise Conflict(
-            f"Budget line {line.id} has {_money(spent)} {budget.currency} of recorded spend; "
+            f"Budget line {line.id} has {two_places(spent)} {budget.currency} of recorded spend; "
             "reallocate its unspent money instead of deleting it.",
-            spent=_money(spent),
+            spent=two_places(spent),
         )
     await _refuse_if_in_trail(session, line)
     await session.delete(line)
@@ -259,10 +256,10 @@ async def reallocate(session: AsyncSession, *, plan_id: uuid.UUID, body: Realloc
     unspent = source.planned_amount - spent
     if body.amount > unspent:
         raise Conflict(
-            f"Only unspent money can move: line {source.id} has {_money(source.planned_amount)} planned and "
-            f"{_money(spent)} spent, so at most {_money(max(unspent, Decimal(0)))} {budget.currency}.",
-            available=_money(max(unspent, Decimal(0))),
-            spent=_money(spent),
+            f"Only unspent money can move: line {source.id} has {two_places(source.planned_amount)} planned and "
+            f"{two_places(spent)} spent, so at most {two_places(max(unspent, Decimal(0)))} {budget.currency}.",
+            available=two_places(max(unspent, Decimal(0))),
+            spent=two_places(spent),
         )
     source.planned_amount -= body.amount
     target.planned_amount += body.amount
