@@ -55,11 +55,13 @@ reliability: install
 	@echo ">> figures"; cat test-artifacts/reliability-*.txt
 
 # Ingestion throughput on Postgres as ratios to a raw COPY measured in the same run (BENCH_DATABASE_URL), then
-# the time from ingest 202 to webhook received with a real arq worker (BENCH_REDIS_URL), against one job hop.
+# the time from ingest 202 to webhook received with a real arq worker (BENCH_REDIS_URL), against one job hop;
+# then the performance issue's table end to end over HTTP (tests/bench/e2e.py, JSON in test-artifacts/bench-e2e.json).
 bench: install
 	$(PY) -m tests.bench.ingest
 	$(PY) -m tests.bench.webhook_latency
 	$(PY) -m tests.bench.sqlite_merge
+	$(PY) -m tests.bench.e2e
 
 lint: install
 	$(VENV)/bin/ruff check .
