@@ -14,19 +14,12 @@ from sqlalchemy import delete
 
 from shared.alerts.models import KpiEvaluation
 from shared.db.scoping import bind_org
-from shared.jobs.handles import EVALUATE_KPIS
 from tests.kpi_support import put_daily
-from tests.test_evaluation_jobs import kpi_with_target
+from tests.test_evaluation_jobs import evaluate, kpi_with_target
 from tests.test_kpi_progress import link
 
 TODAY = datetime.now(UTC).date()
 START, END = TODAY - timedelta(days=10), TODAY + timedelta(days=19)
-
-
-async def evaluate(state, org, *kpi_ids: str) -> None:
-    await EVALUATE_KPIS.run_and_wait(
-        state.queue, timeout_s=30, org_id=str(org.id), kpi_ids=list(kpi_ids), trigger="schedule"
-    )
 
 
 async def shown_statuses(client, headers, objective_id: str, kpi_ids: list[str]) -> dict[str, dict[str, str | None]]:

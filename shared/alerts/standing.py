@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from shared.alerts.models import KpiEvaluation, KpiTargetState
 from shared.kpis.compute import judge_targets
@@ -66,24 +68,17 @@ class Standing:
 async def _records(session: AsyncSession, targets: list[KpiTarget], as_of: date, today: date) -> dict:
     """Each target's latest record: any, for today (what alerts act on now); for another day, one the job made as
     of that day."""
-    ids = [t.id for t in targets]
-    latest = select(KpiEvaluation.target_id, func.max(KpiEvaluation.evaluated_at).label("at")).where(
-        KpiEvaluation.target_id.in_(ids)
-    )
+    keyed: list[InstrumentedAttribute[Any]] = [KpiEvaluation.target_id]
+    where = [KpiEvaluation.target_id.in_([t.id for t in targets])]
+    ends: dict[uuid.UUID, date] | None = None
     if as_of != today:
         ends = {t.id: target_window(t, as_of)[1] for t in targets}
-        latest = latest.where(KpiEvaluation.as_of.in_(set(ends.values())))
-        latest = latest.add_columns(KpiEvaluation.as_of).group_by(KpiEvaluation.target_id, KpiEvaluation.as_of)
-    else:
-        latest = latest.group_by(KpiEvaluation.target_id)
-    sub = latest.subquery()
-    join = (sub.c.target_id == KpiEvaluation.target_id) & (sub.c.at == KpiEvaluation.evaluated_at)
-    if as_of != today:
-        join &= sub.c.as_of == KpiEvaluation.as_of
-    records = await session.scalars(select(KpiEvaluation).join(sub, join))
-    if as_of == today:
-        return {r.target_id: r for r in records}
-    return {r.target_id: r for r in records if r.as_of == ends[r.target_id]}
+        keyed.append(KpiEvaluation.as_of)
+        where.append(KpiEvaluation.as_of.in_(set(ends.values())))
+    latest = select(*keyed, func.max(KpiEvaluation.evaluated_at).label("at")).where(*where).group_by(*keyed).subquery()
+    join = and_(*(latest.c[column.key] == column for column in keyed), latest.c.at == KpiEvaluation.evaluated_at)
+    records = await session.scalars(select(KpiEvaluation).join(latest, join))
+    return {r.target_id: r for r in records if ends is None or r.as_of == ends[r.target_id]}
 
 
 async def standings(
