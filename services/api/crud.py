@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.interfaces import ORMOption
 
 from services.api.problems import Conflict, NotFound, Unprocessable
 
@@ -19,9 +20,10 @@ def label_of(model: type) -> str:
     return "".join(f" {c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
-async def get_or_404(session: AsyncSession, model: type[T], obj_id: uuid.UUID) -> T:
-    """The row of the caller's organisation with this id; another org's id is simply not found."""
-    obj = await session.get(model, obj_id)
+async def get_or_404(session: AsyncSession, model: type[T], obj_id: uuid.UUID, *, load: Sequence[ORMOption] = ()) -> T:
+    """The row of the caller's organisation with this id; another org's id is simply not found. `load`: loader
+    options (the row is then read afresh, with them)."""
+    obj = await session.get(model, obj_id, options=load, populate_existing=bool(load))
     if obj is None:
         raise NotFound(f"No {label_of(model)} {obj_id}.")
     return obj

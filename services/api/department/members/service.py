@@ -7,25 +7,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from services.api.crud import apply_changes, require_refs
+from services.api.crud import apply_changes, get_or_404, require_refs
 from services.api.department.guards import refuse_delete_if_referenced
 from services.api.pagination import PageParams, fetch_page
-from services.api.problems import Conflict, NotFound
+from services.api.problems import Conflict
 from shared.department.models import Member, Position
 
 
 async def get_member(session: AsyncSession, *, member_id: uuid.UUID) -> Member:
     """The member with their position loaded (for the team they are in)."""
-    stmt = (
-        select(Member)
-        .where(Member.id == member_id)
-        .options(selectinload(Member.position))
-        .execution_options(populate_existing=True)
-    )
-    member = await session.scalar(stmt)
-    if member is None:
-        raise NotFound(f"No member {member_id}.")
-    return member
+    return await get_or_404(session, Member, member_id, load=[selectinload(Member.position)])
 
 
 async def _refuse_taken(

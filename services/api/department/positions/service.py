@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from services.api.crud import apply_changes, require_refs
+from services.api.crud import apply_changes, get_or_404, require_refs
 from services.api.department.guards import refuse_delete_if_referenced
 from services.api.pagination import PageParams, fetch_page
-from services.api.problems import Conflict, NotFound
+from services.api.problems import Conflict
 from shared.department.models import Member, Position, PositionLevel, Team
 
 
@@ -22,16 +22,7 @@ def held():
 
 async def get_position(session: AsyncSession, *, position_id: uuid.UUID) -> Position:
     """The position with its holder loaded."""
-    stmt = (
-        select(Position)
-        .where(Position.id == position_id)
-        .options(selectinload(Position.holder))
-        .execution_options(populate_existing=True)
-    )
-    position = await session.scalar(stmt)
-    if position is None:
-        raise NotFound(f"No position {position_id}.")
-    return position
+    return await get_or_404(session, Position, position_id, load=[selectinload(Position.holder)])
 
 
 async def create_position(
