@@ -14,6 +14,8 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from services.api.problems import PROBLEM_MEDIA_TYPE
 
@@ -24,8 +26,38 @@ BODY_ERRORS = {
 }
 
 
+# Models documented as a route's body that the route reads itself (`body_documented_as`): their schemas are added
+# to the components, as FastAPI adds those of declared body parameters.
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def body_documented_as(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` of a route that reads its body from the bytes (to be fast) but whose contract is `model`:
+    the request body documented exactly as a declared body parameter of that model would be."""
+    _BODY_MODELS[model.__name__] = model
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
+    }
+
+
+def _add_body_models(document: dict[str, Any]) -> None:
+    if not _BODY_MODELS:
+        return
+    _, definitions = models_json_schema(
+        [(model, "validation") for model in _BODY_MODELS.values()], ref_template="#/components/schemas/{model}"
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in definitions.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    document["components"]["schemas"] = dict(sorted(schemas.items()))
+
+
 def complete(document: dict[str, Any]) -> dict[str, Any]:
     """The document with the body errors declared and problem schemas under their media type (in place)."""
+    _add_body_models(document)
     for item in document.get("paths", {}).values():
         for method, operation in item.items():
             if method == "parameters" or not isinstance(operation, dict):

@@ -1,12 +1,16 @@
 # ruff: noqa: S608 - the SQL below interpolates module constants only; every value is a bound parameter.
 """The bulk merge of a batch's points into metric_points and the refresh of the touched daily roll-ups.
 
-All in the caller's transaction, in a constant number of statements whatever the batch size:
-1. collapse the batch in Python to one change per (metric, day, dimensions) key, in push order;
-2. take the organisation's merge lock (Postgres: a transaction-level advisory lock), so merges of one
+All in the caller's transaction, in a constant number of statements whatever the batch size, with no Python object
+per point:
+1. take the organisation's merge lock (Postgres: a transaction-level advisory lock), so merges of one
    organisation's batches run one after another, whatever sources and key orders they carry: two cannot deadlock
    on each other's rows, collide on a roll-up key, or count the same key as new;
-3. load the collapsed changes into a temporary staging table (COPY on Postgres, one executemany on SQLite);
+2. load the batch's stored rows (shared/ingest/rows.py) into a temporary table: on Postgres the stored COPY text
+   is streamed into COPY as it is decompressed; on SQLite the lines are split into one executemany;
+3. collapse them in SQL to one change per (metric, day, dimensions) key into the staging table, applying the
+   batch in push order: from a key's last snapshot on (that snapshot plus the increments after it), or, with no
+   snapshot, the sum of its increments;
 4. count which keys already exist (for the batch's inserted/replaced/incremented figures);
 5. merge: one INSERT … SELECT … ON CONFLICT for snapshots (replace) and one for increments (add);
 6. upsert metric_daily for exactly the staged keys, recomputed from metric_points (sum, count, min, max, last).
@@ -28,12 +32,13 @@ from sqlalchemy.types import TypeEngine
 from shared.db.base import UTCDateTime
 from shared.db.engine import driver_connection, is_postgres
 from shared.ingest.points import Mode, Point
+from shared.ingest.rows import COLUMNS, copy_chunks, iter_rows
 from shared.metrics.keys import DIMS_KEY_LENGTH, dims_key
 
+ROWS = "ingest_rows"
 STAGING = "ingest_staging"
 # The first key of the two-key advisory lock: this lock's namespace (ASCII "KPIM"); the second is the organisation.
 MERGE_LOCK_NAMESPACE = 0x4B50494D
-_COLUMNS = ("metric_key", "day", "dims_key", "dimensions", "value", "mode")
 
 
 @dataclass(frozen=True)
@@ -45,17 +50,11 @@ class MergeCounts:
 
 
 def collapse(points: list[Point]) -> list[tuple[str, date, str, Decimal, Mode]]:
-    """One change per key, applying the batch in order: a snapshot resets the key, increments add to it."""
+    """One change per key, applying the batch in order: a snapshot resets the key, increments add to it (the rule
+    the merge's SQL applies; kept in Python for the tests that hold the two to each other)."""
     merged: dict[tuple[str, date, str], list] = {}
-    # A batch has few distinct dimension sets: serialise each once. The cache is keyed by the items as given
-    # (no sort per point); two orders of one set map to the same canonical text.
-    keys: dict[tuple, str] = {}
     for p in points:
-        items = tuple(p.dimensions.items())
-        text_key = keys.get(items)
-        if text_key is None:
-            text_key = keys[items] = dims_key(p.dimensions)
-        key = (p.metric, p.day, text_key)
+        key = (p.metric, p.day, dims_key(p.dimensions))
         current = merged.get(key)
         if p.mode == Mode.snapshot or current is None:
             merged[key] = [p.value, p.mode]
@@ -64,45 +63,65 @@ def collapse(points: list[Point]) -> list[tuple[str, date, str, Decimal, Mode]]:
     return [(m, d, k, value, mode) for (m, d, k), (value, mode) in merged.items()]
 
 
-async def _stage(session: AsyncSession, rows: list[tuple]) -> None:
+async def _load_rows(session: AsyncSession, point_rows: bytes) -> None:
+    """The batch's rows into the temporary ROWS table, then collapsed into STAGING (one row per key)."""
     if is_postgres(session):
+        for table, columns in (
+            (ROWS, "seq integer, metric_key varchar(64), day date, dims_key text, value numeric, mode varchar(16)"),
+            (
+                STAGING,
+                f"metric_key varchar(64), day date, dims_key varchar({DIMS_KEY_LENGTH}), dimensions json, "
+                "value numeric, mode varchar(16)",
+            ),
+        ):
+            await session.execute(text(f"CREATE TEMPORARY TABLE {table} ({columns}) ON COMMIT DROP"))
+        # Sorting and hashing a large batch in memory is worth a bigger work_mem for this transaction only.
+        await session.execute(text("SET LOCAL work_mem = '64MB'"))
+        await (await driver_connection(session)).copy_to_table(ROWS, source=copy_chunks(point_rows), columns=COLUMNS)
+    else:
+        for table in (ROWS, STAGING):
+            await session.execute(text(f"DROP TABLE IF EXISTS temp.{table}"))
         await session.execute(
             text(
-                f"CREATE TEMPORARY TABLE {STAGING} (metric_key varchar(64), day date, "
-                f"dims_key varchar({DIMS_KEY_LENGTH}), dimensions json, value numeric, mode varchar(16)) "
-                "ON COMMIT DROP"
+                f"CREATE TEMPORARY TABLE {ROWS} (seq INTEGER, metric_key TEXT, day DATE, dims_key TEXT, value NUMERIC, "
+                "mode TEXT)"
             )
         )
-        # dims_key is already the canonical JSON of the dimensions: reuse it instead of serialising again.
-        records = [(m, d, k, k, v, mode.value) for m, d, k, v, mode in rows]
-        await (await driver_connection(session)).copy_records_to_table(STAGING, records=records, columns=list(_COLUMNS))
-        # Autovacuum never sees a temporary table: without statistics the planner guesses one row and sorts the
-        # joins below on disk. Sorting and hashing a large batch in memory is worth a bigger work_mem for this
-        # transaction only.
-        await session.execute(text(f"ANALYZE {STAGING}"))
-        await session.execute(text("SET LOCAL work_mem = '64MB'"))
-        return
-    await session.execute(text(f"DROP TABLE IF EXISTS temp.{STAGING}"))
+        await session.execute(
+            text(
+                f"CREATE TEMPORARY TABLE {STAGING} (metric_key TEXT, day DATE, dims_key TEXT, dimensions TEXT, "
+                "value NUMERIC, mode TEXT)"
+            )
+        )
+        await session.execute(
+            text(f"INSERT INTO {ROWS} VALUES (:seq, :metric_key, :day, :dims_key, :value, :mode)"),
+            [dict(zip(COLUMNS, row, strict=True)) for row in iter_rows(point_rows)],
+        )
+    dimensions = "CAST(dims_key AS json)" if is_postgres(session) else "dims_key"
     await session.execute(
         text(
-            f"CREATE TEMPORARY TABLE {STAGING} (metric_key TEXT, day DATE, dims_key TEXT, dimensions TEXT, "
-            "value NUMERIC, mode TEXT)"
+            f"INSERT INTO {STAGING} (metric_key, day, dims_key, dimensions, value, mode) "
+            f"SELECT metric_key, day, dims_key, {dimensions}, sum(value), "
+            "CASE WHEN max(last_snapshot) IS NULL THEN 'increment' ELSE 'snapshot' END "
+            "FROM (SELECT seq, metric_key, day, dims_key, value, max(CASE WHEN mode = 'snapshot' THEN seq END) "
+            f"OVER (PARTITION BY metric_key, day, dims_key) AS last_snapshot FROM {ROWS}) AS r "
+            "WHERE last_snapshot IS NULL OR seq >= last_snapshot GROUP BY metric_key, day, dims_key"
         )
     )
-    await session.execute(
-        text(f"INSERT INTO {STAGING} VALUES (:metric_key, :day, :dims_key, :dimensions, :value, :mode)"),
-        [
-            {
-                "metric_key": m,
-                "day": d,
-                "dims_key": k,
-                "dimensions": k,
-                "value": str(v),
-                "mode": mode.value,
-            }
-            for m, d, k, v, mode in rows
-        ],
-    )
+    if is_postgres(session):
+        # Autovacuum never sees a temporary table: without statistics the planner guesses one row and sorts the
+        # joins below on disk.
+        await session.execute(text(f"ANALYZE {STAGING}"))
+
+
+async def metric_spans(session: AsyncSession) -> dict[str, tuple[date, date]]:
+    """For each metric the staged batch carries, its first and last day (what evaluation must look at)."""
+    rows = await session.execute(text(f"SELECT metric_key, min(day), max(day) FROM {STAGING} GROUP BY metric_key"))
+    return {metric: (_day(first), _day(last)) for metric, first, last in rows}
+
+
+def _day(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)  # SQLite returns the text
 
 
 def _typed(sql: str) -> TextClause:
@@ -111,17 +130,16 @@ def _typed(sql: str) -> TextClause:
     return text(sql).bindparams(*(bindparam(name, type_=t) for name, t in types.items() if f":{name}" in sql))
 
 
-async def merge_points(
-    session: AsyncSession, *, org_id: uuid.UUID, source: str, batch_id: uuid.UUID, points: list[Point]
-) -> MergeCounts:
-    """Upsert the points and refresh the touched roll-ups; returns what happened to the keys."""
-    rows = collapse(points)
-    if not rows:
-        return MergeCounts(0, 0, 0)
+async def merge_rows(
+    session: AsyncSession, *, org_id: uuid.UUID, source: str, batch_id: uuid.UUID, point_rows: bytes
+) -> tuple[MergeCounts, dict[str, tuple[date, date]]]:
+    """Upsert the batch's stored rows and refresh the touched roll-ups; returns what happened to the keys, and each
+    metric's first and last day in the batch."""
     postgres = is_postgres(session)
     params = {"org": org_id, "source": source, "batch": batch_id, "now": datetime.now(UTC)}
     await lock_org_merges(session, org_id)
-    await _stage(session, rows)
+    await _load_rows(session, point_rows)
+    keys = await session.scalar(text(f"SELECT count(*) FROM {STAGING}"))
     # Which staged keys exist, and whether a batch accepted after this one wrote them (batch ids are UUIDv7: they
     # sort by acceptance time).
     existing = await session.execute(
@@ -152,12 +170,14 @@ async def merge_points(
             params,
         )
     await refresh_rollups(session, org_id=org_id, postgres=postgres)
-    if not postgres:
-        await session.execute(text(f"DROP TABLE temp.{STAGING}"))
+    spans = await metric_spans(session)
+    if not postgres:  # Postgres drops them at commit
+        for table in (ROWS, STAGING):
+            await session.execute(text(f"DROP TABLE temp.{table}"))
     replaced, superseded = found.get(("snapshot", False), 0), found.get(("snapshot", True), 0)
     incremented = found.get(("increment", False), 0) + found.get(("increment", True), 0)
-    inserted = len(rows) - replaced - superseded - incremented
-    return MergeCounts(inserted, replaced, incremented, superseded)
+    inserted = keys - replaced - superseded - incremented
+    return MergeCounts(inserted, replaced, incremented, superseded), spans
 
 
 def staged_points(postgres: bool) -> str:

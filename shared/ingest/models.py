@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
@@ -41,8 +41,9 @@ class IngestBatch(IdMixin, TimestampMixin, OrgScoped, Base):
     # A failed batch: a stable code (`BatchErrorCode`) and a plain message; never SQL (that goes to the logs).
     error_code: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
-    # The normalised points: [[metric, value, day, dimensions, mode], ...] (value as a decimal string).
-    points: Mapped[list] = mapped_column(JSON)
+    # The normalised points as the worker COPYs them: zlib-compressed COPY text, one line per point in push order
+    # (shared/ingest/rows.py). Kept after the merge, so a batch can be merged again.
+    point_rows: Mapped[bytes] = mapped_column(LargeBinary)
     point_count: Mapped[int] = mapped_column(Integer)
     inserted: Mapped[int] = mapped_column(Integer, default=0)
     replaced: Mapped[int] = mapped_column(Integer, default=0)

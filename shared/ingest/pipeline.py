@@ -1,22 +1,17 @@
 """The ingestion jobs: process one batch (durable, idempotent, bulk), and sweep batches left behind."""
 
-import gc
 import logging
 import random
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 from arq import Retry
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer as defer_column
 
-from shared.ingest.merge import merge_points, org_merge_busy
+from shared.ingest.merge import merge_rows, org_merge_busy
 from shared.ingest.models import BatchErrorCode, BatchStatus, IngestBatch
-from shared.ingest.points import Mode, Point
 from shared.jobs.context import JobContext, job_session
 from shared.jobs.handles import CHECK_OVERSPEND, EVALUATE_KPIS, PROCESS_BATCH
 from shared.jobs.registry import cron_job, job
@@ -39,38 +34,6 @@ FAILED_MESSAGE = (
 )
 
 
-def encode_points(points: list[Point]) -> list[list]:
-    return [[p.metric, str(p.value), p.day.isoformat(), p.dimensions, p.mode.value] for p in points]
-
-
-def decode_points(rows: list[list]) -> list[Point]:
-    # A batch repeats a few days and two modes many times: parse each once.
-    days: dict[str, date] = {}
-    modes = {m.value: m for m in Mode}
-    out = []
-    for m, v, d, dims, mode in rows:
-        day = days.get(d)
-        if day is None:
-            day = days[d] = date.fromisoformat(d)
-        out.append(Point(m, Decimal(v), day, dims, modes[mode]))
-    return out
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while a batch's points are decoded and collapsed: a 100k-point
-    batch allocates about a million small objects, none in a cycle, and the collector's passes over them cost
-    as much as the decoding itself (about 0.5 s of 2.2 s in `make bench`). Reference counting still frees
-    everything; the collector resumes afterwards (unless someone else had paused it)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def process_job_id(batch_id: uuid.UUID, enqueues: int) -> str:
     """A new id per enqueue: arq ignores an id it still keeps a result for, so re-enqueues need their own."""
     return f"ingest:{batch_id}:{enqueues}"
@@ -89,7 +52,7 @@ async def process_batch(ctx: JobContext, *, batch_id: str) -> dict:
             batch = await session.scalar(
                 select(IngestBatch)
                 .where(IngestBatch.id == batch_uuid)
-                .options(defer_column(IngestBatch.points))  # the points are read once, below
+                .options(defer_column(IngestBatch.point_rows))  # the points are read once, below
                 .with_for_update()
             )
             if batch is None or batch.status in (BatchStatus.done, BatchStatus.failed):
@@ -100,37 +63,34 @@ async def process_batch(ctx: JobContext, *, batch_id: str) -> dict:
                 raise Retry(defer=random.uniform(*LOCK_BUSY_DEFER_S))  # noqa: S311 - jitter
             batch.status, batch.started_at = BatchStatus.processing, datetime.now(UTC)
             batch.attempts += 1
-        # Decoding and collapsing allocate a lot and free it by reference counting: no collector passes.
-        with gc_paused():
-            async with job_session(ctx) as session:
-                # The merge and the `done` mark commit together: a crash in between leaves nothing half-applied.
-                batch = await session.scalar(select(IngestBatch).where(IngestBatch.id == batch_uuid).with_for_update())
-                if batch is None or batch.status != BatchStatus.processing:
-                    return {"batch_id": batch_id, "skipped": True}
-                points = decode_points(batch.points)
-                counts = await merge_points(
-                    session, org_id=batch.org_id, source=batch.source, batch_id=batch.id, points=points
+        async with job_session(ctx) as session:
+            # The merge and the `done` mark commit together: a crash in between leaves nothing half-applied.
+            batch = await session.scalar(select(IngestBatch).where(IngestBatch.id == batch_uuid).with_for_update())
+            if batch is None or batch.status != BatchStatus.processing:
+                return {"batch_id": batch_id, "skipped": True}
+            counts, spans = await merge_rows(
+                session, org_id=batch.org_id, source=batch.source, batch_id=batch.id, point_rows=batch.point_rows
+            )
+            batch.changed_kpis = await changed_kpis(session, batch.org_id, spans)
+            if "spend" in spans:
+                CHECK_OVERSPEND.defer(session, job_id=f"overspend:{batch.id}", org_id=str(batch.org_id))
+            if batch.changed_kpis:
+                # Evaluation runs after this commit, on exactly the KPIs (and days) the batch changed.
+                EVALUATE_KPIS.defer(
+                    session,
+                    job_id=f"eval:{batch.id}",
+                    org_id=str(batch.org_id),
+                    kpi_ids=sorted(batch.changed_kpis),
+                    since=min(days[0] for days in batch.changed_kpis.values()),
                 )
-                batch.changed_kpis = await changed_kpis(session, batch.org_id, points)
-                if any(p.metric == "spend" for p in points):
-                    CHECK_OVERSPEND.defer(session, job_id=f"overspend:{batch.id}", org_id=str(batch.org_id))
-                if batch.changed_kpis:
-                    # Evaluation runs after this commit, on exactly the KPIs (and days) the batch changed.
-                    EVALUATE_KPIS.defer(
-                        session,
-                        job_id=f"eval:{batch.id}",
-                        org_id=str(batch.org_id),
-                        kpi_ids=sorted(batch.changed_kpis),
-                        since=min(days[0] for days in batch.changed_kpis.values()),
-                    )
-                batch.inserted, batch.replaced, batch.incremented = counts.inserted, counts.replaced, counts.incremented
-                batch.superseded = counts.superseded
-                batch.status, batch.finished_at = BatchStatus.done, datetime.now(UTC)
-                accepted_at = batch.created_at
-        INGEST_POINTS.inc(len(points))
+            batch.inserted, batch.replaced, batch.incremented = counts.inserted, counts.replaced, counts.incremented
+            batch.superseded = counts.superseded
+            batch.status, batch.finished_at = BatchStatus.done, datetime.now(UTC)
+            accepted_at, point_count = batch.created_at, batch.point_count
+        INGEST_POINTS.inc(point_count)
         INGEST_BATCHES.labels("done").inc()
         INGEST_LATENCY.observe((datetime.now(UTC) - accepted_at).total_seconds())
-        return {"batch_id": batch_id, "points": len(points), **counts.__dict__}
+        return {"batch_id": batch_id, "points": point_count, **counts.__dict__}
     except Retry:
         raise
     except Exception as exc:
@@ -158,7 +118,7 @@ async def _record_defect(ctx: JobContext, batch_id: uuid.UUID) -> bool | None:
         batch = await session.scalar(
             select(IngestBatch)
             .where(IngestBatch.id == batch_id)
-            .options(defer_column(IngestBatch.points))
+            .options(defer_column(IngestBatch.point_rows))
             .with_for_update()
         )
         if batch is None or batch.status not in (BatchStatus.pending, BatchStatus.processing):
@@ -187,12 +147,11 @@ async def _record_defect(ctx: JobContext, batch_id: uuid.UUID) -> bool | None:
         return True
 
 
-async def changed_kpis(session: AsyncSession, org_id: uuid.UUID, points: list[Point]) -> dict[str, list[str]]:
-    """{kpi_id: [first_day, last_day]} of the KPIs whose formulas read a metric the batch touched."""
-    span: dict[str, list[date]] = {}
-    for p in points:
-        first, last = span.setdefault(p.metric, [p.day, p.day])
-        span[p.metric] = [min(first, p.day), max(last, p.day)]
+async def changed_kpis(
+    session: AsyncSession, org_id: uuid.UUID, span: dict[str, tuple[date, date]]
+) -> dict[str, list[str]]:
+    """{kpi_id: [first_day, last_day]} of the KPIs whose formulas read a metric the batch touched, from each metric's
+    first and last day in the batch."""
     rows = await session.execute(
         select(KpiMetric.kpi_id, KpiMetric.metric_key).where(KpiMetric.org_id == org_id, KpiMetric.metric_key.in_(span))
     )
@@ -222,7 +181,7 @@ async def sweep_batches(ctx: JobContext) -> int:
                     ((IngestBatch.status == BatchStatus.pending) & (IngestBatch.created_at < pending_before))
                     | ((IngestBatch.status == BatchStatus.processing) & (IngestBatch.started_at < stuck_after))
                 )
-                .options(defer_column(IngestBatch.points))
+                .options(defer_column(IngestBatch.point_rows))
                 .order_by(IngestBatch.created_at)
                 .limit(500)
                 .with_for_update(skip_locked=True)

@@ -1,22 +1,23 @@
 """Routes: push metrics (generic batches and ad-platform payloads), and read batches back."""
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 
 from services.api.deps import Ingestor, Principal, SessionDep, StateDep, require_role
-from services.api.ingest import service
+from services.api.ingest import reading, service
 from services.api.ingest.schemas import BatchAccepted, BatchOut, MetricBatchIn
 from services.api.ingest.sources import service as sources
 from services.api.ingest.sources.router import router as sources_router
+from services.api.openapi import body_documented_as
 from services.api.pagination import PageDep
 from services.api.problems import V1_ERRORS, Unprocessable, problem_responses
 from services.api.schemas import Page
 from shared.ingest.adapters import ADAPTERS, ROW_COUNTS
 from shared.ingest.models import BatchStatus
-from shared.ingest.points import AdapterError, Point
+from shared.ingest.points import AdapterError
+from shared.ingest.rows import staged_rows
 from shared.orgs.models import Role
 
 # Whoever pushes may follow their batches; viewers may read them too.
@@ -31,26 +32,11 @@ IdempotencyHeader = Annotated[
 ]
 
 
-async def _accepted(session: SessionDep, request: Request, response: Response, caller, **kwargs) -> BatchAccepted:
-    accepted = await service.accept_batch(
-        session, fingerprint=service.body_hash(await request.body()), by_key_id=caller.key_id, **kwargs
-    )
+async def _accepted(session: SessionDep, response: Response, caller, **kwargs) -> BatchAccepted:
+    accepted = await service.accept_batch(session, by_key_id=caller.key_id, **kwargs)
     if not accepted.created:
         response.status_code = status.HTTP_200_OK
     return BatchAccepted(batch_id=accepted.batch_id, status=accepted.status)
-
-
-async def _points_within_limit(request: Request, state: StateDep, _: Ingestor) -> None:
-    """413 for a batch over the point limit, counted in the decoded JSON before a single point is validated (a
-    30 MB body of 400,001 points is refused at once, not after reading them all) — but after the caller is
-    authenticated and allowed to push (`Ingestor`, the same dependency as the route's, so it runs once): without a
-    valid key the answer is 401, whatever the body."""
-    try:
-        payload = await request.json()  # FastAPI decoded it already; this is its cached result
-    except ValueError:
-        return  # not JSON: validating the body says so
-    if isinstance(payload, dict) and isinstance(payload.get("points"), list):
-        service.check_size(len(payload["points"]), state.settings.ingest_max_points)
 
 
 @router.post(
@@ -58,43 +44,42 @@ async def _points_within_limit(request: Request, state: StateDep, _: Ingestor) -
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BatchAccepted,
     responses=ACCEPT_RESPONSES,
-    # Dependencies run before the body is validated: authentication, then the count, then the points.
-    dependencies=[Depends(_points_within_limit)],
+    # The body is read from its bytes by `reading.read_batch` (not by the framework), and documented as the model
+    # that is its contract.
+    openapi_extra=body_documented_as(MetricBatchIn),
 )
 async def push_metrics(
-    body: MetricBatchIn,
     request: Request,
     response: Response,
     session: SessionDep,
     caller: Ingestor,
+    state: StateDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> BatchAccepted:
     """Push a batch of metric points (needs a key with role `ingest`, `editor` or `admin`).
 
     A batch of more points than the service takes (`INGEST_MAX_POINTS`, 100,000 by default) is a 413 before any
-    point is read. The whole batch is validated first: one bad point is a 422 naming it (`body.points.3.value`,
+    point is validated. The whole batch is validated first: one bad point is a 422 naming it (`body.points.3.value`,
     `body.points.3.dimensions.campaign` for text with a NUL), unknown metrics are listed, and nothing is stored.
     Accepted, the batch is stored durably and answered with `202 {batch_id, status}`; a worker then merges it.
     Follow it at `GET /v1/ingest/batches/{batch_id}`.
+
+    The same `Idempotency-Key` (header, or `idempotency_key` in the body) with the same points from the same source
+    is the same batch (`200` with it), however the JSON was spelled; with other points it is a 409.
     """
-    points = [Point(p.metric, p.value, _utc_day(p.timestamp), p.dimensions, p.mode) for p in body.points]
+    limit = state.settings.ingest_max_points
+    batch = reading.read_batch(
+        await request.body(), request.headers.get("content-type"), lambda n: service.check_size(n, limit)
+    )
     return await _accepted(
         session,
-        request,
         response,
         caller,
-        source=body.source,
-        points=points,
-        idempotency_key=idempotency_key or body.idempotency_key,
+        source=batch.source,
+        rows=batch.rows,
+        points=batch.points,
+        idempotency_key=idempotency_key or batch.idempotency_key,
     )
-
-
-def _utc_day(timestamp):
-    if isinstance(timestamp, datetime):
-        if timestamp.tzinfo is None:
-            return timestamp.date()
-        return timestamp.astimezone(UTC).date()
-    return timestamp
 
 
 @router.post(
@@ -164,11 +149,11 @@ async def push_platform_report(
     service.check_size(len(points), state.settings.ingest_max_points)
     return await _accepted(
         session,
-        request,
         response,
         caller,
         source=source,
-        points=points,
+        rows=staged_rows(source, points),
+        points=lambda: points,
         idempotency_key=idempotency_key,
     )
 

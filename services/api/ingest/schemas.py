@@ -14,7 +14,7 @@ from shared.metrics.keys import DIMS_KEY_LENGTH
 
 MAX_DIMENSIONS = 8
 MAX_DIMENSION_VALUE = 200
-_DIMENSION_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+DIMENSION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 SourceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["crm"])]
 
 
@@ -43,7 +43,7 @@ class PointIn(Input):
         if len(dims) > MAX_DIMENSIONS:
             raise ValueError(f"at most {MAX_DIMENSIONS} dimensions")
         for key, value in dims.items():
-            if not _DIMENSION_KEY.match(key):
+            if not DIMENSION_NAME.match(key):
                 raise ValueError(f"dimension name {key!r} must be lower-case letters, digits and _ (max 40)")
             if not value or len(value) > MAX_DIMENSION_VALUE:
                 raise ValueError(f"dimension {key!r} must be 1 to {MAX_DIMENSION_VALUE} characters")

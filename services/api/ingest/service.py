@@ -1,8 +1,7 @@
 """Accepting metric batches: validate everything in the request, store the batch durably, then enqueue."""
 
-import hashlib
-import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
@@ -19,8 +18,9 @@ from services.api.text import ERROR_TYPE, find_unstorable, may_hold_unstorable
 from shared.db.engine import is_postgres
 from shared.db.scoping import bound_org
 from shared.ingest.models import BatchStatus, IngestBatch
-from shared.ingest.pipeline import encode_points, process_job_id
+from shared.ingest.pipeline import process_job_id
 from shared.ingest.points import Mode, Origin, Point
+from shared.ingest.rows import StagedRows, dimension_names
 from shared.jobs.handles import PROCESS_BATCH
 from shared.metrics.aggregation import Aggregation
 from shared.metrics.keys import DIMS_KEY_LENGTH, dims_key
@@ -29,15 +29,6 @@ from shared.metrics.models import MetricDefinition
 EARLIEST_DAY = date(2000, 1, 1)
 FUTURE_TOLERANCE = timedelta(days=1)
 MAX_ERRORS = 50
-
-
-def body_hash(raw: bytes) -> str:
-    """The fingerprint idempotency compares: canonical JSON, so key order and spacing do not matter."""
-    try:
-        canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
-        canonical = raw
-    return hashlib.sha256(canonical).hexdigest()
 
 
 def check_size(points_count: int, limit: int) -> None:
@@ -70,6 +61,33 @@ def in_body(location: str) -> str:
     if location == "$":
         return "body"
     return f"body{location}" if location.startswith("[") else f"body.{location}"
+
+
+async def validate_rows(session: AsyncSession, rows: StagedRows, points: Callable[[], list[Point]]) -> None:
+    """The whole batch is checked before anything is stored, set by set (`rows.summary`): its distinct metrics
+    known, its distinct days sane, increments only for metrics that sum, each distinct dimension set allowed for
+    the metrics it comes with and fitting the store. Only when something is wrong are the points read one by one
+    (`validate_points`), to name each place."""
+    summary = rows.summary
+    found = await session.execute(
+        select(MetricDefinition.key, MetricDefinition.aggregation, MetricDefinition.allowed_dimensions).where(
+            MetricDefinition.key.in_(summary.metrics)
+        )
+    )
+    metrics = {key: (aggregation, frozenset(allowed)) for key, aggregation, allowed in found}
+    latest = (datetime.now(UTC) + FUTURE_TOLERANCE).date().isoformat()
+    names = {key: dimension_names(key) for key in {key for _, key in summary.pairs}}
+    wrong = (
+        len(metrics) < len(summary.metrics)
+        or min(summary.days) < EARLIEST_DAY.isoformat()
+        or max(summary.days) > latest
+        or any(metrics[m][0] != Aggregation.sum for m in summary.increments)
+        or any(not names[key] <= metrics[metric][1] for metric, key in summary.pairs)
+        or any(len(key) > DIMS_KEY_LENGTH for key in names)
+    )
+    if wrong:
+        await validate_points(session, points())
+        raise AssertionError("the set-wise check refused a batch the per-point check accepts")  # a defect of ours
 
 
 async def validate_points(session: AsyncSession, points: list[Point]) -> None:
@@ -160,22 +178,26 @@ async def accept_batch(
     session: AsyncSession,
     *,
     source: str,
-    points: list[Point],
+    rows: StagedRows,
+    points: Callable[[], list[Point]],
     idempotency_key: str | None,
-    fingerprint: str,
     by_key_id: uuid.UUID,
 ) -> Accepted:
     """Store the batch as pending and ask for its processing after commit.
 
-    An idempotency key already used with the same body is the original batch; with another body, a 409. That
+    The batch's fingerprint is the SHA-256 of its source and normalised rows (`rows.digest`): the same points in
+    the same order from the same source, however the JSON was spelled (key order, spacing, `"1.50"` or `1.50`,
+    a timestamp or its day). An idempotency key already used with the same points is the original batch; with
+    others, a 409. That
     holds for requests arriving at once too: the insert yields to a concurrent one with the key (ON CONFLICT DO
     NOTHING waits for it to commit), and the batch it stored is then read and compared like any earlier one.
     """
+    fingerprint = rows.digest
     if idempotency_key is not None:
         earlier = await _replay(session, idempotency_key, fingerprint)
         if earlier is not None:
             return earlier
-    await validate_points(session, points)
+    await validate_rows(session, rows, points)
     dialect = postgresql if is_postgres(session) else sqlite
     batch_id = await session.scalar(
         dialect.insert(IngestBatch)
@@ -185,8 +207,8 @@ async def accept_batch(
             idempotency_key=idempotency_key,
             body_hash=fingerprint,
             status=BatchStatus.pending,
-            points=encode_points(points),
-            point_count=len(points),
+            point_rows=rows.data,
+            point_count=rows.count,
             enqueues=1,
             by_key_id=by_key_id,
         )
@@ -225,7 +247,7 @@ async def _replay(session: AsyncSession, idempotency_key: str, fingerprint: str)
 async def get_batch(session: AsyncSession, *, batch_id: uuid.UUID) -> IngestBatch:
     """One batch, without loading its points."""
     batch = await session.scalar(
-        select(IngestBatch).where(IngestBatch.id == batch_id).options(defer_column(IngestBatch.points))
+        select(IngestBatch).where(IngestBatch.id == batch_id).options(defer_column(IngestBatch.point_rows))
     )
     if batch is None:
         raise NotFound(f"No ingest batch {batch_id}.")
@@ -234,7 +256,7 @@ async def get_batch(session: AsyncSession, *, batch_id: uuid.UUID) -> IngestBatc
 
 async def list_batches(session: AsyncSession, *, page: PageParams, status: BatchStatus | None, source: str | None):
     """The organisation's batches, oldest first."""
-    stmt = select(IngestBatch).options(defer_column(IngestBatch.points))
+    stmt = select(IngestBatch).options(defer_column(IngestBatch.point_rows))
     if status is not None:
         stmt = stmt.where(IngestBatch.status == status)
     if source is not None:
