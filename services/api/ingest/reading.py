@@ -36,7 +36,7 @@ from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
-from services.api.ingest.schemas import DIMENSION_NAME, MAX_DIMENSION_VALUE, MAX_DIMENSIONS, MetricBatchIn, PointIn
+from services.api.ingest.schemas import DIMENSION_NAME, MAX_DIMENSION_VALUE, MAX_DIMENSIONS, MetricBatchIn
 from services.api.text import may_hold_unstorable
 from shared.ingest.points import Mode, Point
 from shared.ingest.rows import RowsWriter, StagedRows
@@ -48,7 +48,7 @@ _MODES = frozenset(m.value for m in Mode)
 _SOURCE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # One JSON value per line: a plain decimal, as a number or a string. ASCII digits only (a bytes pattern).
 _PLAIN_VALUES = re.compile(rb'(?:"?-?[0-9]{1,16}(?:\.[0-9]{1,8})?"?\n)*')
-_TIMESTAMP = TypeAdapter(PointIn.model_fields["timestamp"].annotation)
+_TIMESTAMP: TypeAdapter[datetime | date] = TypeAdapter(datetime | date)  # PointIn.timestamp's type
 _METRIC_MAX = 64
 
 
