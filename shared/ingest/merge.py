@@ -36,6 +36,12 @@ from shared.ingest.rows import COLUMNS, copy_chunks, iter_rows
 from shared.metrics.keys import DIMS_KEY_LENGTH, dims_key
 
 ROWS = "ingest_rows"
+# The staged keys the batch changes: all but snapshots a later-accepted batch already wrote.
+_POINT_KEY = (
+    "p.org_id = :org AND p.metric_key = c.metric_key AND p.day = c.day AND p.dims_key = c.dims_key "
+    "AND p.source = :source"
+)
+_CHANGED = "NOT (mode = 'snapshot' AND newer = 1)"
 STAGING = "ingest_staging"
 # The first key of the two-key advisory lock: this lock's namespace (ASCII "KPIM"); the second is the organisation.
 MERGE_LOCK_NAMESPACE = 0x4B50494D
@@ -63,15 +69,18 @@ def collapse(points: list[Point]) -> list[tuple[str, date, str, Decimal, Mode]]:
     return [(m, d, k, value, mode) for (m, d, k), (value, mode) in merged.items()]
 
 
-async def _load_rows(session: AsyncSession, point_rows: bytes) -> None:
-    """The batch's rows into the temporary ROWS table, then collapsed into STAGING (one row per key)."""
+async def _load_rows(
+    session: AsyncSession, point_rows: bytes, *, org_id: uuid.UUID, source: str, batch_id: uuid.UUID
+) -> None:
+    """The batch's rows into the temporary ROWS table, then collapsed into STAGING: one row per key, with what the
+    store holds for it."""
     if is_postgres(session):
         for table, columns in (
             (ROWS, "seq integer, metric_key varchar(64), day date, dims_key text, value numeric, mode varchar(16)"),
             (
                 STAGING,
                 f"metric_key varchar(64), day date, dims_key varchar({DIMS_KEY_LENGTH}), dimensions json, "
-                "value numeric, mode varchar(16)",
+                "value numeric, mode varchar(16), old_value numeric, newer integer, solo integer, new_value numeric",
             ),
         ):
             await session.execute(text(f"CREATE TEMPORARY TABLE {table} ({columns}) ON COMMIT DROP"))
@@ -90,28 +99,39 @@ async def _load_rows(session: AsyncSession, point_rows: bytes) -> None:
         await session.execute(
             text(
                 f"CREATE TEMPORARY TABLE {STAGING} (metric_key TEXT, day DATE, dims_key TEXT, dimensions TEXT, "
-                "value NUMERIC, mode TEXT)"
+                "value NUMERIC, mode TEXT, old_value NUMERIC, newer INTEGER, solo INTEGER, new_value NUMERIC)"
             )
         )
         await session.execute(
             text(f"INSERT INTO {ROWS} VALUES (:seq, :metric_key, :day, :dims_key, :value, :mode)"),
             [dict(zip(COLUMNS, row, strict=True)) for row in iter_rows(point_rows)],
         )
+    # Each key's change (collapsed in push order), beside what the store holds for it: this source's point (its
+    # value, and whether a batch accepted after this one wrote it: batch ids are UUIDv7, they sort by acceptance)
+    # and the key's roll-up (`solo`: it holds no other source's point, so the point's new value is the roll-up).
     dimensions = "CAST(dims_key AS json)" if is_postgres(session) else "dims_key"
     await session.execute(
-        text(
-            f"INSERT INTO {STAGING} (metric_key, day, dims_key, dimensions, value, mode) "
-            f"SELECT metric_key, day, dims_key, {dimensions}, sum(value), "
-            "CASE WHEN max(last_snapshot) IS NULL THEN 'increment' ELSE 'snapshot' END "
+        _typed(
+            # Each stored row is found by its primary key, one lookup per key (scalar subqueries: a plan that does
+            # not depend on statistics, which a just-filled table lacks, nor on the organisation's history;
+            # MATERIALIZED keeps them from being repeated in every expression that uses them).
+            "WITH c AS (SELECT metric_key, day, dims_key, sum(value) AS value, "
+            "CASE WHEN max(last_snapshot) IS NULL THEN 'increment' ELSE 'snapshot' END AS mode "
             "FROM (SELECT seq, metric_key, day, dims_key, value, max(CASE WHEN mode = 'snapshot' THEN seq END) "
             f"OVER (PARTITION BY metric_key, day, dims_key) AS last_snapshot FROM {ROWS}) AS r "
-            "WHERE last_snapshot IS NULL OR seq >= last_snapshot GROUP BY metric_key, day, dims_key"
-        )
+            "WHERE last_snapshot IS NULL OR seq >= last_snapshot GROUP BY metric_key, day, dims_key), "
+            f"x AS MATERIALIZED (SELECT c.*, (SELECT p.value FROM metric_points p WHERE {_POINT_KEY}) AS old_value, "
+            f"(SELECT p.batch_id FROM metric_points p WHERE {_POINT_KEY}) AS old_batch, "
+            "(SELECT d.value_count FROM metric_daily d WHERE d.org_id = :org AND d.metric_key = c.metric_key "
+            "AND d.day = c.day AND d.dims_key = c.dims_key) AS rollup_count FROM c) "
+            f"INSERT INTO {STAGING} (metric_key, day, dims_key, dimensions, value, mode, old_value, newer, solo, "
+            f"new_value) SELECT metric_key, day, dims_key, {dimensions}, value, mode, old_value, "
+            "CASE WHEN old_batch > :batch THEN 1 ELSE 0 END, "
+            "CASE WHEN rollup_count IS NULL OR (rollup_count = 1 AND old_value IS NOT NULL) THEN 1 ELSE 0 END, "
+            "CASE WHEN mode = 'increment' THEN coalesce(old_value, 0) + value ELSE value END FROM x"
+        ),
+        {"org": org_id, "source": source, "batch": batch_id},
     )
-    if is_postgres(session):
-        # Autovacuum never sees a temporary table: without statistics the planner guesses one row and sorts the
-        # joins below on disk.
-        await session.execute(text(f"ANALYZE {STAGING}"))
 
 
 async def metric_spans(session: AsyncSession) -> dict[str, tuple[date, date]]:
@@ -138,45 +158,38 @@ async def merge_rows(
     postgres = is_postgres(session)
     params = {"org": org_id, "source": source, "batch": batch_id, "now": datetime.now(UTC)}
     await lock_org_merges(session, org_id)
-    await _load_rows(session, point_rows)
-    keys = await session.scalar(text(f"SELECT count(*) FROM {STAGING}"))
-    # Which staged keys exist, and whether a batch accepted after this one wrote them (batch ids are UUIDv7: they
-    # sort by acceptance time).
-    existing = await session.execute(
+    await _load_rows(session, point_rows, org_id=org_id, source=source, batch_id=batch_id)
+    counts = await session.execute(
+        text(f"SELECT mode, newer, old_value IS NULL, solo, count(*) FROM {STAGING} GROUP BY 1, 2, 3, 4")
+    )
+    found: dict[tuple[str, bool, bool], int] = {}
+    shared_keys = False  # changed keys whose roll-ups other sources' points are part of
+    for mode, newer, new, solo, n in counts.all():
+        found[mode, bool(newer), bool(new)] = found.get((mode, bool(newer), bool(new)), 0) + n
+        shared_keys = shared_keys or (not solo and not (mode == "snapshot" and newer))
+    # A snapshot is the source's value for the key as of when it was accepted: when batches merge out of order (a
+    # backlog after an outage, two workers), a later-accepted snapshot is never overwritten by an earlier one (it is
+    # `superseded`, and left out). Increments commute, so they always add. The new values were computed against
+    # the stored ones under the organisation's merge lock, and only merges write points: one upsert writes both.
+    # (The WHERE before ON CONFLICT also keeps SQLite from reading ON CONFLICT as a join constraint.)
+    await session.execute(
         _typed(
-            f"SELECT s.mode, CASE WHEN p.batch_id > :batch THEN 1 ELSE 0 END, count(*) FROM {staged_points(postgres)} "
-            "ON p.org_id = :org AND p.metric_key = s.metric_key AND p.day = s.day AND p.dims_key = s.dims_key "
-            "AND p.source = :source GROUP BY 1, 2"
+            "INSERT INTO metric_points (org_id, metric_key, day, dims_key, source, dimensions, value, updated_at, "
+            f"batch_id) SELECT :org, metric_key, day, dims_key, :source, dimensions, new_value, :now, :batch "
+            f"FROM {STAGING} WHERE {_CHANGED} ON CONFLICT (org_id, metric_key, day, dims_key, source) DO UPDATE SET "
+            "value = excluded.value, updated_at = excluded.updated_at, batch_id = excluded.batch_id"
         ),
         params,
     )
-    found = {(mode, bool(newer)): n for mode, newer, n in existing.all()}
-    # A snapshot is the source's value for the key as of when it was accepted: when batches merge out of order (a
-    # backlog after an outage, two workers), a later-accepted snapshot is never overwritten by an earlier one.
-    # Increments commute, so they always add.
-    for mode, on_conflict in (
-        ("snapshot", "value = excluded.value, {stamp} WHERE metric_points.batch_id <= excluded.batch_id"),
-        ("increment", "value = metric_points.value + excluded.value, {stamp}"),
-    ):
-        # The WHERE before ON CONFLICT also keeps SQLite from reading ON CONFLICT as a join constraint.
-        await session.execute(
-            _typed(
-                "INSERT INTO metric_points (org_id, metric_key, day, dims_key, source, dimensions, value, "
-                "updated_at, batch_id) SELECT :org, s.metric_key, s.day, s.dims_key, :source, s.dimensions, "
-                f"s.value, :now, :batch FROM {STAGING} s WHERE s.mode = '{mode}' "
-                "ON CONFLICT (org_id, metric_key, day, dims_key, source) DO UPDATE SET "
-                + on_conflict.format(stamp="updated_at = excluded.updated_at, batch_id = excluded.batch_id")
-            ),
-            params,
-        )
-    await refresh_rollups(session, org_id=org_id, postgres=postgres)
+    await update_rollups(session, org_id=org_id, now=params["now"], postgres=postgres, shared_keys=shared_keys)
     spans = await metric_spans(session)
     if not postgres:  # Postgres drops them at commit
         for table in (ROWS, STAGING):
             await session.execute(text(f"DROP TABLE temp.{table}"))
-    replaced, superseded = found.get(("snapshot", False), 0), found.get(("snapshot", True), 0)
-    incremented = found.get(("increment", False), 0) + found.get(("increment", True), 0)
-    inserted = keys - replaced - superseded - incremented
+    inserted = sum(n for (_, _, new), n in found.items() if new)
+    replaced = found.get(("snapshot", False, False), 0)
+    superseded = found.get(("snapshot", True, False), 0)
+    incremented = sum(n for (mode, _, new), n in found.items() if mode == "increment" and not new)
     return MergeCounts(inserted, replaced, incremented, superseded), spans
 
 
@@ -225,9 +238,37 @@ async def lock_org_merges(session: AsyncSession, org_id: uuid.UUID) -> None:
         await session.execute(text("BEGIN IMMEDIATE"))
 
 
-async def refresh_rollups(session: AsyncSession, *, org_id: uuid.UUID, postgres: bool) -> None:
-    """Recompute metric_daily for the staged keys from all sources' points (one upsert: a key's roll-up row is
-    replaced in place, never deleted and re-inserted)."""
+async def update_rollups(
+    session: AsyncSession, *, org_id: uuid.UUID, now: datetime, postgres: bool, shared_keys: bool
+) -> None:
+    """Bring metric_daily up to date for the keys the batch changed, from the staged delta: a key whose roll-up
+    holds only this source's point (most keys: one source reports a metric) takes the point's new value as its
+    sum, min, max and last; a key other sources also report is recomputed from all its points (`refresh_rollups`)."""
+    await session.execute(
+        _typed(
+            "INSERT INTO metric_daily (org_id, metric_key, day, dims_key, dimensions, value_sum, value_count, "
+            "value_min, value_max, value_last, last_at) SELECT :org, metric_key, day, dims_key, dimensions, new_value, "
+            f"1, new_value, new_value, new_value, :now FROM {STAGING} WHERE solo = 1 AND {_CHANGED} "
+            "ON CONFLICT (org_id, metric_key, day, dims_key) DO UPDATE SET dimensions = excluded.dimensions, "
+            "value_sum = excluded.value_sum, value_count = excluded.value_count, value_min = excluded.value_min, "
+            "value_max = excluded.value_max, value_last = excluded.value_last, last_at = excluded.last_at"
+        ),
+        {"org": org_id, "now": now},
+    )
+    if not shared_keys:
+        return
+    if postgres:
+        # Autovacuum never sees a temporary table: without statistics the planner guesses one row and sorts the
+        # join on disk.
+        await session.execute(text(f"ANALYZE {STAGING}"))
+    await refresh_rollups(
+        session, org_id=org_id, postgres=postgres, where="s.solo = 0 AND NOT (s.mode = 'snapshot' AND s.newer = 1)"
+    )
+
+
+async def refresh_rollups(session: AsyncSession, *, org_id: uuid.UUID, postgres: bool, where: str = "1 = 1") -> None:
+    """Recompute metric_daily for the staged keys (those matching `where`, on the staging table `s`) from all
+    sources' points (one upsert: a key's roll-up row is replaced in place, never deleted and re-inserted)."""
     last_value = (
         "(array_agg(p.value ORDER BY p.updated_at DESC, p.source))[1]"
         if postgres
@@ -244,7 +285,7 @@ async def refresh_rollups(session: AsyncSession, *, org_id: uuid.UUID, postgres:
             f"SELECT p.org_id, p.metric_key, p.day, p.dims_key, {dimensions_out}, sum(p.value), count(*), "
             f"min(p.value), max(p.value), {last_value}, max(p.updated_at) "
             f"FROM {staged_points(postgres)} ON s.metric_key = p.metric_key AND s.day = p.day "
-            "AND s.dims_key = p.dims_key WHERE p.org_id = :org "
+            f"AND s.dims_key = p.dims_key WHERE p.org_id = :org AND {where} "
             f"GROUP BY p.org_id, p.metric_key, p.day, p.dims_key, {dimensions} "
             "ON CONFLICT (org_id, metric_key, day, dims_key) DO UPDATE SET dimensions = excluded.dimensions, "
             "value_sum = excluded.value_sum, value_count = excluded.value_count, value_min = excluded.value_min, "
