@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer as defer_column
 
+from shared.alerts.evaluate import evaluate_now_or_later
 from shared.ingest.merge import merge_rows, org_merge_busy
 from shared.ingest.models import BatchErrorCode, BatchStatus, IngestBatch
 from shared.jobs.context import JobContext, job_session
-from shared.jobs.handles import CHECK_OVERSPEND, EVALUATE_KPIS, PROCESS_BATCH
+from shared.jobs.handles import CHECK_OVERSPEND, PROCESS_BATCH
 from shared.jobs.registry import cron_job, job
 from shared.jobs.retry import FOREVER_TRIES, backoff_s, retry_if_transient
 from shared.kpis.models import KpiMetric
@@ -63,7 +64,7 @@ async def process_batch(ctx: JobContext, *, batch_id: str) -> dict:
                 raise Retry(defer=random.uniform(*LOCK_BUSY_DEFER_S))  # noqa: S311 - jitter
             batch.status, batch.started_at = BatchStatus.processing, datetime.now(UTC)
             batch.attempts += 1
-        async with job_session(ctx) as session:
+        async with job_session(ctx, run_inline=True) as session:
             # The merge and the `done` mark commit together: a crash in between leaves nothing half-applied.
             batch = await session.scalar(select(IngestBatch).where(IngestBatch.id == batch_uuid).with_for_update())
             if batch is None or batch.status != BatchStatus.processing:
@@ -75,13 +76,14 @@ async def process_batch(ctx: JobContext, *, batch_id: str) -> dict:
             if "spend" in spans:
                 CHECK_OVERSPEND.defer(session, job_id=f"overspend:{batch.id}", org_id=str(batch.org_id))
             if batch.changed_kpis:
-                # Evaluation runs after this commit, on exactly the KPIs (and days) the batch changed.
-                EVALUATE_KPIS.defer(
+                # Exactly the KPIs (and days) the batch changed: evaluated here, committed with the merge, when they
+                # are few; otherwise by a job after this commit.
+                await evaluate_now_or_later(
                     session,
-                    job_id=f"eval:{batch.id}",
+                    ctx["settings"],
                     org_id=str(batch.org_id),
-                    kpi_ids=sorted(batch.changed_kpis),
-                    since=min(days[0] for days in batch.changed_kpis.values()),
+                    changed_kpis=batch.changed_kpis,
+                    job_id=f"eval:{batch.id}",
                 )
             batch.inserted, batch.replaced, batch.incremented = counts.inserted, counts.replaced, counts.incremented
             batch.superseded = counts.superseded

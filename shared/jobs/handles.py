@@ -28,11 +28,11 @@ from typing import Any, Generic, ParamSpec
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.jobs.queue import DeferredJob, JobQueue, defer_after_commit
+from shared.jobs.queue import DeferredJob, JobQueue, defer_after_commit, inline_jobs
 
 P = ParamSpec("P")
 # The handle's own keywords, which no job may take as an argument.
-_OPTIONS = frozenset({"job_id", "defer_s", "timeout_s"})
+_OPTIONS = frozenset({"job_id", "defer_s", "timeout_s", "fallback_s"})
 
 
 def _plain(value: Any) -> bool:
@@ -78,6 +78,23 @@ class JobHandle(Generic[P]):
         """Run the job once this session's transaction has committed (and `defer_s` seconds later); never after a
         rollback. `job_id`: a job with this id already queued, running or kept is not enqueued again."""
         defer_after_commit(session, DeferredJob(self.name, job_id, self._arguments(args, kwargs), defer_s))
+
+    def defer_inline(
+        self,
+        session: AsyncSession,
+        job_id: str | None = None,
+        fallback_s: float | None = None,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> None:
+        """Run the job in this process right after this session's transaction commits, by the job that owns it
+        (`job_session(ctx, run_inline=True)`; `inline_jobs` says whether it does), and enqueue it too, `fallback_s`
+        seconds later, for when that run never happens (the worker died in between). The job must be safe to run
+        twice: the fallback runs even when the inline run did the work, and must then find nothing left to do."""
+        if inline_jobs(session, self.name) is None:
+            raise RuntimeError(f"job {self.name!r}: this session's owner runs no job inline")
+        job = DeferredJob(self.name, job_id, self._arguments(args, kwargs), fallback_s, inline=True)
+        defer_after_commit(session, job)
 
     async def enqueue(
         self,

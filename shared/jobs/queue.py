@@ -29,12 +29,18 @@ log = logging.getLogger(__name__)
 _DEFERRED_KEY = "deferred_jobs"
 
 
+_INLINE_KEY = "runs_inline"
+
+
 @dataclass(frozen=True)
 class DeferredJob:
     name: str
     job_id: str | None
     kwargs: dict[str, Any]
     defer_s: float | None = None
+    # Run by the transaction's owner itself right after its commit (`job_session(ctx, run_inline=True)`); the job
+    # enqueued `defer_s` later is the fallback, for when that run never happens (the process died in between).
+    inline: bool = False
 
 
 class JobNotFound(LookupError):
@@ -71,18 +77,43 @@ def defer_after_commit(session: AsyncSession, job: DeferredJob) -> None:
     session.info.setdefault(_DEFERRED_KEY, []).append(job)
 
 
-async def enqueue_deferred(session: AsyncSession, queue: "JobQueue") -> None:
-    """Enqueue what the committed transaction asked for. A failure is logged, not raised: the data is
-    committed, and the sweepers of the jobs that matter re-enqueue from the database."""
-    for deferred in session.info.pop(_DEFERRED_KEY, []):
+async def enqueue_deferred(session: AsyncSession, queue: "JobQueue") -> list[DeferredJob]:
+    """Enqueue what the committed transaction asked for; the jobs its owner is to run inline too. A failure is
+    logged, not raised: the data is committed, and the sweepers of the jobs that matter re-enqueue from the
+    database (an inline job is still run when its fallback's enqueue failed)."""
+    deferred_jobs = session.info.pop(_DEFERRED_KEY, [])
+    for deferred in deferred_jobs:
         try:
             await queue.enqueue(deferred.name, job_id=deferred.job_id, defer_s=deferred.defer_s, **deferred.kwargs)
         except Exception:
             log.exception("enqueue of %s failed after commit", deferred.name)
+    return [deferred for deferred in deferred_jobs if deferred.inline]
 
 
-def discard_deferred(session: AsyncSession) -> None:
-    session.info.pop(_DEFERRED_KEY, None)
+def deferred_count(session: AsyncSession) -> int:
+    """How many jobs this transaction has deferred so far (a mark for `discard_deferred`)."""
+    return len(session.info.get(_DEFERRED_KEY, []))
+
+
+def discard_deferred(session: AsyncSession, *, keep: int = 0) -> None:
+    """Forget the jobs deferred since the first `keep` (all by default): their transaction, or savepoint, rolled
+    back."""
+    deferred_jobs = session.info.get(_DEFERRED_KEY)
+    if deferred_jobs is not None:
+        del deferred_jobs[keep:]
+
+
+def mark_runs_inline(session: AsyncSession) -> None:
+    """Mark the session: its owner runs the jobs deferred with `inline=True` itself, right after its commit."""
+    session.info[_INLINE_KEY] = True
+
+
+def inline_jobs(session: AsyncSession, name: str) -> int | None:
+    """How many `name` jobs this transaction has deferred to run inline; None if its owner runs none inline (an API
+    request, which must not wait on them)."""
+    if not session.info.get(_INLINE_KEY):
+        return None
+    return sum(1 for job in session.info.get(_DEFERRED_KEY, []) if job.inline and job.name == name)
 
 
 class ArqQueue:

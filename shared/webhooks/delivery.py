@@ -36,7 +36,7 @@ from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.jobs.registry import cron_job, job
 from shared.settings import Settings
 from shared.telemetry import JOB_REGISTRY
-from shared.webhooks.events import delivery_job_id, event_body
+from shared.webhooks.events import DELIVER_TIMEOUT_S, delivery_job_id, event_body
 from shared.webhooks.models import (
     DeliveryStatus,
     OperatorEvent,
@@ -52,7 +52,6 @@ from shared.webhooks.ssrf import UnsafeUrl, resolve_safe
 log = logging.getLogger(__name__)
 _rng = random.Random()  # noqa: S311 - retry jitter, not cryptography
 
-DELIVER_TIMEOUT_S = 60
 # A claim keeps the sweep away for its job's whole timeout (the worker caps it, never raises it): once the lease is
 # over, the job that claimed is gone, whether it finished or not.
 CLAIM_LEASE = timedelta(seconds=DELIVER_TIMEOUT_S)

@@ -10,8 +10,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.jobs.handles import DELIVER_WEBHOOK
+from shared.jobs.queue import inline_jobs
 from shared.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from shared.webhooks.signing import new_message_id
+
+# A delivery job's timeout, and so its claim's lease (shared/webhooks/delivery.py). Here because `emit` needs it too,
+# and delivery.py imports this module.
+DELIVER_TIMEOUT_S = 60
+# The first attempts a job makes itself right after its commit (`job_session(ctx, run_inline=True)`), concurrently:
+# an evaluation that opens a few alerts, each to a few endpoints. Past this many, the deliveries go to their own jobs
+# as before, so a large run does not hold its worker slot on many receivers (each send may take webhook_timeout_s).
+INLINE_DELIVERIES = 8
 
 
 def delivery_job_id(delivery_id: uuid.UUID, attempt: int, suffix: str = "") -> str:
@@ -65,8 +74,9 @@ async def emit(
     category: str | None = None,
     subscribers: Subscribers | None = None,
 ) -> WebhookEvent | None:
-    """Record the event and a delivery per subscribed endpoint; the deliveries run after the commit. A run that
-    emits many events passes one `Subscribers` to all of them."""
+    """Record the event and a delivery per subscribed endpoint; the deliveries run after the commit (the first
+    INLINE_DELIVERIES of a transaction by the job that commits it, when it runs jobs inline). A run that emits many
+    events passes one `Subscribers` to all of them."""
     endpoints = await (subscribers or Subscribers(session)).of(org_id)
     matching = [e for e in endpoints if _wants(e, type_, kpi_id, category)]
     if not matching:
@@ -86,6 +96,17 @@ async def emit(
     ]
     session.add_all(deliveries)
     await session.flush()
+    inline = inline_jobs(session, DELIVER_WEBHOOK.name)
     for delivery in deliveries:
-        DELIVER_WEBHOOK.defer(session, job_id=delivery_job_id(delivery.id, 1), delivery_id=str(delivery.id), attempt=1)
+        job_id, delivery_id = delivery_job_id(delivery.id, 1), str(delivery.id)
+        if inline is not None and inline < INLINE_DELIVERIES:
+            # The job that commits this makes attempt 1 itself, at once; the same job, enqueued a claim's lease later,
+            # makes it only if that never happened (the worker died in between): it finds the attempt taken and
+            # steps aside otherwise.
+            DELIVER_WEBHOOK.defer_inline(
+                session, job_id=job_id, fallback_s=DELIVER_TIMEOUT_S, delivery_id=delivery_id, attempt=1
+            )
+            inline += 1
+        else:
+            DELIVER_WEBHOOK.defer(session, job_id=job_id, delivery_id=delivery_id, attempt=1)
     return event
