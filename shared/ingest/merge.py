@@ -156,7 +156,8 @@ async def merge_rows(
     """Upsert the batch's stored rows and refresh the touched roll-ups; returns what happened to the keys, and each
     metric's first and last day in the batch."""
     postgres = is_postgres(session)
-    params = {"org": org_id, "source": source, "batch": batch_id, "now": datetime.now(UTC)}
+    now = datetime.now(UTC)
+    params = {"org": org_id, "source": source, "batch": batch_id, "now": now}
     await lock_org_merges(session, org_id)
     await _load_rows(session, point_rows, org_id=org_id, source=source, batch_id=batch_id)
     counts = await session.execute(
@@ -181,7 +182,7 @@ async def merge_rows(
         ),
         params,
     )
-    await update_rollups(session, org_id=org_id, now=params["now"], postgres=postgres, shared_keys=shared_keys)
+    await update_rollups(session, org_id=org_id, now=now, postgres=postgres, shared_keys=shared_keys)
     spans = await metric_spans(session)
     if not postgres:  # Postgres drops them at commit
         for table in (ROWS, STAGING):
