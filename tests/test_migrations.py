@@ -87,3 +87,47 @@ async def test_batches_failed_before_0012_are_pending_again_without_their_sql(se
     finally:
         await engine.dispose()
     assert rows == {"done": None, "pending": None}
+
+
+async def test_batches_stored_as_json_before_0013_keep_their_points_as_rows_and_back(settings, tmp_path):
+    """0013 rewrites every stored batch's points (pending ones are still to be merged) as the COPY rows the worker
+    reads; its downgrade writes them back as JSON, unchanged."""
+    import json
+    import uuid
+
+    from sqlalchemy import text
+
+    from shared.ingest.rows import iter_rows
+
+    points = [
+        ["leads", "2.5", "2026-11-02", {"channel": "meta", "campaign": 'a\\b "c"'}, "snapshot"],
+        ["leads", "-1", "2026-11-03", {}, "increment"],
+        ["spend", "1000.12345678", "2026-11-02", {"channel": "é"}, "snapshot"],
+    ]
+    url = await _empty_database(settings, tmp_path)
+    await support.migrate(url, ("upgrade", "0012"))
+    org, batch = uuid.uuid4(), uuid.uuid4()
+    hexed = (lambda u: u) if support.BACKEND == "postgres" else (lambda u: u.hex)
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO orgs (id, name) VALUES (:id, 'Old')"), {"id": hexed(org)})
+            await conn.execute(
+                text(
+                    "INSERT INTO ingest_batches (id, org_id, source, body_hash, status, points, point_count, inserted, "
+                    "replaced, incremented, attempts, enqueues) VALUES (:id, :org, 'api', 'x', 'pending', :points, 3, "
+                    "0, 0, 0, 0, 1)"
+                ),
+                {"id": hexed(batch), "org": hexed(org), "points": json.dumps(points)},
+            )
+        await support.migrate(url, ("upgrade", "head"))
+        async with engine.connect() as conn:
+            stored = (await conn.execute(text("SELECT point_rows FROM ingest_batches"))).scalar_one()
+        rows = [(seq, m, d.isoformat(), json.loads(k), v, mode) for seq, m, d, k, v, mode in iter_rows(stored)]
+        assert rows == [(i, m, d, dims, v, mode) for i, (m, v, d, dims, mode) in enumerate(points)]
+        await support.migrate(url, ("downgrade", "0012"))
+        async with engine.connect() as conn:
+            back = (await conn.execute(text("SELECT points FROM ingest_batches"))).scalar_one()
+        assert (json.loads(back) if isinstance(back, str) else back) == points
+    finally:
+        await engine.dispose()

@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -46,8 +47,9 @@ from shared.metrics.keys import dims_key
 CHUNK = 20_000
 _MODES = frozenset(m.value for m in Mode)
 _SOURCE = re.compile(r"[a-z][a-z0-9_]{0,31}")
-# One JSON value per line: a plain decimal, as a number or a string. ASCII digits only (a bytes pattern).
-_PLAIN_VALUES = re.compile(rb'(?:"?-?[0-9]{1,16}(?:\.[0-9]{1,8})?"?\n)*')
+# One JSON value per line: a plain decimal, as a number or a string, written as Decimal writes it back (no leading
+# zero, no exponent), so both ways store the same text. ASCII digits only (a bytes pattern).
+_PLAIN_VALUES = re.compile(rb'(?:"?-?(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,8})?"?\n)*')
 _TIMESTAMP: TypeAdapter[datetime | date] = TypeAdapter(datetime | date)  # PointIn.timestamp's type
 _METRIC_MAX = 64
 
@@ -187,14 +189,15 @@ def _dimension_key(text: bytes) -> str:
 
 
 def _read_by_contract(raw: bytes, content_type: str | None, check_size: Callable[[int], None]) -> ReadBatch:
-    """The body read as a declared `MetricBatchIn` parameter would be: FastAPI's JSON decoding and errors, the
-    model's validation (errors under `body`), then the points."""
+    """The body read as a declared `MetricBatchIn` parameter would be: FastAPI's JSON decoding and errors (but a
+    number with a fraction read exactly, not through a float), the model's validation (errors under `body`), then
+    the points."""
     payload: Any = raw
     if not raw:
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
     if _is_json(content_type):
         try:
-            payload = json.loads(raw)
+            payload = json.loads(raw, parse_float=Decimal)  # a JSON number read exactly, as the fast way does
         except json.JSONDecodeError as exc:
             raise RequestValidationError(
                 [
