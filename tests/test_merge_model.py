@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from shared.db.scoping import allow_all_orgs
+from shared.ingest import pipeline
 from shared.ingest.models import IngestBatch
 from shared.ingest.pipeline import process_batch
 from shared.ingest.points import Mode, Point
@@ -54,7 +55,8 @@ def apply(model: dict, order: dict, source: str, accepted: int, points: list[Poi
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_merges_agree_with_the_model_of_the_rules(state, org, seed):
+async def test_merges_agree_with_the_model_of_the_rules(state, org, seed, monkeypatch):
+    monkeypatch.setattr(pipeline, "DRAIN_BATCHES", 0)  # each job merges its own batch only: the order is the test's
     rng = random.Random(seed)
     batches = [(rng.choice(("api", "crm")), random_batch(rng, rng.randint(1, 40))) for _ in range(8)]
     stored = [await store_batch(state.db, org.id, points, source=source) for source, points in batches]
@@ -100,3 +102,26 @@ async def test_merges_agree_with_the_model_of_the_rules(state, org, seed):
             values[latest],
         )
     assert daily == expected_daily
+
+
+async def test_a_job_drains_its_organisations_pending_batches_in_acceptance_order(state, org):
+    """A burst of one organisation's batches is merged back to back by the job that merged the first: oldest first
+    (a later snapshot wins), each once; the drained batches' own jobs then find them done."""
+    stored = [
+        await store_batch(state.db, org.id, [Point("leads", Decimal(n), DAYS[0], {})], source="api") for n in (1, 2, 3)
+    ]
+    ctx = {"db": state.db, "queue": state.queue, "settings": state.settings}
+    first = await process_batch(ctx, batch_id=str(stored[0]))
+    assert (first["inserted"], first["drained"]) == (1, 2)
+    for batch_id in stored[1:]:
+        assert (await process_batch(ctx, batch_id=str(batch_id)))["skipped"] is True
+    async with state.db.sessionmaker() as session:
+        allow_all_orgs(session)
+        batches = {b.id: b for b in await session.scalars(select(IngestBatch).where(IngestBatch.org_id == org.id))}
+        [value] = await session.scalars(select(MetricPoint.value).where(MetricPoint.org_id == org.id))
+    assert value == 3
+    assert [(batches[b].status, batches[b].replaced, batches[b].attempts) for b in stored] == [
+        ("done", 0, 1),
+        ("done", 1, 1),
+        ("done", 1, 1),
+    ]

@@ -230,11 +230,21 @@ async def lock_org_merges(session: AsyncSession, org_id: uuid.UUID) -> None:
     if is_postgres(session):
         await _org_advisory_lock(session, org_id, wait=True)
         return
-    # pysqlite opens a transaction (a deferred BEGIN) just before the first INSERT/UPDATE/DELETE, so the usual
-    # read-then-write transaction takes the writer lock at its first write, waiting for it. Here the first write
-    # goes to the temporary staging table, and the existing-keys count then starts a read of the main database:
-    # the first write to metric_points would have to upgrade that read, which fails at once ("database is
-    # locked", no waiting) if another connection wrote in between. BEGIN IMMEDIATE takes the writer lock first.
+    await write_transaction(session)
+
+
+async def write_transaction(session: AsyncSession) -> None:
+    """On SQLite, take the database's writer lock now, before anything is read (BEGIN IMMEDIATE, waiting up to
+    busy_timeout); nothing on Postgres, whose row locks (`FOR UPDATE`) serialise what must be.
+
+    pysqlite opens a transaction (a deferred BEGIN) just before the first INSERT/UPDATE/DELETE, so a read-then-write
+    transaction reads before it holds anything: SQLite has no row locks, so a job reading a batch's status could
+    write it back over what another connection committed meanwhile (a drain marking the batch done). And in the
+    merge, the first write goes to the temporary staging table, and the existing-keys count then starts a read of
+    the main database: the first write to metric_points would have to upgrade that read, which fails at once
+    ("database is locked", no waiting) if another connection wrote in between."""
+    if is_postgres(session):
+        return
     if not (await driver_connection(session)).in_transaction:
         await session.execute(text("BEGIN IMMEDIATE"))
 

@@ -2,6 +2,7 @@
 
 import logging
 import random
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer as defer_column
 
 from shared.alerts.evaluate import evaluate_now_or_later
-from shared.ingest.merge import merge_rows, org_merge_busy
+from shared.ingest.merge import lock_org_merges, merge_rows, org_merge_busy, write_transaction
 from shared.ingest.models import BatchErrorCode, BatchStatus, IngestBatch
 from shared.jobs.context import JobContext, job_session
 from shared.jobs.handles import CHECK_OVERSPEND, PROCESS_BATCH
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 DEFECT_TRIES = 3
 # When the organisation's merge lock is taken, the job steps aside for this long (seconds, jittered) and is retried.
 LOCK_BUSY_DEFER_S = (0.2, 1.0)
+# A job that merged its batch goes on with the organisation's other pending batches (`_drain`), this many at most,
+# for this long at most (seconds): a burst merges back to back, and the worker slot is not held indefinitely.
+DRAIN_BATCHES = 20
+DRAIN_S = 10.0
 FAILED_MESSAGE = (
     "The batch could not be merged because of an error on our side (logged with this batch's id); its points are "
     "kept. Nothing in the data you sent caused it: data we cannot store is refused with a 422 when pushed."
@@ -50,6 +55,7 @@ async def process_batch(ctx: JobContext, *, batch_id: str) -> dict:
     batch_uuid = uuid.UUID(batch_id)
     try:
         async with job_session(ctx) as session:
+            await write_transaction(session)
             batch = await session.scalar(
                 select(IngestBatch)
                 .where(IngestBatch.id == batch_uuid)
@@ -64,35 +70,10 @@ async def process_batch(ctx: JobContext, *, batch_id: str) -> dict:
                 raise Retry(defer=random.uniform(*LOCK_BUSY_DEFER_S))  # noqa: S311 - jitter
             batch.status, batch.started_at = BatchStatus.processing, datetime.now(UTC)
             batch.attempts += 1
-        async with job_session(ctx, run_inline=True) as session:
-            # The merge and the `done` mark commit together: a crash in between leaves nothing half-applied.
-            batch = await session.scalar(select(IngestBatch).where(IngestBatch.id == batch_uuid).with_for_update())
-            if batch is None or batch.status != BatchStatus.processing:
-                return {"batch_id": batch_id, "skipped": True}
-            counts, spans = await merge_rows(
-                session, org_id=batch.org_id, source=batch.source, batch_id=batch.id, point_rows=batch.point_rows
-            )
-            batch.changed_kpis = await changed_kpis(session, batch.org_id, spans)
-            if "spend" in spans:
-                CHECK_OVERSPEND.defer(session, job_id=f"overspend:{batch.id}", org_id=str(batch.org_id))
-            if batch.changed_kpis:
-                # Exactly the KPIs (and days) the batch changed: evaluated here, committed with the merge, when they
-                # are few; otherwise by a job after this commit.
-                await evaluate_now_or_later(
-                    session,
-                    ctx["settings"],
-                    org_id=str(batch.org_id),
-                    changed_kpis=batch.changed_kpis,
-                    job_id=f"eval:{batch.id}",
-                )
-            batch.inserted, batch.replaced, batch.incremented = counts.inserted, counts.replaced, counts.incremented
-            batch.superseded = counts.superseded
-            batch.status, batch.finished_at = BatchStatus.done, datetime.now(UTC)
-            accepted_at, point_count = batch.created_at, batch.point_count
-        INGEST_POINTS.inc(point_count)
-        INGEST_BATCHES.labels("done").inc()
-        INGEST_LATENCY.observe((datetime.now(UTC) - accepted_at).total_seconds())
-        return {"batch_id": batch_id, "points": point_count, **counts.__dict__}
+            org_id = batch.org_id
+        result = await _merge(ctx, batch_uuid, org_id)
+        if result is None:
+            return {"batch_id": batch_id, "skipped": True}
     except Retry:
         raise
     except Exception as exc:
@@ -110,6 +91,79 @@ async def process_batch(ctx: JobContext, *, batch_id: str) -> dict:
         log.exception("batch %s hit a fault that is not transient %d times; marked failed", batch_id, DEFECT_TRIES)
         INGEST_BATCHES.labels("failed").inc()
         return {"batch_id": batch_id, "failed": True}
+    return {**result, "drained": await _drain(ctx, org_id)}
+
+
+async def _merge(ctx: JobContext, batch_id: uuid.UUID, org_id: uuid.UUID) -> dict | None:
+    """Merge one batch marked `processing`; what it did, or None when it is no longer `processing` (a drain or its
+    own job, whichever came second)."""
+    async with job_session(ctx, run_inline=True) as session:
+        # The organisation's merge lock before the batch's status is read: SQLite has no row locks, and two runs of one
+        # batch (its job and a drain) must not both find it `processing`.
+        await lock_org_merges(session, org_id)
+        # The merge and the `done` mark commit together: a crash in between leaves nothing half-applied.
+        batch = await session.scalar(select(IngestBatch).where(IngestBatch.id == batch_id).with_for_update())
+        if batch is None or batch.status != BatchStatus.processing:
+            return None
+        counts, spans = await merge_rows(
+            session, org_id=batch.org_id, source=batch.source, batch_id=batch.id, point_rows=batch.point_rows
+        )
+        batch.changed_kpis = await changed_kpis(session, batch.org_id, spans)
+        if "spend" in spans:
+            CHECK_OVERSPEND.defer(session, job_id=f"overspend:{batch.id}", org_id=str(batch.org_id))
+        if batch.changed_kpis:
+            # Exactly the KPIs (and days) the batch changed: evaluated here, committed with the merge, when they
+            # are few; otherwise by a job after this commit.
+            await evaluate_now_or_later(
+                session,
+                ctx["settings"],
+                org_id=str(batch.org_id),
+                changed_kpis=batch.changed_kpis,
+                job_id=f"eval:{batch.id}",
+            )
+        batch.inserted, batch.replaced, batch.incremented = counts.inserted, counts.replaced, counts.incremented
+        batch.superseded = counts.superseded
+        batch.status, batch.finished_at = BatchStatus.done, datetime.now(UTC)
+        accepted_at, point_count = batch.created_at, batch.point_count
+    INGEST_POINTS.inc(point_count)
+    INGEST_BATCHES.labels("done").inc()
+    INGEST_LATENCY.observe((datetime.now(UTC) - accepted_at).total_seconds())
+    return {"batch_id": str(batch_id), "points": point_count, **counts.__dict__}
+
+
+async def _drain(ctx: JobContext, org_id: uuid.UUID) -> int:
+    """After its own batch, a job merges the organisation's other pending batches, oldest first (at most
+    DRAIN_BATCHES, for at most DRAIN_S): a burst of one organisation's batches is merged back to back by the worker
+    that holds its turn, instead of each job finding the lock taken, stepping aside for up to a second and leaving
+    the database idle meanwhile. The drained batches' own jobs then find them done. Any fault stops the drain and
+    leaves the batch to its own job (a batch it marked `processing` is taken up by that job, or by the sweeper)."""
+    drained, deadline = 0, time.monotonic() + DRAIN_S
+    while drained < DRAIN_BATCHES and time.monotonic() < deadline:
+        try:
+            async with job_session(ctx) as session:
+                await write_transaction(session)
+                if await org_merge_busy(session, org_id):
+                    break  # another worker merges this organisation now: it drains too
+                batch = await session.scalar(
+                    select(IngestBatch)
+                    .where(IngestBatch.org_id == org_id, IngestBatch.status == BatchStatus.pending)
+                    .options(defer_column(IngestBatch.point_rows))
+                    .order_by(IngestBatch.created_at, IngestBatch.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+                if batch is None:
+                    break
+                batch.status, batch.started_at = BatchStatus.processing, datetime.now(UTC)
+                batch.attempts += 1
+                next_id = batch.id
+            if await _merge(ctx, next_id, org_id) is None:
+                break
+        except Exception:
+            log.warning("draining organisation %s stopped; the batch's own job merges it", org_id, exc_info=True)
+            break
+        drained += 1
+    return drained
 
 
 async def _record_defect(ctx: JobContext, batch_id: uuid.UUID) -> bool | None:
