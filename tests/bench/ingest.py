@@ -1,7 +1,7 @@
 """`make bench`: ingestion throughput on Postgres, as ratios to the raw limit measured in the same run.
 
 limit    = asyncpg COPY of the points into a logged table with the same key as metric_points
-pipeline = the worker job on a stored batch: decode, stage (COPY), merge (ON CONFLICT), roll-up refresh,
+pipeline = the worker job on a stored batch: COPY of its stored rows, collapse, merge (ON CONFLICT), roll-ups,
            changed-KPI lookup, batch bookkeeping — one transaction, as in production
 naive    = one INSERT … ON CONFLICT per point (what the design rules out), on a smaller sample
 """
