@@ -114,16 +114,19 @@ async def _load_rows(
         _typed(
             # Each stored row is found by its primary key, one lookup per key (scalar subqueries: a plan that does
             # not depend on statistics, which a just-filled table lacks, nor on the organisation's history;
-            # MATERIALIZED keeps them from being repeated in every expression that uses them).
+            # MATERIALIZED keeps them from being repeated in every expression that uses them). A key without a
+            # roll-up has no point either (they are written together): its point is not looked up.
             "WITH c AS (SELECT metric_key, day, dims_key, sum(value) AS value, "
             "CASE WHEN max(last_snapshot) IS NULL THEN 'increment' ELSE 'snapshot' END AS mode "
             "FROM (SELECT seq, metric_key, day, dims_key, value, max(CASE WHEN mode = 'snapshot' THEN seq END) "
             f"OVER (PARTITION BY metric_key, day, dims_key) AS last_snapshot FROM {ROWS}) AS r "
             "WHERE last_snapshot IS NULL OR seq >= last_snapshot GROUP BY metric_key, day, dims_key), "
-            f"x AS MATERIALIZED (SELECT c.*, (SELECT p.value FROM metric_points p WHERE {_POINT_KEY}) AS old_value, "
-            f"(SELECT p.batch_id FROM metric_points p WHERE {_POINT_KEY}) AS old_batch, "
-            "(SELECT d.value_count FROM metric_daily d WHERE d.org_id = :org AND d.metric_key = c.metric_key "
-            "AND d.day = c.day AND d.dims_key = c.dims_key) AS rollup_count FROM c) "
+            "k AS MATERIALIZED (SELECT c.*, (SELECT d.value_count FROM metric_daily d WHERE d.org_id = :org "
+            "AND d.metric_key = c.metric_key AND d.day = c.day AND d.dims_key = c.dims_key) AS rollup_count FROM c), "
+            "x AS MATERIALIZED (SELECT c.*, CASE WHEN rollup_count IS NOT NULL THEN "
+            f"(SELECT p.value FROM metric_points p WHERE {_POINT_KEY}) END AS old_value, "
+            "CASE WHEN rollup_count IS NOT NULL THEN "
+            f"(SELECT p.batch_id FROM metric_points p WHERE {_POINT_KEY}) END AS old_batch FROM k AS c) "
             f"INSERT INTO {STAGING} (metric_key, day, dims_key, dimensions, value, mode, old_value, newer, solo, "
             f"new_value) SELECT metric_key, day, dims_key, {dimensions}, value, mode, old_value, "
             "CASE WHEN old_batch > :batch THEN 1 ELSE 0 END, "
