@@ -39,8 +39,10 @@ def point(metric, value, day, mode="snapshot", **dims):
 async def store_batch(db, org_id: uuid.UUID, points: list[Point] | list[list], source: str = "api") -> uuid.UUID:
     """A batch row as the API stores an accepted one, with no job enqueued for it (the caller runs it when it
     wants). `points` are normalised points, or already encoded rows (to store what no API would accept)."""
+    key_count = None  # unknown: the merge collapses
     if points and isinstance(points[0], Point):
-        rows = staged_rows(source, points).data
+        staged = staged_rows(source, points)
+        rows, key_count = staged.data, staged.keys
     else:  # [metric, value, day, dimensions, mode] each, written as they are
         lines = [
             f"{i}\t{m}\t{d}\t{copy_escaped(dims_key(dims))}\t{v}\t{mode}\n"
@@ -50,7 +52,12 @@ async def store_batch(db, org_id: uuid.UUID, points: list[Point] | list[list], s
     async with db.sessionmaker() as session:
         bind_org(session, org_id)
         batch = IngestBatch(
-            source=source, body_hash=uuid.uuid4().hex * 2, point_rows=rows, point_count=len(points), enqueues=1
+            source=source,
+            body_hash=uuid.uuid4().hex * 2,
+            point_rows=rows,
+            point_count=len(points),
+            key_count=key_count,
+            enqueues=1,
         )
         session.add(batch)
         await session.commit()

@@ -1,4 +1,5 @@
-"""ingest batches keep their points as compressed COPY text (`point_rows`) instead of one JSON value
+"""ingest batches keep their points as compressed COPY text (`point_rows`) instead of one JSON value, and count
+their distinct keys (`key_count`)
 
 Revision ID: 0013
 Revises: 0012
@@ -66,6 +67,7 @@ def _convert(read_column: str, write_column: str, convert) -> None:
 def upgrade() -> None:
     with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("point_rows", sa.LargeBinary(), nullable=True))
+        batch_op.add_column(sa.Column("key_count", sa.Integer(), nullable=True))
     _convert("points", "point_rows", _to_rows)
     with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
         batch_op.alter_column("point_rows", existing_type=sa.LargeBinary(), nullable=False)
@@ -82,3 +84,4 @@ def downgrade() -> None:
     with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
         batch_op.alter_column("points", existing_type=sa.JSON(), nullable=False)
         batch_op.drop_column("point_rows")
+        batch_op.drop_column("key_count")

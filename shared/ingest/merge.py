@@ -10,7 +10,7 @@ per point:
    is streamed into COPY as it is decompressed; on SQLite the lines are split into one executemany;
 3. collapse them in SQL to one change per (metric, day, dimensions) key into the staging table, applying the
    batch in push order: from a key's last snapshot on (that snapshot plus the increments after it), or, with no
-   snapshot, the sum of its increments;
+   snapshot, the sum of its increments (a batch whose keys do not repeat, as the API counted, skips the sort);
 4. count which keys already exist (for the batch's inserted/replaced/incremented figures);
 5. merge: one INSERT … SELECT … ON CONFLICT for snapshots (replace) and one for increments (add);
 6. upsert metric_daily for exactly the staged keys, recomputed from metric_points (sum, count, min, max, last).
@@ -41,6 +41,17 @@ _POINT_KEY = (
     "p.org_id = :org AND p.metric_key = c.metric_key AND p.day = c.day AND p.dims_key = c.dims_key "
     "AND p.source = :source"
 )
+# One change per key, applying the batch in push order: from a key's last snapshot on (that snapshot plus the
+# increments after it), or, with no snapshot, the sum of its increments. A batch whose keys do not repeat is its
+# own changes (`_AS_SENT`: no sort).
+_COLLAPSED = (
+    "SELECT metric_key, day, dims_key, sum(value) AS value, "
+    "CASE WHEN max(last_snapshot) IS NULL THEN 'increment' ELSE 'snapshot' END AS mode "
+    "FROM (SELECT seq, metric_key, day, dims_key, value, max(CASE WHEN mode = 'snapshot' THEN seq END) "
+    f"OVER (PARTITION BY metric_key, day, dims_key) AS last_snapshot FROM {ROWS}) AS r "
+    "WHERE last_snapshot IS NULL OR seq >= last_snapshot GROUP BY metric_key, day, dims_key"
+)
+_AS_SENT = f"SELECT metric_key, day, dims_key, value, mode FROM {ROWS}"
 _CHANGED = "NOT (mode = 'snapshot' AND newer = 1)"
 STAGING = "ingest_staging"
 # The first key of the two-key advisory lock: this lock's namespace (ASCII "KPIM"); the second is the organisation.
@@ -70,7 +81,13 @@ def collapse(points: list[Point]) -> list[tuple[str, date, str, Decimal, Mode]]:
 
 
 async def _load_rows(
-    session: AsyncSession, point_rows: bytes, *, org_id: uuid.UUID, source: str, batch_id: uuid.UUID
+    session: AsyncSession,
+    point_rows: bytes,
+    *,
+    org_id: uuid.UUID,
+    source: str,
+    batch_id: uuid.UUID,
+    repeats: bool,
 ) -> None:
     """The batch's rows into the temporary ROWS table, then collapsed into STAGING: one row per key, with what the
     store holds for it."""
@@ -116,11 +133,7 @@ async def _load_rows(
             # not depend on statistics, which a just-filled table lacks, nor on the organisation's history;
             # MATERIALIZED keeps them from being repeated in every expression that uses them). A key without a
             # roll-up has no point either (they are written together): its point is not looked up.
-            "WITH c AS (SELECT metric_key, day, dims_key, sum(value) AS value, "
-            "CASE WHEN max(last_snapshot) IS NULL THEN 'increment' ELSE 'snapshot' END AS mode "
-            "FROM (SELECT seq, metric_key, day, dims_key, value, max(CASE WHEN mode = 'snapshot' THEN seq END) "
-            f"OVER (PARTITION BY metric_key, day, dims_key) AS last_snapshot FROM {ROWS}) AS r "
-            "WHERE last_snapshot IS NULL OR seq >= last_snapshot GROUP BY metric_key, day, dims_key), "
+            f"WITH c AS ({_COLLAPSED if repeats else _AS_SENT}), "
             "k AS MATERIALIZED (SELECT c.*, (SELECT d.value_count FROM metric_daily d WHERE d.org_id = :org "
             "AND d.metric_key = c.metric_key AND d.day = c.day AND d.dims_key = c.dims_key) AS rollup_count FROM c), "
             "x AS MATERIALIZED (SELECT c.*, CASE WHEN rollup_count IS NOT NULL THEN "
@@ -154,7 +167,13 @@ def _typed(sql: str) -> TextClause:
 
 
 async def merge_rows(
-    session: AsyncSession, *, org_id: uuid.UUID, source: str, batch_id: uuid.UUID, point_rows: bytes
+    session: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    source: str,
+    batch_id: uuid.UUID,
+    point_rows: bytes,
+    repeats: bool = True,
 ) -> tuple[MergeCounts, dict[str, tuple[date, date]]]:
     """Upsert the batch's stored rows and refresh the touched roll-ups; returns what happened to the keys, and each
     metric's first and last day in the batch."""
@@ -162,7 +181,7 @@ async def merge_rows(
     now = datetime.now(UTC)
     params = {"org": org_id, "source": source, "batch": batch_id, "now": now}
     await lock_org_merges(session, org_id)
-    await _load_rows(session, point_rows, org_id=org_id, source=source, batch_id=batch_id)
+    await _load_rows(session, point_rows, org_id=org_id, source=source, batch_id=batch_id, repeats=repeats)
     counts = await session.execute(
         text(f"SELECT mode, newer, old_value IS NULL, solo, count(*) FROM {STAGING} GROUP BY 1, 2, 3, 4")
     )

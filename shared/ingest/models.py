@@ -45,6 +45,9 @@ class IngestBatch(IdMixin, TimestampMixin, OrgScoped, Base):
     # (shared/ingest/rows.py). Kept after the merge, so a batch can be merged again.
     point_rows: Mapped[bytes] = mapped_column(LargeBinary)
     point_count: Mapped[int] = mapped_column(Integer)
+    # Distinct (metric, day, dimensions) keys among the points; fewer than point_count: some repeat (collapsed in
+    # push order by the merge). Null for batches stored before it was counted.
+    key_count: Mapped[int | None] = mapped_column(Integer)
     inserted: Mapped[int] = mapped_column(Integer, default=0)
     replaced: Mapped[int] = mapped_column(Integer, default=0)
     incremented: Mapped[int] = mapped_column(Integer, default=0)

@@ -106,7 +106,12 @@ async def _merge(ctx: JobContext, batch_id: uuid.UUID, org_id: uuid.UUID) -> dic
         if batch is None or batch.status != BatchStatus.processing:
             return None
         counts, spans = await merge_rows(
-            session, org_id=batch.org_id, source=batch.source, batch_id=batch.id, point_rows=batch.point_rows
+            session,
+            org_id=batch.org_id,
+            source=batch.source,
+            batch_id=batch.id,
+            point_rows=batch.point_rows,
+            repeats=batch.key_count is None or batch.key_count < batch.point_count,
         )
         batch.changed_kpis = await changed_kpis(session, batch.org_id, spans)
         if "spend" in spans:

@@ -57,6 +57,8 @@ class StagedRows:
     count: int
     digest: str
     summary: Summary
+    # Distinct (metric, day, dimensions) keys: when it equals `count`, nothing in the batch needs collapsing.
+    keys: int
 
 
 class RowsWriter:
@@ -66,6 +68,7 @@ class RowsWriter:
         self._compressor = zlib.compressobj(_LEVEL)
         self._parts: list[bytes] = []
         self._count = 0
+        self._keys: set[tuple[str, str, str]] = set()
         self._hash = hashlib.sha256(source.encode() + b"\n")
         self._escaped: dict[str, str] = {}
         self.summary = Summary()
@@ -78,6 +81,7 @@ class RowsWriter:
         summary.metrics.update(metrics)
         summary.days.update(days)
         summary.pairs.update(zip(metrics, dims_keys, strict=True))
+        self._keys.update(zip(metrics, days, dims_keys, strict=True))
         if Mode.increment.value in modes:
             summary.increments.update(m for m, mode in zip(metrics, modes, strict=True) if mode == Mode.increment)
         escaped = self._escaped
@@ -123,7 +127,7 @@ class RowsWriter:
 
     def finish(self) -> StagedRows:
         self._parts.append(self._compressor.flush())
-        return StagedRows(b"".join(self._parts), self._count, self._hash.hexdigest(), self.summary)
+        return StagedRows(b"".join(self._parts), self._count, self._hash.hexdigest(), self.summary, len(self._keys))
 
 
 def plain_decimal(value) -> str:

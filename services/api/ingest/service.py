@@ -209,6 +209,7 @@ async def accept_batch(
             status=BatchStatus.pending,
             point_rows=rows.data,
             point_count=rows.count,
+            key_count=rows.keys,
             enqueues=1,
             by_key_id=by_key_id,
         )
