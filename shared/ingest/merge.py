@@ -22,7 +22,6 @@ share a key, so they merge in parallel.
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import TextClause, Uuid, bindparam, text
@@ -31,9 +30,8 @@ from sqlalchemy.types import TypeEngine
 
 from shared.db.base import UTCDateTime
 from shared.db.engine import driver_connection, is_postgres
-from shared.ingest.points import Mode, Point
 from shared.ingest.rows import COLUMNS, copy_chunks, iter_rows
-from shared.metrics.keys import DIMS_KEY_LENGTH, dims_key
+from shared.metrics.keys import DIMS_KEY_LENGTH
 
 ROWS = "ingest_rows"
 # The staged keys the batch changes: all but snapshots a later-accepted batch already wrote.
@@ -64,20 +62,6 @@ class MergeCounts:
     replaced: int
     incremented: int
     superseded: int = 0  # snapshots left out: a batch accepted after this one had already written the key
-
-
-def collapse(points: list[Point]) -> list[tuple[str, date, str, Decimal, Mode]]:
-    """One change per key, applying the batch in order: a snapshot resets the key, increments add to it (the rule
-    the merge's SQL applies; kept in Python for the tests that hold the two to each other)."""
-    merged: dict[tuple[str, date, str], list] = {}
-    for p in points:
-        key = (p.metric, p.day, dims_key(p.dimensions))
-        current = merged.get(key)
-        if p.mode == Mode.snapshot or current is None:
-            merged[key] = [p.value, p.mode]
-        else:
-            current[0] += p.value  # an increment after a snapshot or another increment in the same batch
-    return [(m, d, k, value, mode) for (m, d, k), (value, mode) in merged.items()]
 
 
 async def _load_rows(
