@@ -5,7 +5,7 @@ from shared.db.base import Base
 from shared.department.models import Department, Member, Position, Team, Workflow, WorkflowStep, WorkflowTool
 from shared.ingest.models import IngestBatch, IngestSourceConfig
 from shared.kpis.models import Kpi, KpiMetric, KpiTarget, KpiTargetRevision, ObjectiveKpi
-from shared.metrics.models import MetricDaily, MetricDefinition, MetricPoint
+from shared.metrics.models import MetricDaily, MetricDefinition, MetricPoint, MetricSlice, MetricSource
 from shared.orgs.models import ApiKey, Org
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
 from shared.strategy.models import BusinessGoal, Competitor, Objective, Segment
@@ -34,6 +34,8 @@ __all__ = [
     "MetricDaily",
     "MetricDefinition",
     "MetricPoint",
+    "MetricSlice",
+    "MetricSource",
     "Objective",
     "ObjectiveKpi",
     "OperatorEvent",

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import insert
 
 from shared.db.scoping import bind_org
+from shared.ingest.merge import rebuild_slices
 from shared.kpis.formula import parse_formula
 from shared.kpis.models import Kpi, KpiMetric
 from shared.metrics.models import MetricDaily
@@ -57,4 +58,5 @@ async def put_daily(state, org_id, metric: str, start: date, values: list, dimen
     async with state.db.sessionmaker() as session:
         bind_org(session, org_id)
         await session.execute(insert(MetricDaily), rows)
+        await rebuild_slices(session, org_id)
         await session.commit()

@@ -2,6 +2,7 @@
 for keys several sources report) held to a plain Python model of the rules, over random batches: repeated keys
 within a batch, snapshots and increments, two sources sharing keys, batches merged out of acceptance order."""
 
+import json
 import random
 from datetime import date
 from decimal import Decimal
@@ -15,7 +16,7 @@ from shared.ingest.models import IngestBatch
 from shared.ingest.pipeline import process_batch
 from shared.ingest.points import Mode, Point
 from shared.metrics.keys import dims_key
-from shared.metrics.models import MetricDaily, MetricPoint
+from shared.metrics.models import TOTAL, MetricDaily, MetricPoint, MetricSlice, MetricSource
 from tests.ingest_support import store_batch
 
 METRICS = ("leads", "spend")  # both summed: increments allowed
@@ -102,6 +103,38 @@ async def test_merges_agree_with_the_model_of_the_rules(state, org, seed, monkey
             values[latest],
         )
     assert daily == expected_daily
+
+    # The slices: each (metric, day) summed over every dimension set (TOTAL) and over those with each single value.
+    expected_slices: dict[tuple, list] = {}
+    for (metric, day, key), (total, count, low, high, last) in expected_daily.items():
+        for dimension, value in [(TOTAL, TOTAL), *json.loads(key).items()]:
+            seen = expected_slices.setdefault((metric, dimension, value, day), [Decimal(0), 0, low, high, Decimal(0)])
+            seen[0] += total
+            seen[1] += count
+            seen[2], seen[3] = min(seen[2], low), max(seen[3], high)
+            seen[4] += last
+    async with state.db.sessionmaker() as session:
+        allow_all_orgs(session)
+        slices = {
+            (s.metric_key, s.dimension, s.dim_value, s.day): [
+                s.value_sum,
+                s.value_count,
+                s.value_min,
+                s.value_max,
+                s.value_last,
+            ]
+            for s in await session.scalars(select(MetricSlice).where(MetricSlice.org_id == org.id))
+        }
+        sources = {
+            (s.metric_key, s.source): s.last_day
+            for s in await session.scalars(select(MetricSource).where(MetricSource.org_id == org.id))
+        }
+    assert slices == expected_slices
+    expected_sources: dict[tuple, date] = {}
+    for source, points in batches:
+        for p in points:
+            expected_sources[p.metric, source] = max(expected_sources.get((p.metric, source), p.day), p.day)
+    assert sources == expected_sources
 
 
 async def test_a_job_drains_its_organisations_pending_batches_in_acceptance_order(state, org):

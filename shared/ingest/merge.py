@@ -13,7 +13,9 @@ per point:
    snapshot, the sum of its increments (a batch whose keys do not repeat, as the API counted, skips the sort);
 4. count which keys already exist (for the batch's inserted/replaced/incremented figures);
 5. merge: one INSERT … SELECT … ON CONFLICT for snapshots (replace) and one for increments (add);
-6. upsert metric_daily for exactly the staged keys, recomputed from metric_points (sum, count, min, max, last).
+6. upsert metric_daily for exactly the staged keys, recomputed from metric_points (sum, count, min, max, last);
+7. recompute the slices (metric_slices: each day's total and single-dimension sums, what reads use) of every
+   (metric, day) the batch changed, from metric_daily, and note the latest day the source reported per metric.
 Run twice in a rolled-back transaction, nothing changes; the job marks its batch done in the same
 transaction, so a re-run after a crash starts from the same state. Batches of different organisations never
 share a key, so they merge in parallel.
@@ -189,6 +191,8 @@ async def merge_rows(
         params,
     )
     await update_rollups(session, org_id=org_id, now=now, postgres=postgres, shared_keys=shared_keys)
+    await refresh_slices(session, org_id=org_id, postgres=postgres)
+    await _note_sources(session, org_id=org_id, source=source, postgres=postgres)
     spans = await metric_spans(session)
     if not postgres:  # Postgres drops them at commit
         for table in (ROWS, STAGING):
@@ -309,4 +313,73 @@ async def refresh_rollups(session: AsyncSession, *, org_id: uuid.UUID, postgres:
             "value_max = excluded.value_max, value_last = excluded.value_last, last_at = excluded.last_at"
         ),
         {"org": org_id},
+    )
+
+
+_SLICE_AGGREGATES = "sum(d.value_sum), sum(d.value_count), min(d.value_min), max(d.value_max), sum(d.value_last)"
+
+
+async def rebuild_slices(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Recompute every slice of the organisation from metric_daily (for roll-ups written other than by a merge:
+    operator repairs, tests that seed roll-ups directly)."""
+    await refresh_slices(
+        session,
+        org_id=org_id,
+        postgres=is_postgres(session),
+        touched="SELECT DISTINCT metric_key, day FROM metric_daily WHERE org_id = :org",
+    )
+
+
+async def refresh_slices(
+    session: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    postgres: bool,
+    touched: str = f"SELECT DISTINCT metric_key, day FROM {STAGING} WHERE {_CHANGED}",
+) -> None:
+    """Recompute metric_slices for every (metric, day) the staged batch changed, from that day's roll-ups: its total
+    and each single dimension value's sum (the day's rows are read once per statement, by their primary key prefix).
+
+    Recomputed rather than adjusted by the batch's delta: min and max cannot be taken back, and the sums stay exact
+    on SQLite, whose numbers are floating point. It costs the changed days' roll-ups, which for the usual batch (a
+    report of every campaign over some days) is the batch itself. Dimension sets are never removed, so an upsert
+    leaves no slice behind."""
+    if postgres and STAGING in touched:
+        # Autovacuum never sees a temporary table: the planner must know how many days were touched to choose
+        # primary-key lookups (a few days) over a scan of the organisation's roll-ups (most of them).
+        await session.execute(text(f"ANALYZE {STAGING}"))
+    # One form for both: SQLite takes CROSS JOIN as the join order (the touched days outside, a primary-key search
+    # of metric_daily inside); Postgres plans it as the inner join it is. A table function in FROM reads the row
+    # before it (json_each*: the roll-up's dimensions).
+    rollups = f"({touched}) t CROSS JOIN metric_daily d"
+    on = "WHERE d.org_id = :org AND d.metric_key = t.metric_key AND d.day = t.day"
+    each = "json_each_text(d.dimensions)" if postgres else "json_each(d.dimensions)"
+    insert = (
+        "INSERT INTO metric_slices (org_id, metric_key, dimension, dim_value, day, value_sum, value_count, value_min, "
+        "value_max, value_last)"
+    )
+    upsert = (
+        "ON CONFLICT (org_id, metric_key, dimension, dim_value, day) DO UPDATE SET value_sum = excluded.value_sum, "
+        "value_count = excluded.value_count, value_min = excluded.value_min, value_max = excluded.value_max, "
+        "value_last = excluded.value_last"
+    )
+    for sql in (
+        f"{insert} SELECT :org, d.metric_key, '', '', d.day, {_SLICE_AGGREGATES} FROM {rollups} {on} "
+        f"GROUP BY d.metric_key, d.day {upsert}",
+        f"{insert} SELECT :org, d.metric_key, e.key, e.value, d.day, {_SLICE_AGGREGATES} "
+        f"FROM {rollups} CROSS JOIN {each} e {on} GROUP BY d.metric_key, e.key, e.value, d.day {upsert}",
+    ):
+        await session.execute(_typed(sql), {"org": org_id})
+
+
+async def _note_sources(session: AsyncSession, *, org_id: uuid.UUID, source: str, postgres: bool) -> None:
+    """The latest day the batch's source reported for each of its metrics (never moved back by a backfill)."""
+    later = "greatest" if postgres else "max"
+    await session.execute(
+        _typed(
+            "INSERT INTO metric_sources (org_id, metric_key, source, last_day) SELECT :org, metric_key, :source, "
+            f"max(day) FROM {STAGING} WHERE 1 = 1 GROUP BY metric_key ON CONFLICT (org_id, metric_key, source) "
+            f"DO UPDATE SET last_day = {later}(metric_sources.last_day, excluded.last_day)"
+        ),
+        {"org": org_id, "source": source},
     )

@@ -11,8 +11,3 @@ def dims_key(dimensions: dict[str, str]) -> str:
     """The canonical text of a dimension set (at most DIMS_KEY_LENGTH characters; non-ASCII characters are escaped,
     so `é` takes 6)."""
     return json.dumps(dimensions, sort_keys=True, separators=(",", ":"))
-
-
-def matches(dimensions: dict[str, str] | None, wanted: dict[str, str]) -> bool:
-    """The dimension set has every wanted dimension with the wanted value (an empty filter matches everything)."""
-    return all((dimensions or {}).get(key) == value for key, value in wanted.items())

@@ -83,3 +83,40 @@ class MetricDaily(OrgScoped, Base):
     value_max: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
     value_last: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# The `dimension` and `dim_value` of a slice that is the day's total over every dimension set.
+TOTAL = ""
+
+
+class MetricSlice(OrgScoped, Base):
+    """A day of one metric summed over dimension sets: the total (`dimension` and `dim_value` are TOTAL) and one
+    row per single dimension value (`channel` = `meta`: every dimension set that has it), what reads ask for (most
+    KPI filters are none or one dimension). The same fields as a roll-up row, merged like `DayTotal`; a read is
+    one index range scan of its days, whatever the number of campaigns. The ingest merge recomputes the slices of
+    every (metric, day) it changed from metric_daily, in its transaction."""
+
+    __tablename__ = "metric_slices"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    metric_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dim_value: Mapped[str] = mapped_column(String(DIMS_KEY_LENGTH), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    value_sum: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
+    value_count: Mapped[int] = mapped_column(Integer)
+    value_min: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
+    value_max: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
+    value_last: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
+
+
+class MetricSource(OrgScoped, Base):
+    """The latest day a source has reported for a metric of an organisation (maintained by the ingest merge):
+    which sources may still restate a recent window, without reading the points."""
+
+    __tablename__ = "metric_sources"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    metric_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_day: Mapped[date] = mapped_column(Date)

@@ -1,11 +1,14 @@
-"""Reading the metric store: metrics aggregated over windows of days, from the daily roll-ups, in bulk.
+# ruff: noqa: S608 - the SQL below interpolates module constants only; every value is a bound parameter.
+"""Reading the metric store: metrics aggregated over windows of days, in bulk, summed in the database.
 
-One query for the metrics' definitions (their aggregations) and one for the roll-up rows, whatever the number of
-windows; dimension filters are applied in Python. Jobs read across organisations (allow_all_orgs), so everything
-is keyed by (organisation, metric), never by the metric key alone: two organisations' `spend` must not meet, nor
-their own definitions of a custom metric.
+A read costs the days it asks for, not the campaigns or the history: each day of a metric with no dimension filter
+or a one-dimension filter (most KPIs) is one row of metric_slices, which the ingest merge keeps; a filter on more
+dimensions sums the matching roll-ups per day in the database. A fixed number of queries whatever the number of
+windows. Jobs read across organisations (allow_all_orgs), so everything is keyed by (organisation, metric), never
+by the metric key alone: two organisations' `spend` must not meet, nor their own definitions of a custom metric.
 """
 
+import json
 import uuid
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -15,12 +18,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Date, Integer, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
+from shared.db.base import METRIC_NUMBER
+from shared.db.engine import is_postgres
 from shared.metrics.aggregation import Aggregation, DayTotal, window_aggregate
-from shared.metrics.keys import matches
-from shared.metrics.models import MetricDaily, MetricDefinition, MetricPoint
+from shared.metrics.models import TOTAL, MetricDefinition, MetricSource
 
 Filter = tuple[tuple[str, str], ...]
 
@@ -45,68 +50,149 @@ class MetricWindow:
 
 
 async def metric_windows(session: AsyncSession, windows: Iterable[MetricWindow]) -> dict[MetricWindow, Decimal | None]:
-    """Each window's aggregate (None: no data in it). Two queries whatever the number of windows (one when every
-    window names its aggregation)."""
+    """Each window's aggregate (None: no data in it). At most three queries whatever the number of windows: the
+    metrics' aggregations (skipped when every window names its own), the days of every (organisation, metric,
+    filter) asked with none or one dimension from metric_slices, and those with more from metric_daily, filtered
+    and summed per day in the database. What comes back is at most one row per day asked for, however many
+    campaigns the days hold; each window is then a slice of its series' days."""
     windows = set(windows)
     if not windows:
         return {}
-    org_ids = {w.org_id for w in windows}
-    metric_keys = {w.metric for w in windows}
     aggregations = (
         {
             (org_id, key): how
             for org_id, key, how in await session.execute(
                 select(MetricDefinition.org_id, MetricDefinition.key, MetricDefinition.aggregation).where(
-                    MetricDefinition.org_id.in_(org_ids), MetricDefinition.key.in_(metric_keys)
+                    MetricDefinition.org_id.in_({w.org_id for w in windows}),
+                    MetricDefinition.key.in_({w.metric for w in windows}),
                 )
             )
         }
         if any(w.how is None for w in windows)
         else {}
     )
-    rows = (
-        await session.execute(
-            select(
-                MetricDaily.org_id,
-                MetricDaily.metric_key,
-                MetricDaily.day,
-                MetricDaily.dimensions,
-                MetricDaily.value_sum,
-                MetricDaily.value_count,
-                MetricDaily.value_min,
-                MetricDaily.value_max,
-                MetricDaily.value_last,
-            ).where(
-                MetricDaily.org_id.in_(org_ids),
-                MetricDaily.metric_key.in_(metric_keys),
-                MetricDaily.day >= min(w.start for w in windows),
-                MetricDaily.day <= max(w.end for w in windows),
-            )
-        )
-    ).all()
-    by_metric: dict[tuple[uuid.UUID, str], list[Any]] = defaultdict(list)
-    for row in sorted(rows, key=lambda r: r.day):
-        by_metric[(row.org_id, row.metric_key)].append(row)
-    # Per (org, metric, dimension filter): the matching rows merged into one per day, once; then each window is a
-    # slice of at most its number of days, however many campaigns and windows (charts ask for one per day).
-    merged: dict[tuple[uuid.UUID, str, Filter], tuple[list[date], list[DayTotal]]] = {}
+    # Each series (organisation, metric, filter) is read once, over the span of all its windows.
+    spans: dict[Series, tuple[date, date]] = {}
+    for w in windows:
+        key = (w.org_id, w.metric, w.dimensions)
+        first, last = spans.get(key, (w.start, w.end))
+        spans[key] = (min(first, w.start), max(last, w.end))
+    series = await _daily_series(session, spans)
 
     def days_of(window: MetricWindow) -> list[DayTotal]:
-        key = (window.org_id, window.metric, window.dimensions)
-        if key not in merged:
-            wanted = dict(window.dimensions)
-            per_day: dict[date, list[Any]] = defaultdict(list)
-            for r in by_metric.get((window.org_id, window.metric), []):
-                if matches(r.dimensions, wanted):
-                    per_day[r.day].append(r)
-            merged[key] = (list(per_day), [DayTotal.of(day, day_rows) for day, day_rows in per_day.items()])
-        days, totals = merged[key]
+        days, totals = series.get((window.org_id, window.metric, window.dimensions), ([], []))
         return totals[bisect_left(days, window.start) : bisect_right(days, window.end)]
 
     return {
         w: window_aggregate(days_of(w), w.how or Aggregation(aggregations.get((w.org_id, w.metric), Aggregation.sum)))
         for w in windows
     }
+
+
+Series = tuple[uuid.UUID, str, Filter]
+_DAY_COLUMNS: dict[str, TypeEngine[Any]] = {
+    "i": Integer(),
+    "day": Date(),
+    "value_sum": METRIC_NUMBER,
+    "value_count": Integer(),
+    "value_min": METRIC_NUMBER,
+    "value_max": METRIC_NUMBER,
+    "value_last": METRIC_NUMBER,
+}
+
+
+async def _daily_series(
+    session: AsyncSession, spans: Mapping[Series, tuple[date, date]]
+) -> dict[Series, tuple[list[date], list[DayTotal]]]:
+    """Each series' days with data in its span (sorted), merged over the dimension sets its filter matches."""
+    postgres = is_postgres(session)
+    asked = list(spans.items())
+    # The series travel as one JSON parameter (any number of them, no per-series statement or parameter limit).
+    sliced = [
+        {
+            "i": i,
+            "org": org_id.hex if not postgres else str(org_id),
+            "metric": metric,
+            "dimension": where[0][0] if where else TOTAL,
+            "dim_value": where[0][1] if where else TOTAL,
+            "lo": first.isoformat(),
+            "hi": last.isoformat(),
+        }
+        for i, ((org_id, metric, where), (first, last)) in enumerate(asked)
+        if len(where) <= 1
+    ]
+    filtered = [
+        {
+            "i": i,
+            "org": org_id.hex if not postgres else str(org_id),
+            "metric": metric,
+            "filter": dict(where),
+            "lo": first.isoformat(),
+            "hi": last.isoformat(),
+        }
+        for i, ((org_id, metric, where), (first, last)) in enumerate(asked)
+        if len(where) > 1
+    ]
+    out: dict[Series, tuple[list[date], list[DayTotal]]] = {}
+    for sql, items in ((_slices_sql(postgres), sliced), (_filtered_sql(postgres), filtered)):
+        if not items:
+            continue
+        rows = await session.execute(text(sql).bindparams(w=json.dumps(items)).columns(**_DAY_COLUMNS))
+        for row in rows:
+            days, totals = out.setdefault(asked[row.i][0], ([], []))
+            days.append(row.day)
+            totals.append(
+                DayTotal(row.day, row.value_sum, row.value_count, row.value_min, row.value_max, row.value_last)
+            )
+    return out
+
+
+def _slices_sql(postgres: bool) -> str:
+    """Series of none or one dimension: their days' slices, one primary-key range scan each."""
+    if postgres:
+        return (
+            "SELECT w.i, s.day, s.value_sum, s.value_count, s.value_min, s.value_max, s.value_last "
+            "FROM json_to_recordset(CAST(:w AS json)) AS w(i int, org uuid, metric text, dimension text, "
+            "dim_value text, lo date, hi date) JOIN metric_slices s ON s.org_id = w.org AND s.metric_key = w.metric "
+            "AND s.dimension = w.dimension AND s.dim_value = w.dim_value AND s.day BETWEEN w.lo AND w.hi "
+            "ORDER BY w.i, s.day"
+        )
+    return (
+        "SELECT w.i, s.day, s.value_sum, s.value_count, s.value_min, s.value_max, s.value_last FROM "
+        "(SELECT json_extract(value, '$.i') AS i, json_extract(value, '$.org') AS org, "
+        "json_extract(value, '$.metric') AS metric, json_extract(value, '$.dimension') AS dimension, "
+        "json_extract(value, '$.dim_value') AS dim_value, json_extract(value, '$.lo') AS lo, "
+        "json_extract(value, '$.hi') AS hi FROM json_each(:w)) w CROSS JOIN metric_slices s "
+        "WHERE s.org_id = w.org AND s.metric_key = w.metric AND s.dimension = w.dimension "
+        "AND s.dim_value = w.dim_value AND s.day BETWEEN w.lo AND w.hi ORDER BY w.i, s.day"
+    )
+
+
+def _filtered_sql(postgres: bool) -> str:
+    """Series filtered on two or more dimensions: the roll-ups of their days that have every wanted value, summed
+    per day in the database (a primary-key range scan of the metric's days)."""
+    totals = (
+        "sum(d.value_sum) AS value_sum, sum(d.value_count) AS value_count, min(d.value_min) AS value_min, "
+        "max(d.value_max) AS value_max, sum(d.value_last) AS value_last"
+    )
+    if postgres:
+        return (
+            f"SELECT w.i, d.day, {totals} FROM json_to_recordset(CAST(:w AS json)) AS w(i int, org uuid, "
+            "metric text, filter jsonb, lo date, hi date) JOIN metric_daily d ON d.org_id = w.org "
+            "AND d.metric_key = w.metric AND d.day BETWEEN w.lo AND w.hi "
+            "AND CAST(d.dimensions AS jsonb) @> w.filter "
+            "GROUP BY w.i, d.day ORDER BY w.i, d.day"
+        )
+    # Dimension names are [a-z][a-z0-9_]* (the API refuses others), so they make a JSON path as they are.
+    return (
+        f"SELECT w.i, d.day, {totals} FROM (SELECT json_extract(value, '$.i') AS i, "
+        "json_extract(value, '$.org') AS org, json_extract(value, '$.metric') AS metric, "
+        "json_extract(value, '$.filter') AS filter, json_extract(value, '$.lo') AS lo, "
+        "json_extract(value, '$.hi') AS hi FROM json_each(:w)) w CROSS JOIN metric_daily d "
+        "WHERE d.org_id = w.org AND d.metric_key = w.metric AND d.day BETWEEN w.lo AND w.hi AND NOT EXISTS "
+        "(SELECT 1 FROM json_each(w.filter) f WHERE json_extract(d.dimensions, '$.' || f.key) IS NOT f.value) "
+        "GROUP BY w.i, d.day ORDER BY w.i, d.day"
+    )
 
 
 @dataclass(frozen=True)
@@ -135,19 +221,17 @@ async def ingested_spend(session: AsyncSession, queries: list[SpendQuery]) -> li
 async def recent_sources(
     session: AsyncSession, metrics: Iterable[tuple[uuid.UUID, str]], since: date
 ) -> dict[tuple[uuid.UUID, str], set[str]]:
-    """The sources that reported each (organisation, metric) on or after `since`. One query, filtered by the
-    organisations and metrics asked for."""
+    """The sources that reported each (organisation, metric) on or after `since`: one query on metric_sources (the
+    latest day each source reported, kept by the merge), not on the points."""
     metrics = set(metrics)
     if not metrics:
         return {}
     rows = await session.execute(
-        select(MetricPoint.org_id, MetricPoint.metric_key, MetricPoint.source)
-        .where(
-            MetricPoint.org_id.in_({org_id for org_id, _ in metrics}),
-            MetricPoint.metric_key.in_({key for _, key in metrics}),
-            MetricPoint.day >= since,
+        select(MetricSource.org_id, MetricSource.metric_key, MetricSource.source).where(
+            MetricSource.org_id.in_({org_id for org_id, _ in metrics}),
+            MetricSource.metric_key.in_({key for _, key in metrics}),
+            MetricSource.last_day >= since,
         )
-        .distinct()
     )
     out: dict[tuple[uuid.UUID, str], set[str]] = defaultdict(set)
     for org_id, metric, source in rows:
