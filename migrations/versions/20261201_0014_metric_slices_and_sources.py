@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - the SQL below interpolates module constants only.
 """metric_slices (each day of a metric summed over dimension sets: the total and one row per single dimension
 value) and metric_sources (the latest day each source reported for each metric), both filled from what is stored
 
