@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("metric_key", sa.String(length=64), nullable=False),
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("last_day", sa.Date(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("org_id", "metric_key", "source", name=op.f("pk_metric_sources")),
     )
     postgres = op.get_bind().dialect.name == "postgresql"
@@ -58,8 +59,8 @@ def upgrade() -> None:
         f"FROM metric_daily d, {each} e GROUP BY d.org_id, d.metric_key, e.key, e.value, d.day"
     )
     op.execute(
-        "INSERT INTO metric_sources (org_id, metric_key, source, last_day) "
-        "SELECT org_id, metric_key, source, max(day) FROM metric_points GROUP BY org_id, metric_key, source"
+        "INSERT INTO metric_sources (org_id, metric_key, source, last_day, updated_at) SELECT org_id, metric_key, "
+        "source, max(day), max(updated_at) FROM metric_points GROUP BY org_id, metric_key, source"
     )
 
 

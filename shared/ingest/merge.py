@@ -192,7 +192,7 @@ async def merge_rows(
     )
     await update_rollups(session, org_id=org_id, now=now, postgres=postgres, shared_keys=shared_keys)
     await refresh_slices(session, org_id=org_id, postgres=postgres)
-    await _note_sources(session, org_id=org_id, source=source, postgres=postgres)
+    await _note_sources(session, org_id=org_id, source=source, postgres=postgres, now=now)
     spans = await metric_spans(session)
     if not postgres:  # Postgres drops them at commit
         for table in (ROWS, STAGING):
@@ -372,14 +372,18 @@ async def refresh_slices(
         await session.execute(_typed(sql), {"org": org_id})
 
 
-async def _note_sources(session: AsyncSession, *, org_id: uuid.UUID, source: str, postgres: bool) -> None:
-    """The latest day the batch's source reported for each of its metrics (never moved back by a backfill)."""
+async def _note_sources(
+    session: AsyncSession, *, org_id: uuid.UUID, source: str, postgres: bool, now: datetime
+) -> None:
+    """The latest day the batch's source reported for each of its metrics (never moved back by a backfill), and
+    that the metric's data changed now (the scheduled evaluation re-judges the KPIs that read it)."""
     later = "greatest" if postgres else "max"
     await session.execute(
         _typed(
-            "INSERT INTO metric_sources (org_id, metric_key, source, last_day) SELECT :org, metric_key, :source, "
-            f"max(day) FROM {STAGING} WHERE 1 = 1 GROUP BY metric_key ON CONFLICT (org_id, metric_key, source) "
-            f"DO UPDATE SET last_day = {later}(metric_sources.last_day, excluded.last_day)"
+            "INSERT INTO metric_sources (org_id, metric_key, source, last_day, updated_at) SELECT :org, metric_key, "
+            f":source, max(day), :now FROM {STAGING} WHERE 1 = 1 GROUP BY metric_key ON CONFLICT (org_id, metric_key, "
+            f"source) DO UPDATE SET last_day = {later}(metric_sources.last_day, excluded.last_day), "
+            "updated_at = excluded.updated_at"
         ),
-        {"org": org_id, "source": source},
+        {"org": org_id, "source": source, "now": now},
     )

@@ -111,8 +111,9 @@ class MetricSlice(OrgScoped, Base):
 
 
 class MetricSource(OrgScoped, Base):
-    """The latest day a source has reported for a metric of an organisation (maintained by the ingest merge):
-    which sources may still restate a recent window, without reading the points."""
+    """The latest day a source has reported for a metric of an organisation, and when a merge last changed the
+    metric's data from it (maintained by the ingest merge): which sources may still restate a recent window, and
+    whether a KPI's data changed since its last evaluation, without reading the points."""
 
     __tablename__ = "metric_sources"
 
@@ -120,3 +121,4 @@ class MetricSource(OrgScoped, Base):
     metric_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_day: Mapped[date] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
