@@ -127,6 +127,7 @@ class Verdict:
     duplicated: int  # keys whose stored value is above it
     rollup_wrong: int
     new_keys: dict[str, int]
+    counts: dict[str, tuple[int, int, int]]  # per source: inserted, replaced or superseded, incremented
 
 
 async def verify(state, org_id: uuid.UUID, work: Workload, statuses: dict[str, int]) -> Verdict:
@@ -153,7 +154,12 @@ async def verify(state, org_id: uuid.UUID, work: Workload, statuses: dict[str, i
         ).all()
         batches = (
             await session.execute(
-                select(IngestBatch.source, func.sum(IngestBatch.inserted))
+                select(
+                    IngestBatch.source,
+                    func.sum(IngestBatch.inserted),
+                    func.sum(IngestBatch.replaced + IngestBatch.superseded),
+                    func.sum(IngestBatch.incremented),
+                )
                 .where(IngestBatch.id.in_([uuid.UUID(b) for b in work.sent]))
                 .group_by(IngestBatch.source)
             )
@@ -172,7 +178,14 @@ async def verify(state, org_id: uuid.UUID, work: Workload, statuses: dict[str, i
     want_daily = {"leads": sum(expected[("leads", s)] for s in sources), "spend": SPEND * len(sources)}
     rollup_wrong = sum(1 for m, _d, _k, total, count in daily if total != want_daily[m] or count != len(sources))
     rollup_wrong += 2 * work.keys - len(daily)
-    return Verdict(statuses, lost, duplicated, rollup_wrong, {s: int(n or 0) for s, n in batches})
+    return Verdict(
+        statuses,
+        lost,
+        duplicated,
+        rollup_wrong,
+        {s: int(n or 0) for s, n, _, _ in batches},
+        {s: (int(n or 0), int(r or 0), int(i or 0)) for s, n, r, i in batches},
+    )
 
 
 def assert_exact(verdict: Verdict, work: Workload) -> None:
@@ -181,6 +194,11 @@ def assert_exact(verdict: Verdict, work: Workload) -> None:
     # Each source's keys are new exactly once across its batches, however their merges interleaved.
     sources = {work.source(i) for i in range(work.batches)}
     assert verdict.new_keys == {s: work.keys * 2 for s in sources}, verdict.new_keys
+    # And every other touch of a key is counted once as what it was: each later batch of a source replaces (or, merged
+    # before an earlier-accepted one, supersedes) its spend snapshots and increments its leads, whatever the overlap.
+    assert verdict.counts == {
+        s: (work.keys * 2, work.keys * (work.count(s) - 1), work.keys * (work.count(s) - 1)) for s in sources
+    }, verdict.counts
 
 
 def report(name: str, work: Workload, verdict: Verdict, **faults) -> None:
