@@ -4,17 +4,19 @@ a user then sees in its evaluations, its alerts and the webhooks. Dates are rela
 import asyncio
 import json
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from shared.alerts.evaluate import evaluate_kpis, run_evaluations
-from shared.alerts.models import EvaluationTrigger
+from shared.alerts.models import EvaluationTrigger, KpiTargetState
 from shared.db.scoping import allow_all_orgs
 from shared.jobs.handles import EVALUATE_KPIS
 from shared.kpis import compute
 from shared.kpis.models import Kpi, KpiTarget
+from shared.metrics.models import MetricSource
 from shared.webhooks.models import EventType, WebhookDelivery, WebhookEvent
 from tests.kpi_support import put_daily
 from tests.receiver import running_receiver
@@ -234,8 +236,13 @@ async def test_two_evaluations_at_once_fire_one_alert_and_one_webhook(client, ke
 # --- the scheduled run, one organisation at a time ------------------------------------------------------
 
 
-async def test_the_scheduled_run_survives_one_organisation_failing(client, keys, state, org, other_org, monkeypatch):
+@pytest.mark.parametrize("chunk", [1, 2000], ids=["an organisation a chunk", "one chunk retried one by one"])
+async def test_the_scheduled_run_survives_one_organisation_failing(
+    client, keys, state, org, other_org, monkeypatch, chunk
+):
     from shared.alerts import evaluate as evaluation
+
+    monkeypatch.setattr(evaluation, "SCHEDULE_CHUNK_TARGETS", chunk)
 
     ours = await kpi_with_target(client, keys.headers("admin"), "Leads", "leads", "higher_is_better", target_value="9")
     theirs = await kpi_with_target(client, other_org.headers, "Leads", "leads", "higher_is_better", target_value="9")
@@ -253,6 +260,66 @@ async def test_the_scheduled_run_survives_one_organisation_failing(client, keys,
     [ev] = await evaluations(client, keys.headers("viewer"), ours)
     assert (ev["trigger"], ev["value"], ev["status"]) == ("schedule", "10", "on_track")
     assert (await client.get(f"/v1/kpis/{theirs}/evaluations", headers=other_org.headers)).json()["items"] == []
+
+
+def test_schedule_chunks_keep_organisations_whole():
+    from shared.alerts.evaluate import schedule_chunks
+
+    a, b, c, d = sorted(uuid.uuid4() for _ in range(4))
+    assert schedule_chunks({a: 3, b: 2, c: 9, d: 1}, limit=5) == [[a, b], [c], [d]]
+    assert schedule_chunks({}, limit=5) == []
+
+
+async def test_the_schedule_judges_again_only_what_may_have_moved(client, keys, state, org):
+    """Judged once; judged again only when its data moved, the day changed, or a new status is being confirmed."""
+    from shared.alerts import evaluate as evaluation
+
+    admin, viewer = keys.headers("admin"), keys.headers("viewer")
+    ctx = {"db": state.db, "queue": state.queue, "settings": state.settings}
+    steady = await kpi_with_target(client, admin, "Leads", "leads", "higher_is_better", target_value="9")
+    # Two evaluations must agree before this one's off-track status is confirmed.
+    confirming = await kpi_with_target(
+        client, admin, "Clicks", "clicks", "higher_is_better", target_value="100", pending_evaluations=2
+    )
+    await put_daily(state, org.id, "leads", YESTERDAY, [10])
+    await put_daily(state, org.id, "clicks", YESTERDAY, [1])
+
+    async def judged() -> tuple[int, int]:
+        """Run the schedule (every organisation the suite created); how many times each of ours is judged."""
+        await evaluation.evaluate_active(ctx)
+        steady_n = len(await evaluations(client, viewer, steady, at_least=0, timeout_s=0))
+        return steady_n, len(await evaluations(client, viewer, confirming, at_least=0, timeout_s=0))
+
+    assert await judged() == (1, 1)
+    [first] = await evaluations(client, viewer, confirming)
+    assert (first["observed_status"], first["status"]) == ("off_track", None)
+    # Nothing moved for the steady one; the other's off-track status is still being confirmed.
+    assert await judged() == (1, 2)
+    assert (await evaluations(client, viewer, confirming, at_least=2))[-1]["status"] == "off_track"
+    assert await judged() == (1, 2)
+
+    # Its data merged since it was judged (a merge whose own evaluation did not happen): judged again.
+    async with state.db.sessionmaker() as session:
+        allow_all_orgs(session)
+        session.add(
+            MetricSource(
+                org_id=org.id, metric_key="leads", source="api", last_day=YESTERDAY, updated_at=datetime.now(UTC)
+            )
+        )
+        await session.commit()
+    assert await judged() == (2, 2)
+
+    # A new day: pacing and the window move with it, so every target is judged again.
+    async with state.db.sessionmaker() as session:
+        allow_all_orgs(session)
+        await session.execute(
+            update(KpiTargetState)
+            .where(KpiTargetState.org_id == org.id)
+            .values(last_evaluated_at=datetime.now(UTC) - timedelta(days=1))
+        )
+        await session.commit()
+    assert await judged() == (3, 3)
+    assert await judged() == (3, 3)
 
 
 # --- the cost of a run ----------------------------------------------------------------------------------
