@@ -344,14 +344,16 @@ async def refresh_slices(
     on SQLite, whose numbers are floating point. It costs the changed days' roll-ups, which for the usual batch (a
     report of every campaign over some days) is the batch itself. Dimension sets are never removed, so an upsert
     leaves no slice behind."""
-    if postgres and STAGING in touched:
-        # Autovacuum never sees a temporary table: the planner must know how many days were touched to choose
-        # primary-key lookups (a few days) over a scan of the organisation's roll-ups (most of them).
-        await session.execute(text(f"ANALYZE {STAGING}"))
-    # One form for both: SQLite takes CROSS JOIN as the join order (the touched days outside, a primary-key search
-    # of metric_daily inside); Postgres plans it as the inner join it is. A table function in FROM reads the row
-    # before it (json_each*: the roll-up's dimensions).
-    rollups = f"({touched}) t CROSS JOIN metric_daily d"
+    # Each touched (metric, day) outside, its roll-ups found by primary-key prefix inside: on Postgres a LATERAL
+    # subquery fixes that plan whatever the statistics (the staging table has none unless analysed, which costs a
+    # tenth of a second on a large batch); SQLite takes CROSS JOIN as the join order. A table function in FROM reads
+    # the row before it (json_each*: the roll-up's dimensions).
+    rollups = (
+        f"({touched}) t CROSS JOIN LATERAL (SELECT * FROM metric_daily x WHERE x.org_id = :org "
+        "AND x.metric_key = t.metric_key AND x.day = t.day) d"
+        if postgres
+        else f"({touched}) t CROSS JOIN metric_daily d"
+    )
     on = "WHERE d.org_id = :org AND d.metric_key = t.metric_key AND d.day = t.day"
     each = "json_each_text(d.dimensions)" if postgres else "json_each(d.dimensions)"
     insert = (
