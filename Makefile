@@ -62,6 +62,7 @@ bench: install
 	$(PY) -m tests.bench.webhook_latency
 	$(PY) -m tests.bench.sqlite_merge
 	$(PY) -m tests.bench.e2e
+	$(PY) -m tests.bench.scale
 
 lint: install
 	$(VENV)/bin/ruff check .
