@@ -4,7 +4,9 @@ with its growth ratio (JSON in test-artifacts/bench-scale.json). `python -m test
 1. Reads against history. One organisation, 5 KPIs (spend, clicks, CPC = spend / clicks, conversions, CPA on
    {"channel": "meta"}), each with a target for the last full month. `metric_daily` is grown to each size (default
    1M, 2M, 4M rows: 1,000 campaigns x 250 / 500 / 1,000 days x 4 metrics, dimensions {"campaign", "channel": one of
-   3}, the history growing backwards from the last full month), checked with `SELECT count(*) FROM metric_daily`.
+   3}, the history growing backwards from the last full month; with `--grow campaigns`, 1,000 days x 250 / 500 /
+   1,000 campaigns instead, so that each read's range holds 4x the rows at 4M), checked with
+   `SELECT count(*) FROM metric_daily`.
    Seeded through the ingest pipeline's own functions, in this process: batches of ~100,000 points built as the API
    stores them (`shared.ingest.rows.RowsWriter`), accepted by the API's service function
    (`services.api.ingest.service.accept_batch`, which validates them as a push is) and merged by the worker's job
@@ -146,12 +148,13 @@ async def wait_queue_idle(queue: ArqQueue, timeout_s: float = 300) -> None:
 
 
 async def seed_days(
-    ctx: dict[str, Any], org_id: uuid.UUID, key_id: uuid.UUID, campaigns: int, days: list[date]
+    ctx: dict[str, Any], org_id: uuid.UUID, key_id: uuid.UUID, campaign_numbers: range, days: list[date]
 ) -> None:
     """metric_daily rows for these days (every campaign, every metric): accepted and merged as a push would be."""
-    dims = [dims_key({"campaign": f"c{i}", "channel": CHANNELS[i % len(CHANNELS)]}) for i in range(campaigns)]
+    dims = [dims_key({"campaign": f"c{i}", "channel": CHANNELS[i % len(CHANNELS)]}) for i in campaign_numbers]
+    campaigns = len(dims)
     per_batch = max(1, BATCH_POINTS // (campaigns * len(METRICS)))
-    values = {m: [metric_value(m, i) for i in range(campaigns)] for m in METRICS}
+    values = {m: [metric_value(m, i) for i in campaign_numbers] for m in METRICS}
     for start in range(0, len(days), per_batch):
         writer = RowsWriter("api")
         for day in days[start : start + per_batch]:
@@ -184,7 +187,9 @@ async def timed_calls(
     return times
 
 
-async def reads(sizes: list[int], campaigns: int, calls: int, slow_s: float, slow_calls: int) -> dict[str, Any]:
+async def reads(sizes: list[int], grow: str, fixed: int, calls: int, slow_s: float, slow_calls: int) -> dict[str, Any]:
+    """`grow` "days": `fixed` campaigns, the history lengthened backwards; "campaigns": `fixed` days, campaigns
+    added (a read's range then holds proportionally more rows)."""
     url = BASE_URL + "_reads"
     dsn = await fresh_database(url)
     queue_name = f"arq:bench-scale:{os.getpid()}"
@@ -218,12 +223,17 @@ async def reads(sizes: list[int], campaigns: int, calls: int, slow_s: float, slo
             }
             seeded = 0
             for size in sizes:
-                days = size // (campaigns * len(METRICS))
-                assert days * campaigns * len(METRICS) == size, f"{size:,} is not campaigns x days x 4 metrics"
+                grown = size // (fixed * len(METRICS))
+                assert grown * fixed * len(METRICS) == size, f"{size:,} is not campaigns x days x 4 metrics"
+                days, campaigns = (grown, fixed) if grow == "days" else (fixed, grown)
                 started = time.perf_counter()
-                new_days = [month_end - timedelta(days=d) for d in range(seeded, days)]
-                await seed_days(ctx, org_id, key_id, campaigns, new_days)
-                seeded = days
+                if grow == "days":
+                    new_days = [month_end - timedelta(days=d) for d in range(seeded, days)]
+                    await seed_days(ctx, org_id, key_id, range(campaigns), new_days)
+                else:
+                    all_days = [month_end - timedelta(days=d) for d in range(days)]
+                    await seed_days(ctx, org_id, key_id, range(seeded, campaigns), all_days)
+                seeded = grown
                 seed_s = time.perf_counter() - started
                 await wait_queue_idle(queue)
                 await settle_tables(dsn)
@@ -253,16 +263,16 @@ async def reads(sizes: list[int], campaigns: int, calls: int, slow_s: float, slo
 
 
 def print_reads(out: list[dict[str, Any]], figures: list[str]) -> None:
-    print(f"\nreads over HTTP, p50 (calls): {out[0]['campaigns']:,} campaigns x days x 4 metrics")
-    print(f"{'metric_daily rows':>18} {'days':>5} " + " ".join(f"{f:>24}" for f in figures))
+    print("\nreads over HTTP, p50 (calls): campaigns x days x 4 metrics")
+    print(f"{'metric_daily rows':>18} {'campaigns':>9} {'days':>5} " + " ".join(f"{f:>24}" for f in figures))
     for row in out:
         cells = [f"{row['figures'][f]['p50_s']:.3f} s ({row['figures'][f]['calls']})" for f in figures]
-        print(f"{row['rows']:>18,} {row['days']:>5} " + " ".join(f"{x:>24}" for x in cells))
+        print(f"{row['rows']:>18,} {row['campaigns']:>9,} {row['days']:>5} " + " ".join(f"{x:>24}" for x in cells))
     if len(out) > 1:
         first, last = out[0], out[-1]
         ratios = [f"x{last['figures'][f]['p50_s'] / first['figures'][f]['p50_s']:.2f}" for f in figures]
         label = f"growth {last['rows'] / 1e6:g}M/{first['rows'] / 1e6:g}M"
-        print(f"{label:>24} " + " ".join(f"{x:>24}" for x in ratios), flush=True)
+        print(f"{label:>34} " + " ".join(f"{x:>24}" for x in ratios), flush=True)
 
 
 # ---------------------------------------------------------------- 2. scheduled re-evaluation
@@ -411,7 +421,8 @@ async def main(args: argparse.Namespace) -> None:
     org_counts = [int(n) for n in args.orgs.split(",")]
     result: dict[str, Any] = {"params": vars(args)}
     if args.part in ("all", "reads"):
-        result["reads"] = await reads(sizes, args.campaigns, args.calls, args.slow_s, args.slow_calls)
+        fixed = args.campaigns if args.grow == "days" else args.days
+        result["reads"] = await reads(sizes, args.grow, fixed, args.calls, args.slow_s, args.slow_calls)
     if args.part in ("all", "evaluation"):
         result["evaluation"] = await evaluation(org_counts, args.kpis, args.concurrency)
     JSON_OUT.parent.mkdir(exist_ok=True)
@@ -426,7 +437,14 @@ if __name__ == "__main__":
     )
     parser.add_argument("--part", choices=("all", "reads", "evaluation"), default="all")
     parser.add_argument("--sizes", help="metric_daily rows, comma-separated (default 1000000,2000000,4000000)")
-    parser.add_argument("--campaigns", type=int, help="campaigns (default 1,000; 50 with --quick)")
+    parser.add_argument(
+        "--grow",
+        choices=("days", "campaigns"),
+        default="days",
+        help="what grows with the size: the history (days, the default) or the campaigns (over a fixed history)",
+    )
+    parser.add_argument("--campaigns", type=int, help="--grow days: campaigns (default 1,000; 50 with --quick)")
+    parser.add_argument("--days", type=int, help="--grow campaigns: days of history (default 1,000; 250 with --quick)")
     parser.add_argument("--calls", type=int, default=20, help="calls per read figure")
     parser.add_argument("--slow-s", type=float, default=5.0, help="a call slower than this ends its figure's series…")
     parser.add_argument("--slow-calls", type=int, default=3, help="…once it has this many calls")
@@ -436,5 +454,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     args.sizes = args.sizes or ("50000,100000,200000" if args.quick else "1000000,2000000,4000000")
     args.campaigns = args.campaigns or (50 if args.quick else 1000)
+    args.days = args.days or (250 if args.quick else 1000)
     args.orgs = args.orgs or ("5,20,80" if args.quick else "25,100,400")
     asyncio.run(main(args))
