@@ -21,9 +21,11 @@ with its growth ratio (JSON in test-artifacts/bench-scale.json). `python -m test
    set so that every KPI is on track and stays so, and 14 days of data (2 campaigns x 4 metrics), all created
    through the API (the pushes merged by a real worker, which is stopped before the timing so that its own cron
    does not run alongside). The cron function `kpis.evaluate_active` is then called here with a job context like
-   the worker's: once to settle (reported as the first run), then timed. Statements are counted by a
-   `before_cursor_execute` listener on the engine. Growth exponent = log(t_last / t_first) / log(orgs_last /
-   orgs_first): 1 is linear.
+   the worker's: once to settle (reported as the first run), then timed twice: a steady run (nothing moved since
+   the last: what each tick of a day costs; only targets whose judgement may have moved are judged), and a new
+   day's first run (every state's last judgement moved back a day first, so every target is judged again).
+   Statements are counted by a `before_cursor_execute` listener on the engine. Growth exponent (of the new day's
+   run) = log(t_last / t_first) / log(orgs_last / orgs_first): 1 is linear.
 
 Databases: $BENCH_DATABASE_URL (default .../kpi_bench_scale) with `_reads` and `_eval` appended, dropped and
 created anew; Redis: $BENCH_REDIS_URL, a queue of its own.
@@ -347,7 +349,12 @@ async def evaluation(org_counts: list[int], kpis: int, concurrency: int) -> dict
                 setup_s = time.perf_counter() - started
                 await settle_tables(dsn)
                 runs = []
-                for _ in range(2):  # the first settles (states created, first statuses confirmed); the second counts
+                # settle (states created, first statuses confirmed); steady (nothing moved since: what every tick of
+                # a day costs); a new day (every target's last judgement moved back a day: the day's first tick,
+                # when every target is judged again)
+                for run in ("settle", "steady", "new day"):
+                    if run == "new day":
+                        await age_judgements(dsn)
                     statements = 0
                     run_at = datetime.now(UTC)
                     started = time.perf_counter()
@@ -378,6 +385,15 @@ async def eval_orgs(c: httpx.AsyncClient, numbers: range, kpis: int, today: date
         await wait_all_done(c, headers, [batch_id], 300)
 
 
+async def age_judgements(dsn: str) -> None:
+    """Every target last judged a day earlier than it was: the next run is the first of a new day."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("UPDATE kpi_target_states SET last_evaluated_at = last_evaluated_at - interval '1 day'")
+    finally:
+        await conn.close()
+
+
 async def changes_since(dsn: str, run_at: datetime) -> dict[str, int]:
     """What the timed run changed: evaluations it recorded with a status transition (0 when nothing changed), and
     the alerts open by then (the evaluations' and alerts' tables, read directly)."""
@@ -397,22 +413,24 @@ def print_evaluation(out: list[dict[str, Any]]) -> None:
         f"\nscheduled re-evaluation (evaluate_active, K = {out[0]['targets'] // out[0]['orgs']} KPIs per organisation)"
     )
     print(
-        f"{'targets (orgs)':>16} {'first run':>10} {'s per run':>10} {'targets/s':>10} {'statements':>11} "
-        f"{'first run stmts':>16} {'transitions':>12}"
+        f"{'targets (orgs)':>16} {'first run':>10} {'steady run':>11} {'judged':>7} {'stmts':>6} {'new day':>9} "
+        f"{'targets/s':>10} {'stmts':>6} {'transitions':>12}"
     )
     for row in out:
-        first, timed = row["runs"]
+        first, steady, day = row["runs"]
         print(
-            f"{row['targets']:>8,} ({row['orgs']:>4}) {first['s']:>9.2f}s {timed['s']:>9.2f}s "
-            f"{row['targets'] / timed['s']:>10,.0f} {timed['statements']:>11,} {first['statements']:>16,} "
-            f"{row['transitions_last_run']:>12}"
+            f"{row['targets']:>8,} ({row['orgs']:>4}) {first['s']:>9.2f}s {steady['s']:>10.3f}s "
+            f"{steady['evaluated']:>7,} {steady['statements']:>6,} {day['s']:>8.2f}s "
+            f"{row['targets'] / day['s']:>10,.0f} {day['statements']:>6,} {row['transitions_last_run']:>12}"
         )
     if len(out) > 1:
         a, b = out[0], out[-1]
         t = b["runs"][-1]["s"] / a["runs"][-1]["s"]
         s = b["runs"][-1]["statements"] / a["runs"][-1]["statements"]
         exponent = math.log(t) / math.log(b["orgs"] / a["orgs"])
-        print(f"growth {b['orgs']}/{a['orgs']} orgs: time x{t:.2f}, statements x{s:.2f}, exponent {exponent:.2f}")
+        print(
+            f"new day, growth {b['orgs']}/{a['orgs']} orgs: time x{t:.2f}, statements x{s:.2f}, exponent {exponent:.2f}"
+        )
     print(flush=True)
 
 
