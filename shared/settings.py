@@ -34,6 +34,20 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = Field(default=33_554_432, gt=0, description="Body limit of /v1/ingest/ routes")
     ingest_max_points: int = Field(default=100_000, gt=0, description="Most points one ingest batch may carry")
     worker_metrics_port: int | None = Field(default=None, description="Serve the worker's Prometheus metrics here")
+    worker_max_jobs: int = Field(
+        default=4,
+        gt=0,
+        description="Jobs one worker process runs at once, and so the most it claims from the queue in one poll: "
+        "small enough that a burst spreads over the replicas instead of landing on whichever polls first",
+    )
+    worker_poll_delay_s: float = Field(
+        default=0.1, gt=0, description="How long an idle worker waits between two looks at the queue"
+    )
+    worker_health_key_per_host: bool = Field(
+        default=False,
+        description="Suffix the worker's health-check key with its host name, so that `arq --check` in a replica's "
+        "probe sees that replica alive, not any of them (set it when several workers share one queue)",
+    )
     ingest_pending_grace_s: int = Field(
         default=30, ge=0, description="A batch pending this long is enqueued again by the sweeper"
     )

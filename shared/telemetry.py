@@ -24,3 +24,13 @@ WORKER_REDIS_CONNECTED = Gauge(
     ["queue"],
     registry=JOB_REGISTRY,
 )
+
+# Per worker process: how the queue's jobs spread over the replicas (sum it over them for the whole queue). `retry`
+# is a run that handed its job back to the queue (arq's Retry: the organisation's merge was busy, or a transient
+# fault); `error` a run that raised anything else.
+WORKER_JOBS = Counter(
+    "kpi_worker_jobs_run",
+    "Job runs by this worker process, by job name and outcome (done, retry, error)",
+    ["job", "outcome"],
+    registry=JOB_REGISTRY,
+)

@@ -228,3 +228,105 @@ def test_pods_run_as_non_root() -> None:
             assert context.get("runAsNonRoot") is True, container["name"]
             assert context.get("runAsUser", 0) != 0, container["name"]
             assert context.get("allowPrivilegeEscalation") is False, container["name"]
+
+
+# --- N replicas (docs/operations.md "Running N replicas") -----------------------------------------------------
+
+
+def env_of(container: dict) -> dict[str, str]:
+    return {item["name"]: str(item.get("value", "")) for item in container.get("env", [])}
+
+
+def config_map() -> dict[str, str]:
+    return {k: str(v) for k, v in find("ConfigMap", "kpi-config")["data"].items()}
+
+
+@pytest.mark.parametrize("name", ["kpi-api", "kpi-worker"])
+def test_api_and_worker_run_several_replicas_with_a_disruption_budget_that_lets_one_go(name: str) -> None:
+    deployment = find("Deployment", name)
+    replicas = deployment["spec"]["replicas"]
+    assert replicas >= 2, f"{name}: one replica is a single point of failure"
+    budget = find("PodDisruptionBudget", name)
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert budget["spec"]["selector"]["matchLabels"].items() <= pod_labels, "the budget covers the pods"
+    for other in workloads():
+        if other["metadata"]["name"] != name:
+            assert (
+                not budget["spec"]["selector"]["matchLabels"].items()
+                <= other["spec"]["template"]["metadata"]["labels"].items()
+            ), other["metadata"]["name"]
+    spec = budget["spec"]
+    assert ("minAvailable" in spec) != ("maxUnavailable" in spec), "one of minAvailable / maxUnavailable"
+    allowed = replicas - spec["minAvailable"] if "minAvailable" in spec else spec["maxUnavailable"]
+    # At least one pod may go (else a node drain blocks forever), never all of them.
+    assert 1 <= allowed < replicas, (name, spec)
+
+
+@pytest.mark.parametrize("name", ["kpi-api", "kpi-worker"])
+def test_every_replica_is_scraped_on_a_port_that_serves_its_metrics(name: str) -> None:
+    deployment = find("Deployment", name)
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+    assert annotations.get("prometheus.io/scrape") == "true", f"{name}'s pods are not scraped"
+    port, path = int(annotations["prometheus.io/port"]), annotations.get("prometheus.io/path", "/metrics")
+    (container,) = containers(deployment)
+    assert port in {p["containerPort"] for p in container["ports"]}, f"{name} scrapes port {port}, not declared"
+    if name == "kpi-api":
+        from services.api.main import create_app
+
+        assert serves_get(create_app(), path)
+    else:
+        # The worker serves its registry on WORKER_METRICS_PORT (any path): the scraped port must be that one.
+        assert env_of(container)["WORKER_METRICS_PORT"] == str(port)
+
+
+def test_worker_probes_check_their_own_replica() -> None:
+    (worker,) = containers(find("Deployment", "kpi-worker"))
+    for probe in ("livenessProbe", "readinessProbe"):
+        command = worker[probe]["exec"]["command"]
+        assert command[:2] == ["arq", "--check"] and resolve(command[2]) is not None, (probe, command)
+    # `arq --check` reads the health key WorkerSettings names; shared by every worker on the queue unless each
+    # replica has its own, and then a hung replica would pass its probe as long as another one runs.
+    assert env_of(worker).get("WORKER_HEALTH_KEY_PER_HOST") == "true"
+    worker_service = compose_services()["worker"]
+    assert str(worker_service["environment"].get("WORKER_HEALTH_KEY_PER_HOST")).lower() == "true"
+    assert worker_service["healthcheck"]["test"][1:3] == ["arq", "--check"]
+
+
+def test_the_per_host_health_key_names_the_host_and_the_default_stays_shared() -> None:
+    import socket
+
+    from services.kpi_engine.worker import worker_health_key
+    from shared.settings import Settings
+
+    assert worker_health_key(Settings(queue_name="q")) == "q:health-check"
+    per_host = Settings(queue_name="q", worker_health_key_per_host=True)
+    assert worker_health_key(per_host) == f"q:health-check:{socket.gethostname()}"
+
+
+def test_compose_runs_two_apis_and_two_workers_and_exposes_worker_metrics() -> None:
+    services = compose_services()
+    for name in ("api", "worker"):
+        assert services[name].get("deploy", {}).get("replicas", 1) >= 2, name
+    # A fixed host port cannot be shared by replicas: the API publishes a range as wide as its replica count.
+    replicas = services["api"]["deploy"]["replicas"]
+    [published] = services["api"]["ports"]
+    host, _, container = str(published).rpartition(":")
+    first, _, last = host.partition("-")
+    assert container == "8000" and int(last or first) - int(first) + 1 >= replicas, published
+    port = services["worker"]["environment"]["WORKER_METRICS_PORT"]
+    assert port in {str(p) for p in services["worker"].get("expose", [])}
+
+
+def test_every_setting_the_deploy_files_pass_is_one_the_service_reads() -> None:
+    from shared.settings import Settings
+
+    known = {name.upper() for name in Settings.model_fields}
+    passed = set(config_map()) | set(find("Secret", "kpi-secrets")["stringData"])
+    for workload in workloads():
+        for container in containers(workload):
+            passed |= set(env_of(container))
+    for service in compose_services().values():
+        if "build" in service or service.get("image", "").startswith("kpi-service"):
+            passed |= set(service.get("environment", {}))
+    assert passed - known == set(), "misspelt or unknown settings"
+    assert {"WORKER_MAX_JOBS", "WORKER_METRICS_PORT"} <= passed

@@ -6,10 +6,13 @@ any length instead of exiting. (`arq services.kpi_engine.worker.WorkerSettings` 
 worker, which exits when Redis goes away.)
 """
 
+import functools
 import logging
+import socket
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, cast
 
-from arq import cron, func
+from arq import Retry, cron, func
 from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
 from arq.worker import get_kwargs
@@ -21,8 +24,8 @@ from shared.jobs.catalogue import load_all_jobs
 from shared.jobs.queue import ArqQueue
 from shared.jobs.registry import CRONS, JOBS, cron_times
 from shared.logging import configure_logging
-from shared.settings import get_settings
-from shared.telemetry import JOB_REGISTRY
+from shared.settings import Settings, get_settings
+from shared.telemetry import JOB_REGISTRY, WORKER_JOBS
 from shared.webhooks import sealing
 
 log = logging.getLogger("kpi_engine")
@@ -61,10 +64,39 @@ def _cron_jobs() -> list:
     load_all_jobs()
     return [
         cron(
-            cast(WorkerCoroutine, JOBS[spec.name].func), name=spec.name, run_at_startup=True, **cron_times(spec.every_s)
+            cast(WorkerCoroutine, _counted(spec.name, JOBS[spec.name].func)),
+            name=spec.name,
+            run_at_startup=True,
+            **cron_times(spec.every_s),
         )
         for spec in CRONS.values()
     ]
+
+
+def _counted(name: str, job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """The job, counting its runs in this process by outcome (kpi_worker_jobs_run): how work spreads over workers."""
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = await job(ctx, *args, **kwargs)
+        except Retry:
+            WORKER_JOBS.labels(name, "retry").inc()
+            raise
+        except BaseException:
+            WORKER_JOBS.labels(name, "error").inc()
+            raise
+        WORKER_JOBS.labels(name, "done").inc()
+        return result
+
+    return run
+
+
+def worker_health_key(settings: Settings = _settings) -> str:
+    """The key the worker refreshes and `arq --check` reads: one per queue, or one per host (replica) when
+    WORKER_HEALTH_KEY_PER_HOST is set, so that each replica's probe sees that replica and not any of them."""
+    key = f"{settings.queue_name}:health-check"
+    return f"{key}:{socket.gethostname()}" if settings.worker_health_key_per_host else key
 
 
 def _functions() -> list:
@@ -73,7 +105,7 @@ def _functions() -> list:
     cap = _settings.job_timeout_s
     return [
         func(
-            cast(WorkerCoroutine, spec.func),
+            cast(WorkerCoroutine, _counted(spec.name, spec.func)),
             name=spec.name,
             max_tries=spec.max_tries,
             timeout=min(spec.timeout_s, cap) if spec.timeout_s else None,
@@ -90,12 +122,14 @@ class WorkerSettings:
     redis_settings = RedisSettings.from_dsn(_settings.redis_url) if _settings.redis_url else RedisSettings()
     queue_name = _settings.queue_name
     # The health key lets probes see the worker alive (`arq --check`), refreshed every 10 s.
-    health_check_key = f"{_settings.queue_name}:health-check"
+    health_check_key = worker_health_key()
     health_check_interval = 10
     job_timeout = _settings.job_timeout_s
-    max_jobs = 20
+    # A worker claims at most max_jobs ready jobs per poll and runs them at once: the knob that decides how a burst
+    # spreads over several workers (docs/operations.md "Running N replicas").
+    max_jobs = _settings.worker_max_jobs
     keep_result = 300
-    poll_delay = 0.1
+    poll_delay = _settings.worker_poll_delay_s
 
 
 def create_worker(settings_cls: Any = WorkerSettings, **kwargs: Any) -> ResilientWorker:
