@@ -56,12 +56,14 @@ reliability: install
 
 # Ingestion throughput on Postgres as ratios to a raw COPY measured in the same run (BENCH_DATABASE_URL), then
 # the time from ingest 202 to webhook received with a real arq worker (BENCH_REDIS_URL), against one job hop;
-# then the performance issue's table end to end over HTTP (tests/bench/e2e.py, JSON in test-artifacts/bench-e2e.json).
+# then the performance issue's table end to end over HTTP (tests/bench/e2e.py, JSON in test-artifacts/bench-e2e.json);
+# then how a queued burst spreads over one and two workers per WORKER_MAX_JOBS (tests/bench/spread.py, ~3 min).
 bench: install
 	$(PY) -m tests.bench.ingest
 	$(PY) -m tests.bench.webhook_latency
 	$(PY) -m tests.bench.sqlite_merge
 	$(PY) -m tests.bench.e2e
+	$(PY) -m tests.bench.spread
 	$(PY) -m tests.bench.scale
 
 lint: install
