@@ -57,7 +57,9 @@ reliability: install
 # Ingestion throughput on Postgres as ratios to a raw COPY measured in the same run (BENCH_DATABASE_URL), then
 # the time from ingest 202 to webhook received with a real arq worker (BENCH_REDIS_URL), against one job hop;
 # then the performance issue's table end to end over HTTP (tests/bench/e2e.py, JSON in test-artifacts/bench-e2e.json);
-# then how a queued burst spreads over one and two workers per WORKER_MAX_JOBS (tests/bench/spread.py, ~3 min).
+# then how a queued burst spreads over one and two workers per WORKER_MAX_JOBS (tests/bench/spread.py, ~3 min);
+# then the scale issue's tables: reads against metric_daily size, scheduled evaluation against organisations
+# (tests/bench/scale.py, JSON in test-artifacts/bench-scale.json).
 bench: install
 	$(PY) -m tests.bench.ingest
 	$(PY) -m tests.bench.webhook_latency
