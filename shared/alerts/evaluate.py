@@ -3,7 +3,6 @@ alerts and emit webhook events. Triggered by ingestion (only the KPIs a batch ch
 transaction when they are few, `evaluate_now_or_later`), by a cron (pacing and no-data change with time alone),
 and from a clean state by target edits and by a KPI's new formula or dimension filter."""
 
-import enum
 import logging
 import uuid
 from collections.abc import Mapping
@@ -298,13 +297,9 @@ async def _record_evaluations(session: AsyncSession, rows: list[dict]) -> None:
     if not is_postgres(session):
         await session.execute(insert(KpiEvaluation), rows)
         return
-    records = [
-        tuple(
-            value.value if isinstance(value, enum.Enum) else value
-            for value in (uuid7(), *(row[name] for name in _EVALUATION_COLUMNS[1:]))  # the id first
-        )
-        for row in rows
-    ]
+    # The id first; statuses and triggers are StrEnums, which asyncpg writes as the strings they are.
+    columns = _EVALUATION_COLUMNS[1:]
+    records = [(uuid7(), *(row[name] for name in columns)) for row in rows]
     await (await driver_connection(session)).copy_records_to_table(
         KpiEvaluation.__tablename__, records=records, columns=_EVALUATION_COLUMNS
     )
