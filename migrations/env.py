@@ -10,6 +10,7 @@ from sqlalchemy.pool import NullPool
 
 from shared.db.base import UTCDateTime
 from shared.db.engine import ensure_sqlite_dir
+from shared.metrics.partitions import is_partition
 from shared.models import Base
 from shared.settings import get_settings
 
@@ -31,6 +32,11 @@ def _render_item(type_: str, obj, autogen_context):
     return False
 
 
+def _include_name(name, type_, parent_names) -> bool:
+    """The month partitions of the metric tables are not in the models (they name the parents): leave them out."""
+    return not (type_ == "table" and is_partition(name))
+
+
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     is_sqlite = (url or str(connection.engine.url)).startswith("sqlite")
     context.configure(
@@ -40,6 +46,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         render_as_batch=is_sqlite,
         compare_type=True,
         render_item=_render_item,
+        include_name=_include_name,
         literal_binds=connection is None,
     )
 

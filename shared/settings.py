@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     run_crons: bool = Field(default=True, description="Embedded mode: run the cron jobs inside the API process")
     ingest_max_body_bytes: int = Field(default=33_554_432, gt=0, description="Body limit of /v1/ingest/ routes")
     ingest_max_points: int = Field(default=100_000, gt=0, description="Most points one ingest batch may carry")
+    ingest_body_retention_days: int = Field(
+        default=30,
+        gt=0,
+        description="A done or failed batch's stored points are cleared this many days after it was accepted "
+        "(what it merged stays; it can no longer be merged again)",
+    )
+    metric_partition_months_ahead: int = Field(
+        default=3, ge=0, description="Postgres: month partitions of the metric tables created ahead of this month"
+    )
     worker_metrics_port: int | None = Field(default=None, description="Serve the worker's Prometheus metrics here")
     worker_max_jobs: int = Field(
         default=4,

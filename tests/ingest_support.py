@@ -4,6 +4,7 @@ import asyncio
 import time
 import uuid
 import zlib
+from datetime import date
 
 from shared.db.scoping import bind_org
 from shared.ingest.models import IngestBatch
@@ -40,9 +41,11 @@ async def store_batch(db, org_id: uuid.UUID, points: list[Point] | list[list], s
     """A batch row as the API stores an accepted one, with no job enqueued for it (the caller runs it when it
     wants). `points` are normalised points, or already encoded rows (to store what no API would accept)."""
     key_count = None  # unknown: the merge collapses
+    first_day = last_day = None  # unknown: the job reads them from the rows
     if points and isinstance(points[0], Point):
         staged = staged_rows(source, points)
         rows, key_count = staged.data, staged.keys
+        first_day, last_day = (date.fromisoformat(d) for d in (min(staged.summary.days), max(staged.summary.days)))
     else:  # [metric, value, day, dimensions, mode] each, written as they are
         lines = [
             f"{i}\t{m}\t{d}\t{copy_escaped(dims_key(dims))}\t{v}\t{mode}\n"
@@ -57,6 +60,8 @@ async def store_batch(db, org_id: uuid.UUID, points: list[Point] | list[list], s
             point_rows=rows,
             point_count=len(points),
             key_count=key_count,
+            first_day=first_day,
+            last_day=last_day,
             enqueues=1,
         )
         session.add(batch)

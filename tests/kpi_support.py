@@ -12,6 +12,7 @@ from shared.ingest.merge import rebuild_slices
 from shared.kpis.formula import parse_formula
 from shared.kpis.models import Kpi, KpiMetric
 from shared.metrics.models import MetricDaily
+from shared.metrics.partitions import ensure_months
 
 
 async def make_kpi(
@@ -56,6 +57,9 @@ async def put_daily(state, org_id, metric: str, start: date, values: list, dimen
         if v is not None
     ]
     async with state.db.sessionmaker() as session:
+        # Roll-ups written other than by a merge: their month partitions first (Postgres), committed on their own.
+        await ensure_months(session, min(r["day"] for r in rows), max(r["day"] for r in rows))
+        await session.commit()
         bind_org(session, org_id)
         await session.execute(insert(MetricDaily), rows)
         await rebuild_slices(session, org_id)

@@ -166,10 +166,12 @@ def test_job_names_stay_those_stored_in_redis():
     assert set(load_all_jobs()) == {
         "budgets.check_overspend",
         "budgets.check_overspend_all",
+        "ingest.clear_batch_points",
         "ingest.process_batch",
         "ingest.sweep_batches",
         "kpis.evaluate",
         "kpis.evaluate_active",
+        "metrics.ensure_partitions",
         "selftest",
         "webhooks.deliver",
         "webhooks.retry_due",

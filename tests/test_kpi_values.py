@@ -13,6 +13,7 @@ from shared.ingest.merge import rebuild_slices
 from shared.kpis.compute import Window, kpi_values, to_date_series
 from shared.kpis.models import Kpi, KpiTarget
 from shared.metrics.models import MetricDaily
+from shared.metrics.partitions import ensure_months
 from tests.ingest_support import point, push_and_wait
 from tests.kpi_support import make_kpi, put_daily
 
@@ -65,6 +66,9 @@ async def seeded(client, state, org):
         if v is not None
     ]
     async with state.db.sessionmaker() as session:
+        # Roll-ups written other than by a merge: their month partitions first (Postgres), committed on their own.
+        await ensure_months(session, min(r["day"] for r in rows), max(r["day"] for r in rows))
+        await session.commit()
         bind_org(session, org.id)
         await session.execute(insert(MetricDaily), rows)
         await rebuild_slices(session, org.id)

@@ -6,6 +6,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from shared.metrics.partitions import is_partition
 from shared.models import Base
 from tests import support
 
@@ -16,7 +17,14 @@ async def _inspect(url: str):
         async with engine.connect() as conn:
 
             def read(sync_conn):
-                ctx = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+                # The month partitions of the metric tables are Postgres's, not the models' (migrations/env.py).
+                ctx = MigrationContext.configure(
+                    sync_conn,
+                    opts={
+                        "compare_type": True,
+                        "include_name": lambda name, type_, _: not (type_ == "table" and is_partition(name)),
+                    },
+                )
                 return set(inspect(sync_conn).get_table_names()), compare_metadata(ctx, Base.metadata)
 
             return await conn.run_sync(read)
@@ -129,5 +137,104 @@ async def test_batches_stored_as_json_before_0013_keep_their_points_as_rows_and_
         async with engine.connect() as conn:
             back = (await conn.execute(text("SELECT points FROM ingest_batches"))).scalar_one()
         assert (json.loads(back) if isinstance(back, str) else back) == points
+    finally:
+        await engine.dispose()
+
+
+async def test_0015_moves_every_metric_row_into_its_month_and_back(settings, tmp_path):
+    """0015 rebuilds the three metric tables partitioned by month on Postgres (plain tables stay on SQLite): every
+    row stored before is there after the upgrade, in its month's partition, and after the downgrade."""
+    import uuid
+    from datetime import date
+
+    from sqlalchemy import text
+
+    url = await _empty_database(settings, tmp_path)
+    await support.migrate(url, ("upgrade", "0014"))
+    postgres = support.BACKEND == "postgres"
+    hexed = (lambda u: u) if postgres else (lambda u: u.hex)
+    org, batch = uuid.uuid4(), uuid.uuid4()
+    days = [date(2019, 3, 31), date(2026, 11, 1), date(2026, 11, 30), date(2026, 12, 1)]
+    tables = {
+        "metric_points": "org_id, metric_key, day, dims_key, source, value",
+        "metric_daily": "org_id, metric_key, day, dims_key, value_sum, value_count",
+        "metric_slices": "org_id, metric_key, dimension, dim_value, day, value_sum, value_count",
+    }
+
+    async def read(conn) -> dict[str, list[tuple]]:
+        return {
+            table: sorted(
+                tuple(str(v) for v in row)
+                for row in await conn.execute(text(f"SELECT {columns} FROM {table}"))  # noqa: S608
+            )
+            for table, columns in tables.items()
+        }
+
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            for i, day in enumerate(days):
+                params = {
+                    "org": hexed(org),
+                    "day": day,
+                    "n": i + 1,
+                    "batch": hexed(batch),
+                    "dims": '{"channel":"meta"}',
+                    "json": '{"channel":"meta"}',
+                }
+                await conn.execute(
+                    text(
+                        "INSERT INTO metric_points (org_id, metric_key, day, dims_key, source, dimensions, value, "
+                        "updated_at, batch_id) VALUES (:org, 'leads', :day, :dims, 'api', :json, :n, "
+                        "CURRENT_TIMESTAMP, :batch)"
+                    ),
+                    params,
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO metric_daily (org_id, metric_key, day, dims_key, dimensions, value_sum, "
+                        "value_count, value_min, value_max, value_last, last_at) VALUES (:org, 'leads', :day, :dims, "
+                        ":json, :n, 1, :n, :n, :n, CURRENT_TIMESTAMP)"
+                    ),
+                    params,
+                )
+                for dimension, value in (("", ""), ("channel", "meta")):
+                    await conn.execute(
+                        text(
+                            "INSERT INTO metric_slices (org_id, metric_key, dimension, dim_value, day, value_sum, "
+                            "value_count, value_min, value_max, value_last) VALUES (:org, 'leads', :dimension, "
+                            ":value, :day, :n, 1, :n, :n, :n)"
+                        ),
+                        {**params, "dimension": dimension, "value": value},
+                    )
+            before = await read(conn)
+        assert all(len(rows) == len(days) * (2 if table == "metric_slices" else 1) for table, rows in before.items())
+
+        await support.migrate(url, ("upgrade", "0015"))
+        async with engine.connect() as conn:
+            assert await read(conn) == before
+            if postgres:
+                for table in tables:
+                    found = await conn.execute(text(f"SELECT tableoid::regclass::text, day FROM {table}"))  # noqa: S608
+                    homes = {(home, day) for home, day in found}
+                    assert homes == {(f"{table}_{d.year:04d}_{d.month:02d}", d) for d in days}
+
+        await support.migrate(url, ("downgrade", "0014"))
+        async with engine.connect() as conn:
+            assert await read(conn) == before
+            if postgres:
+                kinds = dict(
+                    (
+                        await conn.execute(
+                            text("SELECT relname, relkind::text FROM pg_class WHERE relname = ANY(:names)"),
+                            {"names": list(tables)},
+                        )
+                    ).all()
+                )
+                assert kinds == dict.fromkeys(tables, "r"), "plain tables again"
+                leftovers = await conn.scalar(
+                    text("SELECT count(*) FROM pg_class WHERE relname ~ '^metric_.*_\\d{4}_\\d{2}$'")
+                )
+                assert leftovers == 0
     finally:
         await engine.dispose()

@@ -1,7 +1,8 @@
 # ruff: noqa: S608 - the SQL below interpolates module constants only; every value is a bound parameter.
 """The bulk merge of a batch's points into metric_points and the refresh of the touched daily roll-ups.
 
-All in the caller's transaction, in a constant number of statements whatever the batch size, with no Python object
+All in the caller's transaction, in a constant number of statements whatever the batch size (on Postgres, the
+staging lookups once per month the batch spans: its metric tables are partitioned by month), with no Python object
 per point:
 1. take the organisation's merge lock (Postgres: a transaction-level advisory lock), so merges of one
    organisation's batches run one after another, whatever sources and key orders they carry: two cannot deadlock
@@ -34,6 +35,7 @@ from shared.db.base import UTCDateTime
 from shared.db.engine import driver_connection, is_postgres
 from shared.ingest.rows import COLUMNS, copy_chunks, iter_rows
 from shared.metrics.keys import DIMS_KEY_LENGTH
+from shared.metrics.partitions import months_in, within_month
 
 ROWS = "ingest_rows"
 # The staged keys the batch changes: all but snapshots a later-accepted batch already wrote.
@@ -48,10 +50,10 @@ _COLLAPSED = (
     "SELECT metric_key, day, dims_key, sum(value) AS value, "
     "CASE WHEN max(last_snapshot) IS NULL THEN 'increment' ELSE 'snapshot' END AS mode "
     "FROM (SELECT seq, metric_key, day, dims_key, value, max(CASE WHEN mode = 'snapshot' THEN seq END) "
-    f"OVER (PARTITION BY metric_key, day, dims_key) AS last_snapshot FROM {ROWS}) AS r "
+    f"OVER (PARTITION BY metric_key, day, dims_key) AS last_snapshot FROM {ROWS} r WHERE {{rows_in}}) AS r "
     "WHERE last_snapshot IS NULL OR seq >= last_snapshot GROUP BY metric_key, day, dims_key"
 )
-_AS_SENT = f"SELECT metric_key, day, dims_key, value, mode FROM {ROWS}"
+_AS_SENT = f"SELECT metric_key, day, dims_key, value, mode FROM {ROWS} r WHERE {{rows_in}}"
 _CHANGED = "NOT (mode = 'snapshot' AND newer = 1)"
 STAGING = "ingest_staging"
 # The first key of the two-key advisory lock: this lock's namespace (ASCII "KPIM"); the second is the organisation.
@@ -113,27 +115,37 @@ async def _load_rows(
     # value, and whether a batch accepted after this one wrote it: batch ids are UUIDv7, they sort by acceptance)
     # and the key's roll-up (`solo`: it holds no other source's point, so the point's new value is the roll-up).
     dimensions = "CAST(dims_key AS json)" if is_postgres(session) else "dims_key"
-    await session.execute(
-        _typed(
-            # Each stored row is found by its primary key, one lookup per key (scalar subqueries: a plan that does
-            # not depend on statistics, which a just-filled table lacks, nor on the organisation's history;
-            # MATERIALIZED keeps them from being repeated in every expression that uses them). A key without a
-            # roll-up has no point either (they are written together): its point is not looked up.
-            f"WITH c AS ({_COLLAPSED if repeats else _AS_SENT}), "
-            "k AS MATERIALIZED (SELECT c.*, (SELECT d.value_count FROM metric_daily d WHERE d.org_id = :org "
-            "AND d.metric_key = c.metric_key AND d.day = c.day AND d.dims_key = c.dims_key) AS rollup_count FROM c), "
-            "x AS MATERIALIZED (SELECT c.*, CASE WHEN rollup_count IS NOT NULL THEN "
-            f"(SELECT p.value FROM metric_points p WHERE {_POINT_KEY}) END AS old_value, "
-            "CASE WHEN rollup_count IS NOT NULL THEN "
-            f"(SELECT p.batch_id FROM metric_points p WHERE {_POINT_KEY}) END AS old_batch FROM k AS c) "
-            f"INSERT INTO {STAGING} (metric_key, day, dims_key, dimensions, value, mode, old_value, newer, solo, "
-            f"new_value) SELECT metric_key, day, dims_key, {dimensions}, value, mode, old_value, "
-            "CASE WHEN old_batch > :batch THEN 1 ELSE 0 END, "
-            "CASE WHEN rollup_count IS NULL OR (rollup_count = 1 AND old_value IS NOT NULL) THEN 1 ELSE 0 END, "
-            "CASE WHEN mode = 'increment' THEN coalesce(old_value, 0) + value ELSE value END FROM x"
-        ),
-        {"org": org_id, "source": source, "batch": batch_id},
-    )
+    # On Postgres once per month the batch spans, each statement bounded by the month as literal dates, so that
+    # each lookup is a plain primary-key search of one partition (shared/metrics/partitions.py `months_in`).
+    months: list[date | None] = [*await months_in(session, ROWS)] if is_postgres(session) else [None]
+    for month in months:
+        r, d, p = (_within(alias, month) for alias in "rdp")
+        await session.execute(
+            _typed(
+                # Each stored row is found by its primary key, one lookup per key (scalar subqueries: a plan that
+                # does not depend on statistics, which a just-filled table lacks, nor on the organisation's history;
+                # MATERIALIZED keeps them from being repeated in every expression that uses them). A key without a
+                # roll-up has no point either (they are written together): its point is not looked up.
+                f"WITH c AS ({(_COLLAPSED if repeats else _AS_SENT).format(rows_in=r)}), "
+                "k AS MATERIALIZED (SELECT c.*, (SELECT d.value_count FROM metric_daily d WHERE d.org_id = :org "
+                "AND d.metric_key = c.metric_key AND d.day = c.day AND d.dims_key = c.dims_key "
+                f"AND {d}) AS rollup_count FROM c), "
+                "x AS MATERIALIZED (SELECT c.*, CASE WHEN rollup_count IS NOT NULL THEN "
+                f"(SELECT p.value FROM metric_points p WHERE {_POINT_KEY} AND {p}) END AS old_value, "
+                "CASE WHEN rollup_count IS NOT NULL THEN "
+                f"(SELECT p.batch_id FROM metric_points p WHERE {_POINT_KEY} AND {p}) END AS old_batch "
+                f"FROM k AS c) INSERT INTO {STAGING} (metric_key, day, dims_key, dimensions, value, mode, old_value, "
+                f"newer, solo, new_value) SELECT metric_key, day, dims_key, {dimensions}, value, mode, old_value, "
+                "CASE WHEN old_batch > :batch THEN 1 ELSE 0 END, "
+                "CASE WHEN rollup_count IS NULL OR (rollup_count = 1 AND old_value IS NOT NULL) THEN 1 ELSE 0 END, "
+                "CASE WHEN mode = 'increment' THEN coalesce(old_value, 0) + value ELSE value END FROM x"
+            ),
+            {"org": org_id, "source": source, "batch": batch_id},
+        )
+
+
+def _within(alias: str, month: date | None) -> str:
+    return "1 = 1" if month is None else within_month(alias, month)
 
 
 async def metric_spans(session: AsyncSession) -> dict[str, tuple[date, date]]:

@@ -4,9 +4,9 @@ organisation's settings of the ad-platform adapters. The points themselves are t
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
@@ -25,6 +25,9 @@ class BatchErrorCode(enum.StrEnum):
     # A fault that is not an outage or a concurrent writer (those are retried for as long as they last) and
     # persisted through every retry: a defect on our side, logged with the batch id.
     internal_error = "internal_error"
+    # Asked to merge again after its stored points were cleared (INGEST_BODY_RETENTION_DAYS after it finished):
+    # nothing left to merge. What it merged before is still in the metric store.
+    points_cleared = "points_cleared"
 
 
 class IngestBatch(IdMixin, TimestampMixin, OrgScoped, Base):
@@ -32,6 +35,13 @@ class IngestBatch(IdMixin, TimestampMixin, OrgScoped, Base):
     __table_args__ = (
         UniqueConstraint("org_id", "idempotency_key"),
         Index("ix_ingest_batches_status_created", "status", "created_at"),
+        # The batches whose points are still kept, oldest first: what the retention cron clears.
+        Index(
+            "ix_ingest_batches_point_rows_kept",
+            "created_at",
+            postgresql_where=text("point_rows IS NOT NULL"),
+            sqlite_where=text("point_rows IS NOT NULL"),
+        ),
     )
 
     source: Mapped[str] = mapped_column(String(32))
@@ -42,8 +52,14 @@ class IngestBatch(IdMixin, TimestampMixin, OrgScoped, Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     # The normalised points as the worker COPYs them: zlib-compressed COPY text, one line per point in push order
-    # (shared/ingest/rows.py). Kept after the merge, so a batch can be merged again.
-    point_rows: Mapped[bytes] = mapped_column(LargeBinary)
+    # (shared/ingest/rows.py). Kept after the merge for INGEST_BODY_RETENTION_DAYS (a batch can be merged again
+    # meanwhile), then cleared (null, `points_cleared_at` set) by the `ingest.clear_batch_points` cron.
+    point_rows: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    points_cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The first and last day among the points (the month partitions the merge needs); null for batches stored
+    # before migration 0015, whose days are read from their rows.
+    first_day: Mapped[date | None] = mapped_column(Date)
+    last_day: Mapped[date | None] = mapped_column(Date)
     point_count: Mapped[int] = mapped_column(Integer)
     # Distinct (metric, day, dimensions) keys among the points; fewer than point_count: some repeat (collapsed in
     # push order by the merge). Null for batches stored before it was counted.

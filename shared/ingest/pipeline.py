@@ -14,11 +14,13 @@ from sqlalchemy.orm import defer as defer_column
 from shared.alerts.evaluate import evaluate_now_or_later
 from shared.ingest.merge import lock_org_merges, merge_rows, org_merge_busy, write_transaction
 from shared.ingest.models import BatchErrorCode, BatchStatus, IngestBatch
+from shared.ingest.rows import day_span
 from shared.jobs.context import JobContext, job_session
 from shared.jobs.handles import CHECK_OVERSPEND, PROCESS_BATCH
 from shared.jobs.registry import cron_job, job
 from shared.jobs.retry import FOREVER_TRIES, backoff_s, retry_if_transient
 from shared.kpis.models import KpiMetric
+from shared.metrics.partitions import ensure_months
 from shared.telemetry import INGEST_BATCHES, INGEST_LATENCY, INGEST_POINTS
 from shared.webhooks.events import emit
 from shared.webhooks.models import EventType
@@ -37,6 +39,12 @@ DRAIN_S = 10.0
 FAILED_MESSAGE = (
     "The batch could not be merged because of an error on our side (logged with this batch's id); its points are "
     "kept. Nothing in the data you sent caused it: data we cannot store is refused with a 422 when pushed."
+)
+
+POINTS_CLEARED_MESSAGE = (
+    "The batch was asked to merge again, but its stored points were cleared {days} days after it was accepted "
+    "(INGEST_BODY_RETENTION_DAYS), so nothing is left to merge. Whatever it merged before is still in the metric "
+    "store; push the points again to merge them again."
 )
 
 
@@ -71,6 +79,8 @@ async def process_batch(ctx: JobContext, *, batch_id: str) -> dict:
             batch.status, batch.started_at = BatchStatus.processing, datetime.now(UTC)
             batch.attempts += 1
             org_id = batch.org_id
+            days = await _batch_days(session, batch)
+        await _ensure_partitions(ctx, days)
         result = await _merge(ctx, batch_uuid, org_id)
         if result is None:
             return {"batch_id": batch_id, "skipped": True}
@@ -94,6 +104,27 @@ async def process_batch(ctx: JobContext, *, batch_id: str) -> dict:
     return {**result, "drained": await _drain(ctx, org_id)}
 
 
+async def _batch_days(session: AsyncSession, batch: IngestBatch) -> tuple[date, date] | None:
+    """The batch's first and last day: kept on the batch since migration 0015, else read from its stored rows (None
+    when they were cleared)."""
+    if batch.first_day is not None and batch.last_day is not None:
+        return batch.first_day, batch.last_day
+    rows = await session.scalar(select(IngestBatch.point_rows).where(IngestBatch.id == batch.id))
+    return None if rows is None else day_span(rows)
+
+
+async def _ensure_partitions(ctx: JobContext, days: tuple[date, date] | None) -> None:
+    """Postgres: the month partitions the batch writes into exist (a backfill may reach before the earliest), made
+    in a short transaction of its own: creating one locks its parent table, which must never happen inside the
+    merge's transaction (it holds the organisation's lock and its rows' locks for a second or more)."""
+    if days is None or ctx["db"].engine.dialect.name != "postgresql":
+        return
+    async with job_session(ctx) as session:
+        created = await ensure_months(session, *days)
+    if created:
+        log.info("created month partitions %s", ", ".join(created))
+
+
 async def _merge(ctx: JobContext, batch_id: uuid.UUID, org_id: uuid.UUID) -> dict | None:
     """Merge one batch marked `processing`; what it did, or None when it is no longer `processing` (a drain or its
     own job, whichever came second)."""
@@ -105,6 +136,14 @@ async def _merge(ctx: JobContext, batch_id: uuid.UUID, org_id: uuid.UUID) -> dic
         batch = await session.scalar(select(IngestBatch).where(IngestBatch.id == batch_id).with_for_update())
         if batch is None or batch.status != BatchStatus.processing:
             return None
+        if batch.point_rows is None:
+            # Its points were cleared by the retention (INGEST_BODY_RETENTION_DAYS), which only clears done and
+            # failed batches: someone set it back to pending. Nothing is left to merge; it fails, saying why.
+            message = POINTS_CLEARED_MESSAGE.format(days=ctx["settings"].ingest_body_retention_days)
+            await _fail(session, batch, BatchErrorCode.points_cleared, message)
+            log.warning("batch %s was asked to merge again after its points were cleared; marked failed", batch_id)
+            INGEST_BATCHES.labels("failed").inc()
+            return {"batch_id": str(batch_id), "failed": True, "error_code": BatchErrorCode.points_cleared.value}
         counts, spans = await merge_rows(
             session,
             org_id=batch.org_id,
@@ -162,6 +201,8 @@ async def _drain(ctx: JobContext, org_id: uuid.UUID) -> int:
                 batch.status, batch.started_at = BatchStatus.processing, datetime.now(UTC)
                 batch.attempts += 1
                 next_id = batch.id
+                days = await _batch_days(session, batch)
+            await _ensure_partitions(ctx, days)
             if await _merge(ctx, next_id, org_id) is None:
                 break
         except Exception:
@@ -187,25 +228,29 @@ async def _record_defect(ctx: JobContext, batch_id: uuid.UUID) -> bool | None:
         batch.defects += 1
         if batch.defects < DEFECT_TRIES:
             return False
-        code = BatchErrorCode.internal_error
-        batch.status, batch.error_code, batch.error = BatchStatus.failed, code.value, FAILED_MESSAGE
-        batch.finished_at = datetime.now(UTC)
-        await emit(
-            session,
-            org_id=batch.org_id,
-            type_=EventType.ingest_batch_failed,
-            data={
-                "batch": {
-                    "id": str(batch.id),
-                    "source": batch.source,
-                    "points": batch.point_count,
-                    "error_code": code.value,
-                    "error": FAILED_MESSAGE,
-                    "received_at": batch.created_at.isoformat(),
-                }
-            },
-        )
+        await _fail(session, batch, BatchErrorCode.internal_error, FAILED_MESSAGE)
         return True
+
+
+async def _fail(session: AsyncSession, batch: IngestBatch, code: BatchErrorCode, message: str) -> None:
+    """Mark the batch failed with a stable code and a plain message, and emit ingest.batch_failed."""
+    batch.status, batch.error_code, batch.error = BatchStatus.failed, code.value, message
+    batch.finished_at = datetime.now(UTC)
+    await emit(
+        session,
+        org_id=batch.org_id,
+        type_=EventType.ingest_batch_failed,
+        data={
+            "batch": {
+                "id": str(batch.id),
+                "source": batch.source,
+                "points": batch.point_count,
+                "error_code": code.value,
+                "error": message,
+                "received_at": batch.created_at.isoformat(),
+            }
+        },
+    )
 
 
 async def changed_kpis(

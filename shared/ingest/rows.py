@@ -169,6 +169,20 @@ def iter_rows(data: bytes) -> Iterator[tuple[int, str, date, str, str, str]]:
         yield int(seq), metric, parsed, key.replace("\\\\", "\\"), value, mode
 
 
+def day_span(data: bytes) -> tuple[date, date] | None:
+    """The first and last day among stored rows (None for none): for batches stored before their span was kept."""
+    first = last = None
+    for line in zlib.decompress(data).decode().split("\n")[:-1]:
+        day = line.split("\t", 3)[2]  # ISO dates sort as text
+        if first is None or day < first:
+            first = day
+        if last is None or day > last:
+            last = day
+    if first is None or last is None:
+        return None
+    return date.fromisoformat(first), date.fromisoformat(last)
+
+
 def dimension_names(key: str) -> frozenset[str]:
     """The dimension names of a canonical dimension key."""
     return frozenset(json.loads(key))

@@ -46,6 +46,8 @@ class MetricPoint(OrgScoped, Base):
     """
 
     __tablename__ = "metric_points"
+    # On Postgres one partition per calendar month (shared/metrics/partitions.py; migration 0015).
+    __table_args__ = {"postgresql_partition_by": "RANGE (day)"}
 
     # No foreign key to orgs on the two high-volume tables: its per-row check cost a third of a bulk merge
     # (docs/decisions.md). Only the ingestion job writes here, for the org of a batch that has the key.
@@ -69,6 +71,7 @@ class MetricDaily(OrgScoped, Base):
     """
 
     __tablename__ = "metric_daily"
+    __table_args__ = {"postgresql_partition_by": "RANGE (day)"}  # monthly, as metric_points
 
     # No foreign key to orgs on the two high-volume tables: its per-row check cost a third of a bulk merge
     # (docs/decisions.md). Only the ingestion job writes here, for the org of a batch that has the key.
@@ -97,6 +100,7 @@ class MetricSlice(OrgScoped, Base):
     every (metric, day) it changed from metric_daily, in its transaction."""
 
     __tablename__ = "metric_slices"
+    __table_args__ = {"postgresql_partition_by": "RANGE (day)"}  # monthly, as metric_points
 
     org_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     metric_key: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -22,6 +22,7 @@ from shared.ingest.pipeline import process_batch
 from shared.ingest.points import Mode, Point
 from shared.jobs.queue import InProcessQueue
 from shared.metrics.keys import dims_key
+from shared.metrics.partitions import ensure_months
 from shared.settings import Settings
 from tests.ingest_support import bench_org, store_batch
 from tests.support import migrate, recreate_pg_database
@@ -90,7 +91,10 @@ async def pipeline_rate(db, settings: Settings, org_id: uuid.UUID, points: list[
     return len(points) / elapsed
 
 
-async def naive_rate(dsn: str, points: list[Point], org_id: uuid.UUID) -> float:
+async def naive_rate(db, dsn: str, points: list[Point], org_id: uuid.UUID) -> float:
+    async with db.sessionmaker() as session:  # its month partitions, as the pipeline makes them (not timed)
+        await ensure_months(session, min(p.day for p in points), max(p.day for p in points))
+        await session.commit()
     conn = await asyncpg.connect(dsn)
     try:
         started = time.perf_counter()
@@ -125,7 +129,7 @@ async def main(n: int, naive_n: int) -> None:
         limit = await copy_limit(dsn, points, org_id)
         fresh = await pipeline_rate(db, settings, org_id, points)
         restated = await pipeline_rate(db, settings, org_id, points)  # every key exists: all replaced
-        naive = await naive_rate(dsn, make_points(naive_n, offset=10**7), org_id)
+        naive = await naive_rate(db, dsn, make_points(naive_n, offset=10**7), org_id)
         await db.engine.dispose()
     finally:
         await db.dispose()

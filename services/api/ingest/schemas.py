@@ -70,8 +70,9 @@ class BatchOut(Output):
     status: BatchStatus = Field(examples=["done"])
     error_code: BatchErrorCode | None = Field(
         description="Why a `failed` batch failed, a stable code: `internal_error` (a fault on our side that "
-        "persisted through retries; the points are kept). Outages and concurrent writers never fail a batch: it "
-        "stays `pending`/`processing` and is retried until they pass.",
+        "persisted through retries; the points are kept until `points_cleared_at`), `points_cleared` (it was asked "
+        "to merge again after its stored points were cleared: push them again). Outages and concurrent writers "
+        "never fail a batch: it stays `pending`/`processing` and is retried until they pass.",
         examples=[None],
     )
     error: str | None = Field(description="A plain message for a `failed` batch", examples=[None])
@@ -90,3 +91,9 @@ class BatchOut(Output):
     started_at: Timestamp | None
     finished_at: Timestamp | None
     latency_ms: Number | None = Field(description="From acceptance to done")
+    points_cleared_at: Timestamp | None = Field(
+        default=None,
+        description="When the batch's stored points were cleared (`INGEST_BODY_RETENTION_DAYS` after it was "
+        "accepted, once done or failed): its counts and what it merged stay, but it can no longer be merged again",
+        examples=[None],
+    )

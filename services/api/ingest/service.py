@@ -210,6 +210,9 @@ async def accept_batch(
             point_rows=rows.data,
             point_count=rows.count,
             key_count=rows.keys,
+            # The month partitions the merge needs (validated above: the batch has at least one day).
+            first_day=date.fromisoformat(min(rows.summary.days)),
+            last_day=date.fromisoformat(max(rows.summary.days)),
             enqueues=1,
             by_key_id=by_key_id,
         )
