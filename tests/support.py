@@ -96,12 +96,19 @@ def start_worker(env: dict[str, str], health_key: str, redis_url: str, timeout_s
     raise RuntimeError(f"worker wrote no health key in {timeout_s}s: {log_path.read_text()}")
 
 
-def stop_worker(proc: subprocess.Popen) -> str:
-    """Stop the worker; returns what it printed."""
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM a process the test started, then SIGKILL if it is still there after 15 s."""
+    if proc.poll() is not None:
+        return
     proc.terminate()
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def stop_worker(proc: subprocess.Popen) -> str:
+    """Stop the worker; returns what it printed."""
+    stop_process(proc)
     return proc.log_path.read_text()

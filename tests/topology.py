@@ -61,16 +61,6 @@ def _spawn(argv: list[str], env: dict[str, str], name: str) -> subprocess.Popen:
     return proc
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 async def _wait_http(proc: subprocess.Popen, url: str, ready, timeout_s: float = 30) -> None:
     """Poll `url` until `ready(response)`; fails with the process's log if it exits or never gets there."""
     deadline = time.monotonic() + timeout_s
@@ -166,7 +156,7 @@ class Topology:
 
     def stop(self) -> None:
         for proc in self._procs:
-            _stop(proc)
+            support.stop_process(proc)
 
 
 # --- the load and its expectations ----------------------------------------------------------------------------

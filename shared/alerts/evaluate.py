@@ -139,7 +139,7 @@ def schedule_chunks(counts: Mapping[uuid.UUID, int], limit: int = SCHEDULE_CHUNK
 @cron_job(name="kpis.evaluate_active", every_s=300)
 async def evaluate_active(ctx: JobContext) -> int:
     """Every target whose period includes today and whose judgement may have changed since it was last judged
-    (`due_for_schedule`), a chunk of organisations per transaction (`schedule_chunks`).
+    (`_due_targets`), a chunk of organisations per transaction (`schedule_chunks`).
     When a chunk fails for a reason that is not transient, its organisations are tried again one per transaction:
     an organisation whose evaluation fails is logged and skipped until the next tick, and never holds up the others.
     A transient fault (the database away) ends the run; the next tick tries again."""

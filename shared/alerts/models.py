@@ -78,16 +78,6 @@ class KpiTargetState(OrgScoped, Base):
         """What the state machine remembers, as it reads it."""
         return TargetState(self.status, self.candidate, self.candidate_count, self.since)
 
-    def remember(self, state: TargetState, *, at: datetime) -> None:
-        """Keep the state machine's new state, evaluated at `at`."""
-        self.status, self.candidate, self.candidate_count, self.since = (
-            state.status,
-            state.candidate,
-            state.candidate_count,
-            state.since,
-        )
-        self.last_evaluated_at = at
-
 
 class Alert(IdMixin, TimestampMixin, OrgScoped, Base):
     """One alert per KPI target at a time: escalation updates it, recovery resolves it."""

@@ -103,12 +103,7 @@ async def start_server(app_ref: str, env: dict[str, str], name: str) -> tuple[su
 
 
 def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    support.stop_process(proc)
 
 
 async def wait_all_done(c: httpx.AsyncClient, headers: dict[str, str], batch_ids: list[str], timeout_s: float) -> None:
