@@ -150,12 +150,15 @@ async def _daily_series(
 def _slices_sql(postgres: bool) -> str:
     """Series of none or one dimension: their days' slices, one primary-key range scan each."""
     if postgres:
+        # LATERAL: each series is a primary-key range scan of its own days, in the months its range spans (pruned at
+        # run time), whatever the statistics say: a plain join was planned as a hash join over every month of the
+        # table when the statistics were stale (just after a large merge), ~80 ms instead of ~1 ms.
         return (
             "SELECT w.i, s.day, s.value_sum, s.value_count, s.value_min, s.value_max, s.value_last "
             "FROM json_to_recordset(CAST(:w AS json)) AS w(i int, org uuid, metric text, dimension text, "
-            "dim_value text, lo date, hi date) JOIN metric_slices s ON s.org_id = w.org AND s.metric_key = w.metric "
-            "AND s.dimension = w.dimension AND s.dim_value = w.dim_value AND s.day BETWEEN w.lo AND w.hi "
-            "ORDER BY w.i, s.day"
+            "dim_value text, lo date, hi date) CROSS JOIN LATERAL (SELECT * FROM metric_slices x "
+            "WHERE x.org_id = w.org AND x.metric_key = w.metric AND x.dimension = w.dimension "
+            "AND x.dim_value = w.dim_value AND x.day BETWEEN w.lo AND w.hi) s ORDER BY w.i, s.day"
         )
     return (
         "SELECT w.i, s.day, s.value_sum, s.value_count, s.value_min, s.value_max, s.value_last FROM "
@@ -178,10 +181,9 @@ def _filtered_sql(postgres: bool) -> str:
     if postgres:
         return (
             f"SELECT w.i, d.day, {totals} FROM json_to_recordset(CAST(:w AS json)) AS w(i int, org uuid, "
-            "metric text, filter jsonb, lo date, hi date) JOIN metric_daily d ON d.org_id = w.org "
-            "AND d.metric_key = w.metric AND d.day BETWEEN w.lo AND w.hi "
-            "AND CAST(d.dimensions AS jsonb) @> w.filter "
-            "GROUP BY w.i, d.day ORDER BY w.i, d.day"
+            "metric text, filter jsonb, lo date, hi date) CROSS JOIN LATERAL (SELECT * FROM metric_daily x "
+            "WHERE x.org_id = w.org AND x.metric_key = w.metric AND x.day BETWEEN w.lo AND w.hi "
+            "AND CAST(x.dimensions AS jsonb) @> w.filter) d GROUP BY w.i, d.day ORDER BY w.i, d.day"
         )
     # Dimension names are [a-z][a-z0-9_]* (the API refuses others), so they make a JSON path as they are.
     return (
