@@ -19,8 +19,10 @@ lease over: the `webhooks.retry_due` sweep re-enqueues it like any overdue attem
 next number) logs the lost attempt as one that got no answer, then makes the next one. At least once, as ever.
 """
 
+import functools
 import logging
 import random
+import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -241,8 +243,16 @@ async def _send(claim: Claim, settings: Settings) -> tuple[Attempt, bool]:
     # Same webhook-id and body on every attempt, but signed at the attempt's own time: receivers refuse a
     # webhook-timestamp more than 5 minutes old, and a retry hours later is no replayed capture.
     signed = signed_headers(claim.secrets, claim.event_id, int(claim.at.timestamp()), claim.body)
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with httpx.AsyncClient(verify=_tls_context(), trust_env=False) as client:
         return await send(client, target, signed, claim.body, timeout_s=settings.webhook_timeout_s), False
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The TLS settings every delivery verifies with (httpx's defaults: the certifi CA bundle, hostnames checked),
+    made once per process: loading the CA bundle took ~30 ms of every delivery, a third of an alert's first attempt
+    (an SSLContext is safe to share between connections)."""
+    return httpx.create_ssl_context()
 
 
 async def _record(
