@@ -151,30 +151,29 @@ async def evaluate_active(ctx: JobContext) -> int:
                 _due_targets(ctx["settings"], now, KpiTarget.org_id, func.count()).group_by(KpiTarget.org_id)
             )
         }
-    evaluated, failed = 0, []
+    failed: list[uuid.UUID] = []
+    evaluated = 0
     for chunk in schedule_chunks(counts):
-        try:
-            evaluated += await _evaluate_organisations(ctx, chunk, now)
-            continue
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            if len(chunk) == 1:
-                log.exception("scheduled evaluation of organisation %s failed; the next tick tries again", chunk[0])
-                failed.append(chunk[0])
-                continue
-            log.exception("scheduled evaluation of %d organisations failed; trying them one by one", len(chunk))
-        for org_id in chunk:
-            try:
-                evaluated += await _evaluate_organisations(ctx, [org_id], now)
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                log.exception("scheduled evaluation of organisation %s failed; the next tick tries again", org_id)
-                failed.append(org_id)
+        evaluated += await _evaluate_isolated(ctx, chunk, now, failed)
     if failed:
         log.warning("scheduled evaluation: %d organisation(s) failed, %d target(s) evaluated", len(failed), evaluated)
     return evaluated
+
+
+async def _evaluate_isolated(ctx: JobContext, org_ids: list[uuid.UUID], now: datetime, failed: list) -> int:
+    """`_evaluate_organisations`, and if it fails for a reason that is not transient, each organisation again on its
+    own; one that fails alone is logged and added to `failed`. The targets evaluated."""
+    try:
+        return await _evaluate_organisations(ctx, org_ids, now)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        if len(org_ids) == 1:
+            log.exception("scheduled evaluation of organisation %s failed; the next tick tries again", org_ids[0])
+            failed.append(org_ids[0])
+            return 0
+        log.exception("scheduled evaluation of %d organisations failed; trying them one by one", len(org_ids))
+    return sum([await _evaluate_isolated(ctx, [org_id], now, failed) for org_id in org_ids])
 
 
 def _due_targets(settings: Settings, now: datetime, *columns: Any) -> Select:

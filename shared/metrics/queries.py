@@ -107,32 +107,18 @@ async def _daily_series(
     """Each series' days with data in its span (sorted), merged over the dimension sets its filter matches."""
     postgres = is_postgres(session)
     asked = list(spans.items())
-    # The series travel as one JSON parameter (any number of them, no per-series statement or parameter limit).
-    sliced = [
-        {
-            "i": i,
-            "org": org_id.hex if not postgres else str(org_id),
-            "metric": metric,
-            "dimension": where[0][0] if where else TOTAL,
-            "dim_value": where[0][1] if where else TOTAL,
-            "lo": first.isoformat(),
-            "hi": last.isoformat(),
-        }
-        for i, ((org_id, metric, where), (first, last)) in enumerate(asked)
-        if len(where) <= 1
-    ]
-    filtered = [
-        {
-            "i": i,
-            "org": org_id.hex if not postgres else str(org_id),
-            "metric": metric,
-            "filter": dict(where),
-            "lo": first.isoformat(),
-            "hi": last.isoformat(),
-        }
-        for i, ((org_id, metric, where), (first, last)) in enumerate(asked)
-        if len(where) > 1
-    ]
+    # The series travel as one JSON parameter (any number of them, no per-series statement or parameter limit):
+    # those of none or one dimension to the slices, the others to the filtered roll-ups.
+    sliced: list[dict[str, Any]] = []
+    filtered: list[dict[str, Any]] = []
+    for i, ((org_id, metric, where), (first, last)) in enumerate(asked):
+        item = {"i": i, "org": str(org_id) if postgres else org_id.hex, "metric": metric}
+        item |= {"lo": first.isoformat(), "hi": last.isoformat()}
+        if len(where) > 1:
+            filtered.append(item | {"filter": dict(where)})
+        else:
+            dimension, value = where[0] if where else (TOTAL, TOTAL)
+            sliced.append(item | {"dimension": dimension, "dim_value": value})
     out: dict[Series, tuple[list[date], list[DayTotal]]] = {}
     for sql, items in ((_slices_sql(postgres), sliced), (_filtered_sql(postgres), filtered)):
         if not items:
