@@ -6,7 +6,8 @@ from shared.department.models import Department, Member, Position, Team, Workflo
 from shared.ingest.models import IngestBatch, IngestSourceConfig
 from shared.kpis.models import Kpi, KpiMetric, KpiTarget, KpiTargetRevision, ObjectiveKpi
 from shared.metrics.models import MetricDaily, MetricDefinition, MetricPoint, MetricSlice, MetricSource
-from shared.orgs.models import ApiKey, Org
+from shared.money.models import FxRate
+from shared.orgs.models import ApiKey, Org, OrgSettingChange
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
 from shared.strategy.models import BusinessGoal, Competitor, Objective, Segment
 from shared.webhooks.models import OperatorEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -22,6 +23,7 @@ __all__ = [
     "Campaign",
     "Competitor",
     "Department",
+    "FxRate",
     "IngestBatch",
     "IngestSourceConfig",
     "Kpi",
@@ -40,6 +42,7 @@ __all__ = [
     "ObjectiveKpi",
     "OperatorEvent",
     "Org",
+    "OrgSettingChange",
     "Plan",
     "Position",
     "Segment",

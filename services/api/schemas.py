@@ -18,9 +18,10 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from services.api.currencies import ISO_4217
 from services.api.text import guard_schema
+from shared.money.currencies import is_currency
 from shared.numbers import plain_number, two_places
+from shared.orgs.clock import is_zone
 
 T = TypeVar("T")
 
@@ -134,13 +135,29 @@ ChannelKey = Annotated[
 
 
 def _iso_4217(code: str) -> str:
-    code = code.upper()
-    if code not in ISO_4217:
-        raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+    code = code.strip().upper()
+    if not is_currency(code):
+        raise ValueError(f"{code!r} is not an ISO 4217 currency in use (CLDR, via Babel)")
     return code
 
 
-Currency = Annotated[str, AfterValidator(_iso_4217), Field(examples=["EUR"], description="ISO 4217 code")]
+Currency = Annotated[
+    str, AfterValidator(_iso_4217), Field(examples=["EUR"], description="ISO 4217 code of a currency in use")
+]
+
+
+def _iana_zone(name: str) -> str:
+    name = name.strip()
+    if not is_zone(name):
+        raise ValueError(f"{name!r} is not an IANA time zone name (e.g. Asia/Ho_Chi_Minh, America/New_York, UTC)")
+    return name
+
+
+TimeZone = Annotated[
+    str,
+    AfterValidator(_iana_zone),
+    Field(max_length=64, examples=["Asia/Ho_Chi_Minh"], description="IANA time zone name"),
+]
 
 
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)

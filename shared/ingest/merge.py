@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeEngine
 from shared.db.base import UTCDateTime
 from shared.db.engine import driver_connection, is_postgres
 from shared.ingest.rows import COLUMNS, copy_chunks, iter_rows
-from shared.metrics.keys import DIMS_KEY_LENGTH
+from shared.metrics.keys import CURRENCY_DIMENSION, DIMS_KEY_LENGTH, json_text
 from shared.metrics.partitions import months_in, within_month
 
 ROWS = "ingest_rows"
@@ -368,20 +368,24 @@ async def refresh_slices(
     )
     on = "WHERE d.org_id = :org AND d.metric_key = t.metric_key AND d.day = t.day"
     each = "json_each_text(d.dimensions)" if postgres else "json_each(d.dimensions)"
+    # A money point carries its currency as the reserved dimension `currency` (shared.money.CURRENCY_DIMENSION):
+    # each slice sums one currency's amounts, and `currency` itself is not a dimension slices are cut by.
+    currency = f"coalesce({json_text('d.dimensions', CURRENCY_DIMENSION, postgres)}, '')"
     insert = (
-        "INSERT INTO metric_slices (org_id, metric_key, dimension, dim_value, day, value_sum, value_count, value_min, "
-        "value_max, value_last)"
+        "INSERT INTO metric_slices (org_id, metric_key, dimension, dim_value, day, currency, value_sum, value_count, "
+        "value_min, value_max, value_last)"
     )
     upsert = (
-        "ON CONFLICT (org_id, metric_key, dimension, dim_value, day) DO UPDATE SET value_sum = excluded.value_sum, "
-        "value_count = excluded.value_count, value_min = excluded.value_min, value_max = excluded.value_max, "
-        "value_last = excluded.value_last"
+        "ON CONFLICT (org_id, metric_key, dimension, dim_value, day, currency) DO UPDATE SET "
+        "value_sum = excluded.value_sum, value_count = excluded.value_count, value_min = excluded.value_min, "
+        "value_max = excluded.value_max, value_last = excluded.value_last"
     )
     for sql in (
-        f"{insert} SELECT :org, d.metric_key, '', '', d.day, {_SLICE_AGGREGATES} FROM {rollups} {on} "
-        f"GROUP BY d.metric_key, d.day {upsert}",
-        f"{insert} SELECT :org, d.metric_key, e.key, e.value, d.day, {_SLICE_AGGREGATES} "
-        f"FROM {rollups} CROSS JOIN {each} e {on} GROUP BY d.metric_key, e.key, e.value, d.day {upsert}",
+        f"{insert} SELECT :org, d.metric_key, '', '', d.day, {currency}, {_SLICE_AGGREGATES} FROM {rollups} {on} "
+        f"GROUP BY d.metric_key, d.day, {currency} {upsert}",
+        f"{insert} SELECT :org, d.metric_key, e.key, e.value, d.day, {currency}, {_SLICE_AGGREGATES} "
+        f"FROM {rollups} CROSS JOIN {each} e {on} AND e.key <> '{CURRENCY_DIMENSION}' "
+        f"GROUP BY d.metric_key, e.key, e.value, d.day, {currency} {upsert}",
     ):
         await session.execute(_typed(sql), {"org": org_id})
 

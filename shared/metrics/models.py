@@ -107,6 +107,9 @@ class MetricSlice(OrgScoped, Base):
     dimension: Mapped[str] = mapped_column(String(64), primary_key=True)
     dim_value: Mapped[str] = mapped_column(String(DIMS_KEY_LENGTH), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # The ISO 4217 currency of a money metric's amounts ('' for other metrics, and for money stored before points
+    # carried one): amounts of different currencies are never summed into one slice.
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True, default="", server_default="")
     value_sum: Mapped[Decimal] = mapped_column(METRIC_NUMBER)
     value_count: Mapped[int] = mapped_column(Integer)
     value_min: Mapped[Decimal] = mapped_column(METRIC_NUMBER)

@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, str_enum
@@ -22,6 +22,23 @@ class Org(IdMixin, TimestampMixin, Base):
     __tablename__ = "orgs"
 
     name: Mapped[str] = mapped_column(String(200))
+    # IANA zone: the organisation's days (bucketing of timestamped points, "today", periods) are local days.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # ISO 4217: KPI values and reports in money are converted into it (shared/money).
+    reporting_currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
+
+
+class OrgSettingChange(IdMixin, TimestampMixin, OrgScoped, Base):
+    """A change of an organisation-wide setting (time zone, reporting currency): who, from what to what, and
+    what it affects, in words, as the API answered it."""
+
+    __tablename__ = "org_setting_changes"
+
+    setting: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[str] = mapped_column(String(64))
+    new_value: Mapped[str] = mapped_column(String(64))
+    effects: Mapped[str] = mapped_column(Text)
+    by_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"), default=None)
 
 
 class ApiKey(IdMixin, TimestampMixin, OrgScoped, Base):

@@ -31,7 +31,9 @@ async def create_org(body: OrgCreate, session: SessionDep) -> OrgCreated:
 
     The key is in the response this once; store it now, only its hash is kept.
     """
-    org, key, plaintext = await service.create_org(session, name=body.name)
+    org, key, plaintext = await service.create_org(
+        session, name=body.name, time_zone=body.time_zone, reporting_currency=body.reporting_currency
+    )
     return OrgCreated(org=OrgOut.model_validate(org), api_key=_created_key(key, plaintext))
 
 

@@ -4,17 +4,24 @@ from datetime import datetime
 
 from pydantic import Field
 
-from services.api.schemas import Id, Input, Output, Timestamp
+from services.api.schemas import Currency, Id, Input, Output, TimeZone, Timestamp
 from shared.orgs.models import Role
 
 
 class OrgCreate(Input):
     name: str = Field(min_length=1, max_length=200, examples=["Acme Retail"])
+    time_zone: TimeZone = Field(
+        default="UTC",
+        description="The organisation's days are local days here: timestamped points, today, periods",
+    )
+    reporting_currency: Currency = Field(default="USD", description="KPI values and reports in money are in it")
 
 
 class OrgOut(Output):
     id: Id
     name: str
+    time_zone: str = Field(examples=["Asia/Ho_Chi_Minh"])
+    reporting_currency: str = Field(examples=["VND"])
     created_at: Timestamp
 
 

@@ -18,9 +18,11 @@ from shared.orgs.models import ApiKey, Org, Role
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-async def create_org(session: AsyncSession, *, name: str) -> tuple[Org, ApiKey, str]:
+async def create_org(
+    session: AsyncSession, *, name: str, time_zone: str = "UTC", reporting_currency: str = "USD"
+) -> tuple[Org, ApiKey, str]:
     """Create an organisation with the standard metric catalogue and its first admin key (plaintext once)."""
-    org = Org(name=name)
+    org = Org(name=name, time_zone=time_zone, reporting_currency=reporting_currency)
     session.add(org)
     await session.flush()
     bind_org(session, org.id)
