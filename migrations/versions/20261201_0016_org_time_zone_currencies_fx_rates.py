@@ -35,7 +35,9 @@ def upgrade() -> None:
         sa.Column("effects", sa.Text(), nullable=False),
         sa.Column("by_key_id", sa.Uuid(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
+        ),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["by_key_id"], ["api_keys.id"], name=op.f("fk_org_setting_changes_by_key_id_api_keys"), ondelete="SET NULL"

@@ -42,12 +42,12 @@ class Point:
     day: date
     dimensions: dict[str, str] = field(default_factory=dict)
     mode: Mode = Mode.snapshot
+    # Where the point was read from (not stored, not compared): validation errors name it.
+    origin: Origin | None = field(default=None, compare=False, repr=False)
     # ISO 4217 currency of a money amount as the report states it (an adapter reads it from the platform's row); the
     # API checks it, falls back to the batch's or the source's default currency, and stores it as the reserved
     # dimension `currency` (shared.metrics.keys.CURRENCY_DIMENSION).
     currency: str | None = None
-    # Where the point was read from (not stored, not compared): validation errors name it.
-    origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
 class AdapterError(ValueError):

@@ -12,6 +12,7 @@ def dims_key(dimensions: dict[str, str]) -> str:
     so `é` takes 6)."""
     return json.dumps(dimensions, sort_keys=True, separators=(",", ":"))
 
+
 # A money point's ISO 4217 currency travels as this reserved dimension of its key: amounts of different
 # currencies are different keys, and slices keep them apart (metric_slices.currency). Not a dimension a
 # metric may allow or a filter may name.

@@ -12,8 +12,10 @@ from babel.numbers import get_currency_precision, get_territory_currencies
 def currencies_in_use() -> frozenset[str]:
     """Every currency some territory uses as legal tender today (CLDR): funds, precious metals and withdrawn
     currencies (DEM, BGN since 2026) are not money this service accepts."""
-    territories = (code for code in Locale("en").territories if len(code) == 2 and code.isalpha())
-    return frozenset(code for territory in territories for code in get_territory_currencies(territory))
+    territories = [code for code in Locale("en").territories if isinstance(code, str) and len(code) == 2]
+    return frozenset(
+        code for territory in territories if territory.isalpha() for code in get_territory_currencies(territory)
+    )
 
 
 def is_currency(code: str) -> bool:

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from services.api.schemas import Currency, Id, Input, Output, TimeZone, Timestamp
+from services.api.schemas import Currency, Id, Input, Output, Timestamp, TimeZone
 from shared.orgs.models import Role
 
 
