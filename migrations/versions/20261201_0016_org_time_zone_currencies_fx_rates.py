@@ -1,4 +1,4 @@
-"""organisations' time zone and reporting currency (and a record of their changes), exchange rates, and the
+"""organisations' time zone and reporting currency (and a record of their changes), exchange rates, a source's default currency, and the
 currency of a money slice (metric_slices keeps amounts of different currencies apart)
 
 Revision ID: 0016
@@ -60,6 +60,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["org_id"], ["orgs.id"], name=op.f("fk_fx_rates_org_id_orgs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("org_id", "base", "quote", "day", name=op.f("pk_fx_rates")),
     )
+    with op.batch_alter_table("ingest_source_configs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("default_currency", sa.String(length=3), nullable=True))
     _slices_key([*_OLD_KEY, "currency"], add_currency=True)
 
 
@@ -68,6 +70,8 @@ def downgrade() -> None:
     # before 0016 did not keep currencies apart anyway.
     op.execute("DELETE FROM metric_slices WHERE currency <> ''")
     _slices_key(_OLD_KEY, add_currency=False)
+    with op.batch_alter_table("ingest_source_configs", schema=None) as batch_op:
+        batch_op.drop_column("default_currency")
     op.drop_table("fx_rates")
     op.drop_index(op.f("ix_org_setting_changes_org_id"), table_name="org_setting_changes")
     op.drop_table("org_setting_changes")

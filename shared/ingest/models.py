@@ -91,6 +91,9 @@ class IngestSourceConfig(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base)
 
     source: Mapped[str] = mapped_column(String(32))
     settings: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    # ISO 4217: the currency of this source's money points that state none (neither the point, the batch nor the
+    # platform's row); unset, such a point is refused (422).
+    default_currency: Mapped[str | None] = mapped_column(String(3), nullable=True, default=None)
     # Set: every push of this source must carry `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body>` under it.
     # Sealed at rest like webhook secrets (WEBHOOK_SECRET_KEY).
     signing_secret: Mapped[str | None] = mapped_column(SealedSecret(), nullable=True)

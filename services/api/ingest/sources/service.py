@@ -32,19 +32,20 @@ SIGNATURE_PREFIX = "sha256="
 class SourceSetup:
     config: AdapterConfig  # what the adapter reads the organisation's reports with
     signing_secret: str | None  # set: pushes must be signed
+    default_currency: str | None = None  # of money points that state no currency
 
 
 async def source_setup(session: AsyncSession, *, source: str) -> SourceSetup:
     """The organisation's settings over the defaults, and its signing secret if it set one (one query)."""
     row = (
         await session.execute(
-            select(IngestSourceConfig.settings, IngestSourceConfig.signing_secret).where(
-                IngestSourceConfig.source == source
-            )
+            select(
+                IngestSourceConfig.settings, IngestSourceConfig.signing_secret, IngestSourceConfig.default_currency
+            ).where(IngestSourceConfig.source == source)
         )
     ).first()
-    settings, secret = row if row is not None else ({}, None)
-    return SourceSetup(config_for(source, settings or {}), secret)
+    settings, secret, currency = row if row is not None else ({}, None, None)
+    return SourceSetup(config_for(source, settings or {}), secret, currency)
 
 
 def signature_of(secret: str, body: bytes) -> str:
