@@ -14,7 +14,9 @@ from shared.metrics.keys import dims_key
 
 
 async def push(client, headers, points, **extra):
-    return await client.post("/v1/ingest/metrics", json={"points": points, **extra}, headers=headers)
+    """Push a generic batch. Its money points are in USD (the default reporting currency: no conversion) unless
+    the test gives the batch another `currency` (or `currency=None`: the batch names none)."""
+    return await client.post("/v1/ingest/metrics", json={"points": points, "currency": "USD", **extra}, headers=headers)
 
 
 async def wait_done(client, headers, batch_id: str, timeout_s: float = 30) -> dict:

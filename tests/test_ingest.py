@@ -253,13 +253,13 @@ async def test_dimensions_too_long_to_store_are_refused_before_the_batch_is_acce
     h = keys.headers("ingest")
     # 200 characters is within the per-value cap, but stored as JSON each 'é' is a 6-character \u00e9 escape:
     # the key is 1,214 characters. Postgres refused it after the 202, and the batch failed.
-    r = await push(client, h, [point("spend", 1, "2026-11-02", channel="é" * 200)])
+    r = await push(client, h, [point("clicks", 1, "2026-11-02", channel="é" * 200)])
     assert r.status_code == 422, r.text
     [error] = r.json()["errors"]
     assert (error["location"], error["type"]) == ("body.points.0.dimensions", "dimensions_too_long")
     assert "1214 characters" in error["message"] and "at most 1000" in error["message"]
     # The longest key that fits ({"channel":"…"} with 164 escapes: 998 characters) is stored, on every backend.
-    fits = await push_and_wait(client, h, [point("spend", 1, "2026-11-02", channel="é" * 164)])
+    fits = await push_and_wait(client, h, [point("clicks", 1, "2026-11-02", channel="é" * 164)])
     assert (fits["status"], fits["inserted"]) == ("done", 1)
 
 

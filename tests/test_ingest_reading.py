@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 
 from services.api.ingest import reading
 from services.api.problems import PayloadTooLarge
+from shared.ingest.currency import IngestContext
 from shared.ingest.points import Mode, Point
 from shared.ingest.rows import copy_escaped, iter_rows, staged_rows
 from shared.metrics.keys import dims_key
@@ -19,6 +20,12 @@ from shared.metrics.keys import dims_key
 
 def no_limit(_: int) -> None:
     return None
+
+
+# An organisation in UTC whose money metrics are spend and revenue, and whose source `crm` defaults to EUR.
+CTX = IngestContext("UTC", frozenset({"spend", "revenue"}), {"crm": "EUR"})
+HANOI = IngestContext("Asia/Ho_Chi_Minh", CTX.money, {})
+NEW_YORK = IngestContext("America/New_York", CTX.money, {})
 
 
 def p(value, timestamp="2026-11-02", metric="spend", **extra):
@@ -43,6 +50,9 @@ PLAIN = [
     body(p(1, dimensions={"b": "2", "a": "1"}), p(2, dimensions={"a": "1", "b": "2"})),
     b'{"points":[{"metric":"spend","value":1.5,"timestamp":"2026-11-02"}],"idempotency_key":null}',
     b'{"points":[{"metric":"spend","value":1234567890123456.12345678,"timestamp":"2026-11-02"}]}',
+    body(p(1, currency="USD"), p(2), p(3, metric="clicks", currency="USD"), currency="VND"),
+    body(p(1), p(2, metric="revenue", currency="JPY"), source="crm"),
+    body(p(1, currency="USD"), p(2, currency="VND", dimensions={"channel": "google_ads"})),
 ]
 # Bodies the fast way hands to the contract: accepted (normalised by it) or refused by it.
 OTHER = [
@@ -66,6 +76,13 @@ OTHER = [
     body(p("1", dimensions=["a"])),
     body(p("1", dimensions={"channel": 3})),
     body(p("1", mode="replace")),
+    body(p("1", currency="usd")),
+    body(p("1", currency="XXX")),
+    body(p("1", currency="DEM")),
+    body(p("1"), currency=" vnd"),
+    body(p("1"), currency="ABC"),
+    body(p("1", currency=3)),
+    body(p("1", dimensions={"currency": "USD"})),
     body(p("1", timestamp="2026-13-02")),
     body(p("1", timestamp=1_700_000_000)),
     body(p("1", timestamp="2026-11-02T25:00:00Z")),
@@ -108,30 +125,30 @@ def outcome(read):
 
 @pytest.mark.parametrize("raw", PLAIN + OTHER, ids=range(len(PLAIN + OTHER)))
 def test_the_fast_reading_agrees_with_the_contract(raw):
-    fast = outcome(lambda: reading.read_batch(raw, "application/json", no_limit))
-    contract = outcome(lambda: reading._read_by_contract(raw, "application/json", no_limit))
+    fast = outcome(lambda: reading.read_batch(raw, "application/json", no_limit, CTX))
+    contract = outcome(lambda: reading._read_by_contract(raw, "application/json", no_limit, CTX))
     assert fast == contract
 
 
 @pytest.mark.parametrize("raw", PLAIN, ids=range(len(PLAIN)))
 def test_plain_bodies_take_the_fast_way(raw):
-    batch = reading._read_fast(raw, no_limit)  # raises _NotFast otherwise
+    batch = reading._read_fast(raw, no_limit, CTX)  # raises _NotFast otherwise
     assert batch.rows.count == len(json.loads(raw)["points"])
 
 
 @pytest.mark.parametrize("raw", OTHER, ids=range(len(OTHER)))
 def test_everything_else_is_read_by_the_contract(raw):
     with pytest.raises((reading._NotFast, PayloadTooLarge)):
-        reading._read_fast(raw, no_limit)
+        reading._read_fast(raw, no_limit, CTX)
 
 
-def test_a_timestamp_falls_on_its_utc_day_and_the_rows_keep_push_order():
+def test_a_timestamp_falls_on_its_local_day_and_the_rows_keep_push_order():
     raw = body(
         p(1, "2026-11-02T23:30:00-02:00", mode="increment"),  # 01:30 UTC on the 3rd
         p(2, "2026-11-02T06:00:00+07:00"),  # 23:00 UTC on the 1st
         p(3, "2026-11-02", dimensions={"b": "2", "a": "1"}),
     )
-    rows = list(iter_rows(reading.read_batch(raw, None, no_limit).rows.data))
+    rows = list(iter_rows(reading.read_batch(raw, None, no_limit, CTX).rows.data))
     assert [(seq, day.isoformat(), key, value, mode) for seq, _, day, key, value, mode in rows] == [
         (0, "2026-11-03", "{}", "1", "increment"),
         (1, "2026-11-01", "{}", "2", "snapshot"),
@@ -139,9 +156,71 @@ def test_a_timestamp_falls_on_its_utc_day_and_the_rows_keep_push_order():
     ]
 
 
+def _days(raw: bytes, context: IngestContext) -> list[str]:
+    fast = [day.isoformat() for _, _, day, *_ in iter_rows(reading.read_batch(raw, None, no_limit, context).rows.data)]
+    slow = reading._read_by_contract(raw, None, no_limit, context).points()
+    assert fast == [point.day.isoformat() for point in slow]
+    return fast
+
+
+def test_timestamps_land_on_the_organisations_local_day_both_ways():
+    raw = body(
+        p(1, "2026-11-30T23:30:00Z", metric="clicks"),  # 06:30 on 1 December in Hanoi (UTC+7)
+        p(2, "2026-11-30T16:59:59Z", metric="clicks"),  # 23:59:59 on 30 November there
+        p(3, "2026-11-30", metric="clicks"),  # a date is the local day as given
+        p(4, "2026-11-30T23:30:00", metric="clicks"),  # a time without an offset is a local time
+    )
+    assert _days(raw, HANOI) == ["2026-12-01", "2026-11-30", "2026-11-30", "2026-11-30"]
+    assert _days(raw, CTX) == ["2026-11-30", "2026-11-30", "2026-11-30", "2026-11-30"]
+    # New York falls back on 1 November 2026 at 06:00Z (02:00 EDT → 01:00 EST): local midnight is 04:00Z before the
+    # change and 05:00Z after it; it springs forward on 8 March 2026 (midnight then is 05:00Z, the day after 04:00Z).
+    dst = body(
+        p(1, "2026-11-01T03:59:59Z", metric="clicks"),
+        p(2, "2026-11-01T04:00:00Z", metric="clicks"),
+        p(3, "2026-11-02T04:59:59Z", metric="clicks"),
+        p(4, "2026-11-02T05:00:00Z", metric="clicks"),
+        p(5, "2026-03-08T04:59:59Z", metric="clicks"),
+        p(6, "2026-03-09T03:59:59Z", metric="clicks"),
+        p(7, "2026-03-09T04:00:00Z", metric="clicks"),
+    )
+    assert _days(dst, NEW_YORK) == [
+        "2026-10-31",
+        "2026-11-01",
+        "2026-11-01",
+        "2026-11-02",
+        "2026-03-07",
+        "2026-03-08",
+        "2026-03-09",
+    ]
+
+
+def test_money_points_carry_their_currency_in_the_key_and_others_do_not():
+    raw = body(
+        p(1, currency="USD", dimensions={"channel": "meta"}),
+        p(2, dimensions={"channel": "google_ads"}),
+        p(3, metric="clicks", currency="USD"),
+        p(4, metric="revenue"),
+        currency="VND",
+    )
+    rows = list(iter_rows(reading.read_batch(raw, None, no_limit, CTX).rows.data))
+    assert [(metric, key) for _, metric, _, key, *_ in rows] == [
+        ("spend", '{"channel":"meta","currency":"USD"}'),
+        ("spend", '{"channel":"google_ads","currency":"VND"}'),
+        ("clicks", "{}"),
+        ("revenue", '{"currency":"VND"}'),
+    ]
+    # Without a batch currency the source's default applies; with neither the point has none (validation refuses).
+    crm = [
+        key
+        for _, _, _, key, *_ in iter_rows(reading.read_batch(body(p(1), source="crm"), None, no_limit, CTX).rows.data)
+    ]
+    bare = [key for _, _, _, key, *_ in iter_rows(reading.read_batch(body(p(1)), None, no_limit, CTX).rows.data)]
+    assert (crm, bare) == (['{"currency":"EUR"}'], ["{}"])
+
+
 def test_the_same_points_spelled_otherwise_have_the_same_fingerprint_and_others_do_not():
     def digest(raw):
-        return reading.read_batch(raw, None, no_limit).rows.digest
+        return reading.read_batch(raw, None, no_limit, CTX).rows.digest
 
     first = digest(body(p("1.50", dimensions={"a": "1", "b": "2"})))
     assert first == digest(
@@ -162,7 +241,7 @@ def test_the_point_count_is_checked_before_any_point_is_validated():
 
     raw = body(*[p("not a number")] * 5)
     with pytest.raises(PayloadTooLarge):
-        reading.read_batch(raw, None, limit)
+        reading.read_batch(raw, None, limit, CTX)
     assert calls == [5]
 
 

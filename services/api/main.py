@@ -14,6 +14,7 @@ from services.api.health.router import router as health_router
 from services.api.ingest.router import router as ingest_router
 from services.api.kpis.router import router as kpis_router
 from services.api.metrics.router import router as metrics_router
+from services.api.money.router import router as money_router
 from services.api.observability.middleware import RequestContextMiddleware
 from services.api.orgs.router import router as orgs_router
 from services.api.plans.router import router as plans_router
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         strategy_router,
         plans_router,
         metrics_router,
+        money_router,
         kpis_router,
         ingest_router,
         alerts_router,

@@ -34,6 +34,7 @@ class EvaluationTrigger(enum.StrEnum):
     ingest = "ingest"
     schedule = "schedule"
     target_change = "target_change"
+    fx_rates = "fx_rates"  # exchange rates given or corrected (PUT /v1/fx-rates)
 
 
 class KpiEvaluation(IdMixin, OrgScoped, Base):

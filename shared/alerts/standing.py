@@ -34,6 +34,7 @@ class Standing:
     window_start: date
     window_end: date
     evaluated_at: datetime | None  # the record's time; None: judged on reading (the job has not recorded one)
+    reason: str = ""  # the evaluation's one sentence (e.g. which exchange rate is missing)
 
     @classmethod
     def recorded(cls, rec: KpiEvaluation) -> "Standing":
@@ -47,6 +48,7 @@ class Standing:
             window_start=rec.window_start,
             window_end=rec.window_end,
             evaluated_at=rec.evaluated_at,
+            reason=rec.reason,
         )
 
     @classmethod
@@ -62,6 +64,7 @@ class Standing:
             window_start=judgement.start,
             window_end=judgement.end,
             evaluated_at=None,
+            reason=ev.reason,
         )
 
 

@@ -17,6 +17,7 @@ from shared.kpis.judging import Judgement, judge, target_window
 from shared.kpis.models import Kpi, KpiTarget
 from shared.kpis.state_machine import TargetState
 from shared.metrics.queries import MetricWindow, dimension_filter, metric_windows
+from shared.money.fx import Gapped
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,9 @@ async def window_aggregates(
     kpis: Iterable[Kpi],
     windows: Iterable[Window],
     formulas: Mapping[uuid.UUID, Formula] | None = None,
-) -> dict[Window, dict[str, Decimal | None]]:
-    """For each window, every metric its KPI's formula reads aggregated over it (None: no data)."""
+) -> Gapped[Window, dict[str, Decimal | None]]:
+    """For each window, every metric its KPI's formula reads aggregated over it (None: no data), money in the
+    organisation's reporting currency; `missing`: the windows some of whose money cannot be converted."""
     by_id = {kpi.id: kpi for kpi in kpis}
     formulas = formulas if formulas is not None else formulas_of(by_id.values())
     wanted = {}
@@ -48,7 +50,14 @@ async def window_aggregates(
             key: MetricWindow(kpi.org_id, key, window.start, window.end, where) for key in formulas[kpi.id].metrics
         }
     found = await metric_windows(session, [mw for per_key in wanted.values() for mw in per_key.values()])
-    return {window: {key: found[mw] for key, mw in per_key.items()} for window, per_key in wanted.items()}
+    missing = {}
+    for window, per_key in wanted.items():
+        gap = next((found.missing[mw] for mw in per_key.values() if mw in found.missing), None)
+        if gap is not None:
+            missing[window] = gap
+    return Gapped(
+        {window: {key: found[mw] for key, mw in per_key.items()} for window, per_key in wanted.items()}, missing
+    )
 
 
 async def kpi_values(
@@ -56,12 +65,19 @@ async def kpi_values(
     kpis: Iterable[Kpi],
     windows: Iterable[Window],
     formulas: Mapping[uuid.UUID, Formula] | None = None,
-) -> dict[Window, Decimal | None]:
-    """The value of each KPI over each of its windows (None where there is no data)."""
+) -> Gapped[Window, Decimal | None]:
+    """The value of each KPI over each of its windows (None where there is no data, or money that cannot be
+    converted: `missing` says which day and pair)."""
     kpis = list(kpis)
     formulas = formulas if formulas is not None else formulas_of(kpis)
     aggregates = await window_aggregates(session, kpis, windows, formulas)
-    return {window: formulas[window.kpi_id].evaluate(found) for window, found in aggregates.items()}
+    return Gapped(
+        {
+            window: None if window in aggregates.missing else formulas[window.kpi_id].evaluate(found)
+            for window, found in aggregates.items()
+        },
+        aggregates.missing,
+    )
 
 
 async def judge_targets(
@@ -90,6 +106,7 @@ async def judge_targets(
             as_of=as_of,
             previous=states.get(target.id, TargetState.initial()),
             now=now,
+            missing=aggregates.missing.get(windows[target.id]),
         )
         for kpi, target in pairs
     }

@@ -7,7 +7,7 @@ hysteresis are applied in one place, and a status shown anywhere is the one aler
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -15,6 +15,7 @@ from shared.kpis.evaluation import Evaluation, Status, Thresholds, resolve_thres
 from shared.kpis.formula import Formula
 from shared.kpis.models import Kpi, KpiTarget, NoDataPolicy
 from shared.kpis.state_machine import Decision, TargetState, decide
+from shared.money.fx import MissingRate
 from shared.periods import elapsed_fraction
 
 
@@ -73,11 +74,14 @@ def judge(
     as_of: date,
     previous: TargetState,
     now: datetime,
+    missing: MissingRate | None = None,
 ) -> Judgement:
-    """Judge a target from its metrics aggregated over `target_window(target, as_of)` and its previous state."""
+    """Judge a target from its metrics aggregated over `target_window(target, as_of)` and its previous state.
+    `missing`: some day's money in the window cannot be converted (no exchange rate), so there is no value — no
+    data with that reason, whatever the no-data policy (a zero would silently drop an amount)."""
     start, end = target_window(target, as_of)
-    value, zero_filled = formula.evaluate(aggregates), False
-    if target.no_data_policy == NoDataPolicy.zero:
+    value, zero_filled = (None if missing else formula.evaluate(aggregates)), False
+    if target.no_data_policy == NoDataPolicy.zero and missing is None:
         # Metrics without data count as 0, before the formula; the reason says so when that is what gave a value.
         filled = formula.evaluate(with_zeros(aggregates))
         value, zero_filled = filled, value is None and filled is not None
@@ -95,4 +99,7 @@ def judge(
         name=kpi.name,
         now=now,
     )
+    if missing is not None:
+        said = replace(decision.evaluation, reason=f"{kpi.name} cannot be computed: {missing}")
+        decision = replace(decision, evaluation=said)
     return Judgement(start, end, zero_filled, decision)

@@ -8,14 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.metrics.queries import SpendQuery, ingested_spend
-from shared.plans.models import BudgetLine, Campaign, Plan
-
-CENT = Decimal("0.01")
+from shared.money.currencies import round_money
+from shared.money.fx import MissingRate
+from shared.plans.models import Budget, BudgetLine, Campaign, Plan
 
 
 async def ingested_by_line(
     session: AsyncSession, *, plan_id: uuid.UUID, lines: list[BudgetLine]
-) -> dict[uuid.UUID, Decimal]:
+) -> dict[uuid.UUID, Decimal | MissingRate]:
     """Each line's ingested spend over its plan's period (see `ingested_by_lines`)."""
     if not lines:
         return {}
@@ -23,10 +23,13 @@ async def ingested_by_line(
     return await ingested_by_lines(session, [(plan, line) for line in lines])
 
 
-async def ingested_by_lines(session: AsyncSession, entries: list[tuple[Plan, BudgetLine]]) -> dict[uuid.UUID, Decimal]:
+async def ingested_by_lines(
+    session: AsyncSession, entries: list[tuple[Plan, BudgetLine]]
+) -> dict[uuid.UUID, Decimal | MissingRate]:
     """Each line's ingested spend over its plan's period, matched by the line's channel and its campaign's
-    tracking code (a team-only line, or a campaign without a tracking code, matches nothing). Lines of any number
-    of plans and organisations in two queries."""
+    tracking code (a team-only line, or a campaign without a tracking code, matches nothing), converted into its
+    budget's currency at each day's rate and rounded to that currency's minor unit (a `MissingRate` where a day
+    cannot be converted). Lines of any number of plans and organisations in a fixed number of queries."""
     if not entries:
         return {}
     campaign_ids = {line.campaign_id for _, line in entries if line.campaign_id}
@@ -35,9 +38,19 @@ async def ingested_by_lines(session: AsyncSession, entries: list[tuple[Plan, Bud
         if campaign_ids
         else []
     )
-    queries = [SpendQuery(plan.org_id, plan.start_date, plan.end_date, _matcher(line, codes)) for plan, line in entries]
+    budget_ids = {line.budget_id for _, line in entries}
+    currencies = dict(
+        (await session.execute(select(Budget.id, Budget.currency).where(Budget.id.in_(budget_ids)))).all()
+    )
+    queries = [
+        SpendQuery(plan.org_id, plan.start_date, plan.end_date, _matcher(line, codes), currencies[line.budget_id])
+        for plan, line in entries
+    ]
     spend = await ingested_spend(session, queries)
-    return {line.id: amount.quantize(CENT) for (_, line), amount in zip(entries, spend, strict=True)}
+    return {
+        line.id: amount if isinstance(amount, MissingRate) else round_money(amount, currencies[line.budget_id])
+        for (_, line), amount in zip(entries, spend, strict=True)
+    }
 
 
 def _matcher(line: BudgetLine, codes: dict[uuid.UUID, str | None]) -> dict[str, str] | None:

@@ -191,6 +191,10 @@ async def overview(session: AsyncSession, *, org_id: uuid.UUID, period: Period, 
     }
 
 
+def _spent(actual: Decimal | None) -> str:
+    return "spend unknown (an exchange rate is missing)" if actual is None else str(actual)
+
+
 async def _plan_budget(session: AsyncSession, plan: Plan, today: date) -> PlanBudget | None:
     try:
         report = await budget_report(session, plan_id=plan.id, today=today)
@@ -198,14 +202,16 @@ async def _plan_budget(session: AsyncSession, plan: Plan, today: date) -> PlanBu
         return None
     bars = {
         line.line_id: budget_bar(
-            line.planned, line.actual, label=f"{line.name or line.channel or 'line'}: {line.actual} of {line.planned}"
+            line.planned,
+            line.actual or Decimal(0),
+            label=f"{line.name or line.channel or 'line'}: {_spent(line.actual)} of {line.planned}",
         )
         for line in report.lines
     }
     total = budget_bar(
         report.totals.planned,
-        report.totals.actual,
-        label=f"All lines: {report.totals.actual} of {report.totals.planned} {report.currency}",
+        report.totals.actual or Decimal(0),
+        label=f"All lines: {_spent(report.totals.actual)} of {report.totals.planned} {report.currency}",
     )
     return PlanBudget(plan=plan, report=report, bars=bars, total_bar=total)
 

@@ -28,7 +28,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,9 +39,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.api.ingest.schemas import DIMENSION_NAME, MAX_DIMENSION_VALUE, MAX_DIMENSIONS, MetricBatchIn
 from services.api.text import may_hold_unstorable
+from shared.ingest.currency import IngestContext, priced
 from shared.ingest.points import Mode, Point
 from shared.ingest.rows import RowsWriter, StagedRows
-from shared.metrics.keys import dims_key
+from shared.metrics.keys import CURRENCY_DIMENSION, dims_key
+from shared.money.currencies import is_currency
+from shared.orgs.clock import local_day
 
 # Points decoded and written per chunk: memory stays that of a chunk, not of the body.
 CHUNK = 20_000
@@ -60,12 +63,14 @@ class _Point(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     timestamp: str
     dimensions: msgspec.Raw = msgspec.Raw(b"{}")
     mode: str = Mode.snapshot.value
+    currency: str | None = None
 
 
 class _Body(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     points: list[msgspec.Raw]
     source: str = "api"
     idempotency_key: str | None = None
+    currency: str | None = None
 
 
 _BODY = msgspec.json.Decoder(_Body)
@@ -86,15 +91,18 @@ class ReadBatch:
     points: Callable[[], list[Point]]
 
 
-def read_batch(raw: bytes, content_type: str | None, check_size: Callable[[int], None]) -> ReadBatch:
-    """The batch in `raw`, normalised; a 422 (`RequestValidationError`) as the contract words it, a 400 for bytes
-    that are not text, or what `check_size` raises for too many points — counted before any point is validated."""
+def read_batch(
+    raw: bytes, content_type: str | None, check_size: Callable[[int], None], context: IngestContext
+) -> ReadBatch:
+    """The batch in `raw`, normalised (days local to the organisation, money amounts with their currency:
+    `context`); a 422 (`RequestValidationError`) as the contract words it, a 400 for bytes that are not text, or
+    what `check_size` raises for too many points — counted before any point is validated."""
     if _is_json(content_type):
         try:
-            return _read_fast(raw, check_size)
+            return _read_fast(raw, check_size, context)
         except _NotFast:
             pass
-    return _read_by_contract(raw, content_type, check_size)
+    return _read_by_contract(raw, content_type, check_size, context)
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -106,7 +114,7 @@ def _is_json(content_type: str | None) -> bool:
     return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-def _read_fast(raw: bytes, check_size: Callable[[int], None]) -> ReadBatch:
+def _read_fast(raw: bytes, check_size: Callable[[int], None], context: IngestContext) -> ReadBatch:
     if may_hold_unstorable(raw):
         raise _NotFast
     try:
@@ -119,11 +127,13 @@ def _read_fast(raw: bytes, check_size: Callable[[int], None]) -> ReadBatch:
         not body.points
         or not _SOURCE.fullmatch(body.source)
         or (key is not None and not (0 < len(key) <= 200 and key == key.strip()))
+        or (body.currency is not None and not is_currency(body.currency))
     ):
         raise _NotFast
     writer = RowsWriter(body.source)
-    days: dict[str, str] = {}  # timestamp as sent → its UTC day
-    dimensions: dict[bytes, str] = {}  # dimension object as sent → its canonical key
+    days: dict[str, str] = {}  # timestamp as sent → its local day
+    dimensions: dict[tuple[bytes, str | None], str] = {}  # (dimension object as sent, currency) → canonical key
+    money, default = context.money, context.default_currency(body.source, body.currency)
     seen_metrics: set[str] = set()
     raws = body.points
     for start in range(0, len(raws), CHUNK):
@@ -135,6 +145,7 @@ def _read_fast(raw: bytes, check_size: Callable[[int], None]) -> ReadBatch:
         timestamps = [p.timestamp for p in points]
         modes = [p.mode for p in points]
         dims = [bytes(p.dimensions) for p in points]
+        currencies = [p.currency for p in points]
         values = b"\n".join([bytes(p.value) for p in points]) + b"\n"
         del points
         new_metrics = set(metrics).difference(seen_metrics)
@@ -144,51 +155,67 @@ def _read_fast(raw: bytes, check_size: Callable[[int], None]) -> ReadBatch:
         if not _PLAIN_VALUES.fullmatch(values):
             raise _NotFast
         for timestamp in set(timestamps).difference(days):
-            days[timestamp] = _utc_day(timestamp).isoformat()
-        for text in set(dims).difference(dimensions):
-            dimensions[text] = _dimension_key(text)
+            days[timestamp] = _local_day(timestamp, context.time_zone).isoformat()
+        # Each point's currency: its own for a money metric, else the batch's or source's default; none otherwise.
+        of_metric = {m: default if m in money else None for m in set(metrics)}
+        chosen = list(map(of_metric.__getitem__, metrics))
+        if any(c is not None for c in currencies):
+            if not all(is_currency(c) for c in set(currencies) if c is not None):
+                raise _NotFast
+            chosen = [
+                c if c is not None and m in money else d for m, c, d in zip(metrics, currencies, chosen, strict=True)
+            ]
+        keyed = list(zip(dims, chosen, strict=True))
+        for text, currency in set(keyed).difference(dimensions):
+            dimensions[text, currency] = _dimension_key(text, currency)
         writer.add(
             metrics,
             list(map(days.__getitem__, timestamps)),
-            list(map(dimensions.__getitem__, dims)),
+            list(map(dimensions.__getitem__, keyed)),
             values.replace(b'"', b"").decode().split("\n")[:-1],
             modes,
         )
-    return ReadBatch(body.source, key, writer.finish(), lambda: _read_by_contract(raw, None, lambda _: None).points())
+    return ReadBatch(
+        body.source, key, writer.finish(), lambda: _read_by_contract(raw, None, lambda _: None, context).points()
+    )
 
 
-def _utc_day(timestamp: str) -> date:
+def _local_day(timestamp: str, time_zone: str) -> date:
     try:
         parsed = _TIMESTAMP.validate_python(timestamp)
     except ValidationError as exc:
         raise _NotFast from exc
-    return utc_day(parsed)
+    return local_day_of(parsed, time_zone)
 
 
-def utc_day(timestamp: datetime | date) -> date:
-    """The day a point's timestamp falls on: a date as given, an aware time's UTC date, a naive time's date."""
+def local_day_of(timestamp: datetime | date, time_zone: str) -> date:
+    """The organisation's day a point's timestamp falls on: a date as given, an aware time's date in the
+    organisation's time zone, a naive (local) time's date."""
     if isinstance(timestamp, datetime):
         if timestamp.tzinfo is None:
             return timestamp.date()
-        return timestamp.astimezone(UTC).date()
+        return local_day(timestamp, time_zone)
     return timestamp
 
 
-def _dimension_key(text: bytes) -> str:
-    """The canonical key of a dimension object as sent, checked by the contract's rules (`PointIn._dimensions`)."""
+def _dimension_key(text: bytes, currency: str | None) -> str:
+    """The canonical key of a dimension object as sent, checked by the contract's rules (`PointIn._dimensions`),
+    with a money amount's currency."""
     try:
         dims = _DIMENSIONS.decode(text)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _NotFast from exc
-    if len(dims) > MAX_DIMENSIONS:
+    if len(dims) > MAX_DIMENSIONS or CURRENCY_DIMENSION in dims:
         raise _NotFast
     for name, value in dims.items():
         if not DIMENSION_NAME.match(name) or not 0 < len(value) <= MAX_DIMENSION_VALUE or value != value.strip():
             raise _NotFast
-    return dims_key(dims)
+    return dims_key(dims if currency is None else {**dims, CURRENCY_DIMENSION: currency})
 
 
-def _read_by_contract(raw: bytes, content_type: str | None, check_size: Callable[[int], None]) -> ReadBatch:
+def _read_by_contract(
+    raw: bytes, content_type: str | None, check_size: Callable[[int], None], context: IngestContext
+) -> ReadBatch:
     """The body read as a declared `MetricBatchIn` parameter would be: FastAPI's JSON decoding and errors (but a
     number with a fraction read exactly, not through a float), the model's validation (errors under `body`), then
     the points."""
@@ -219,7 +246,15 @@ def _read_by_contract(raw: bytes, content_type: str | None, check_size: Callable
     except ValidationError as exc:
         errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from exc
-    points = [Point(p.metric, p.value, utc_day(p.timestamp), p.dimensions, p.mode) for p in body.points]
+    zone = context.time_zone
+    points = priced(
+        (
+            Point(p.metric, p.value, local_day_of(p.timestamp, zone), p.dimensions, p.mode, currency=p.currency)
+            for p in body.points
+        ),
+        context.money,
+        context.default_currency(body.source, body.currency),
+    )
     writer = RowsWriter(body.source)
     writer.add_points(points)
     return ReadBatch(body.source, body.idempotency_key, writer.finish(), lambda: points)

@@ -15,6 +15,7 @@ from services.api.pagination import PageDep
 from services.api.problems import V1_ERRORS, Unprocessable, problem_responses
 from services.api.schemas import Page
 from shared.ingest.adapters import ADAPTERS, ROW_COUNTS
+from shared.ingest.currency import ingest_context, priced
 from shared.ingest.models import BatchStatus
 from shared.ingest.points import AdapterError
 from shared.ingest.rows import staged_rows
@@ -68,8 +69,9 @@ async def push_metrics(
     is the same batch (`200` with it), however the JSON was spelled; with other points it is a 409.
     """
     limit = state.settings.ingest_max_points
+    context = await ingest_context(session, caller.org_id)
     batch = reading.read_batch(
-        await request.body(), request.headers.get("content-type"), lambda n: service.check_size(n, limit)
+        await request.body(), request.headers.get("content-type"), lambda n: service.check_size(n, limit), context
     )
     return await _accepted(
         session,
@@ -147,6 +149,8 @@ async def push_platform_report(
     if not points:
         raise Unprocessable("The report has no rows with metrics.")
     service.check_size(len(points), state.settings.ingest_max_points)
+    context = await ingest_context(session, caller.org_id)
+    points = priced(points, context.money, context.default_currency(source, None))
     return await _accepted(
         session,
         response,

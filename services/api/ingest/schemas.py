@@ -7,10 +7,10 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from services.api.schemas import Id, Input, Number, Output, Timestamp
+from services.api.schemas import Currency, Id, Input, Number, Output, Timestamp
 from shared.ingest.models import BatchErrorCode, BatchStatus
 from shared.ingest.points import Mode
-from shared.metrics.keys import DIMS_KEY_LENGTH
+from shared.metrics.keys import CURRENCY_DIMENSION, DIMS_KEY_LENGTH
 
 MAX_DIMENSIONS = 8
 MAX_DIMENSION_VALUE = 200
@@ -19,7 +19,9 @@ SourceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["c
 
 
 class PointIn(Input):
-    """One metric value for one day (the timestamp's UTC date) and one set of dimensions."""
+    """One metric value for one day and one set of dimensions. The day is the organisation's local date: a date
+    is that day; a time with an offset (`Z`, `+07:00`) falls on the local day of that instant in the
+    organisation's time zone (23:30Z is the next day in Asia/Ho_Chi_Minh); a time without one is a local time."""
 
     metric: str = Field(max_length=64, examples=["spend"])
     value: Decimal = Field(allow_inf_nan=False, max_digits=24, decimal_places=8, examples=["120.5"])
@@ -30,6 +32,13 @@ class PointIn(Input):
         description=f"At most {MAX_DIMENSIONS}, each an allowed dimension of the metric, values of 1 to "
         f"{MAX_DIMENSION_VALUE} characters; stored as JSON they take at most {DIMS_KEY_LENGTH} characters (a "
         "non-ASCII character counts 6)",
+    )
+    currency: Currency | None = Field(
+        default=None,
+        description="ISO 4217 code of a money metric's amount (`spend`, `revenue`, any metric whose unit is "
+        "`currency`); left out, the batch's `currency`, then the source's default currency. Not read for other "
+        "metrics",
+        examples=["USD"],
     )
     mode: Mode = Field(
         default=Mode.snapshot,
@@ -45,6 +54,10 @@ class PointIn(Input):
         for key, value in dims.items():
             if not DIMENSION_NAME.match(key):
                 raise ValueError(f"dimension name {key!r} must be lower-case letters, digits and _ (max 40)")
+            if key == CURRENCY_DIMENSION:
+                raise ValueError(
+                    "currency is not a dimension: give a money amount's currency as the point's `currency`"
+                )
             if not value or len(value) > MAX_DIMENSION_VALUE:
                 raise ValueError(f"dimension {key!r} must be 1 to {MAX_DIMENSION_VALUE} characters")
         return dims
@@ -56,6 +69,12 @@ class MetricBatchIn(Input):
 
     points: list[PointIn] = Field(min_length=1)
     source: SourceKey = "api"
+    currency: Currency | None = Field(
+        default=None,
+        description="ISO 4217 code of the money points that give none (else the source's default currency; a money "
+        "point with neither is refused)",
+        examples=["VND"],
+    )
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200, examples=["crm-2026-11-02"])
 
 

@@ -23,8 +23,8 @@ from shared.ingest.points import Mode, Origin, Point
 from shared.ingest.rows import StagedRows, dimension_names
 from shared.jobs.handles import PROCESS_BATCH
 from shared.metrics.aggregation import Aggregation
-from shared.metrics.keys import DIMS_KEY_LENGTH, dims_key
-from shared.metrics.models import MetricDefinition
+from shared.metrics.keys import CURRENCY_DIMENSION, DIMS_KEY_LENGTH, dims_key
+from shared.metrics.models import MetricDefinition, MetricUnit
 
 EARLIEST_DAY = date(2000, 1, 1)
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -63,18 +63,33 @@ def in_body(location: str) -> str:
     return f"body{location}" if location.startswith("[") else f"body.{location}"
 
 
-async def validate_rows(session: AsyncSession, rows: StagedRows, points: Callable[[], list[Point]]) -> None:
+def _metric_rules(found) -> dict[str, tuple[Aggregation, frozenset[str], bool]]:
+    """Per metric key: its aggregation, the dimensions a point may carry (a money metric's also its currency), and
+    whether it is money (each point must then carry a currency)."""
+    rules = {}
+    for key, aggregation, allowed, unit in found:
+        money = unit == MetricUnit.currency
+        rules[key] = (aggregation, frozenset(allowed) | ({CURRENCY_DIMENSION} if money else set()), money)
+    return rules
+
+
+def _missing_currency(metric: str, source: str) -> str:
+    return (
+        f"{metric!r} is money and this point states no currency: give its ISO 4217 code (the point's `currency`, "
+        f"the batch's `currency`, or the report row's currency field), or set a default currency for source "
+        f"{source!r} (PUT /v1/ingest/sources/{source}/config)"
+    )
+
+
+async def validate_rows(
+    session: AsyncSession, rows: StagedRows, points: Callable[[], list[Point]], source: str = "api"
+) -> None:
     """The whole batch is checked before anything is stored, set by set (`rows.summary`): its distinct metrics
     known, its distinct days sane, increments only for metrics that sum, each distinct dimension set allowed for
     the metrics it comes with and fitting the store. Only when something is wrong are the points read one by one
     (`validate_points`), to name each place."""
     summary = rows.summary
-    found = await session.execute(
-        select(MetricDefinition.key, MetricDefinition.aggregation, MetricDefinition.allowed_dimensions).where(
-            MetricDefinition.key.in_(summary.metrics)
-        )
-    )
-    metrics = {key: (aggregation, frozenset(allowed)) for key, aggregation, allowed in found}
+    metrics = _metric_rules(await session.execute(_RULES.where(MetricDefinition.key.in_(summary.metrics))))
     latest = (datetime.now(UTC) + FUTURE_TOLERANCE).date().isoformat()
     names = {key: dimension_names(key) for key in {key for _, key in summary.pairs}}
     wrong = (
@@ -83,14 +98,20 @@ async def validate_rows(session: AsyncSession, rows: StagedRows, points: Callabl
         or max(summary.days) > latest
         or any(metrics[m][0] != Aggregation.sum for m in summary.increments)
         or any(not names[key] <= metrics[metric][1] for metric, key in summary.pairs)
+        or any(metrics[metric][2] and CURRENCY_DIMENSION not in names[key] for metric, key in summary.pairs)
         or any(len(key) > DIMS_KEY_LENGTH for key in names)
     )
     if wrong:
-        await validate_points(session, points())
+        await validate_points(session, points(), source)
         raise AssertionError("the set-wise check refused a batch the per-point check accepts")  # a defect of ours
 
 
-async def validate_points(session: AsyncSession, points: list[Point]) -> None:
+_RULES = select(
+    MetricDefinition.key, MetricDefinition.aggregation, MetricDefinition.allowed_dimensions, MetricDefinition.unit
+)
+
+
+async def validate_points(session: AsyncSession, points: list[Point], source: str = "api") -> None:
     """The whole batch is checked before anything is stored: known metrics, sane days, increments only for
     metrics that sum, dimensions the metric allows, dimension sets that fit the store.
 
@@ -98,12 +119,7 @@ async def validate_points(session: AsyncSession, points: list[Point]) -> None:
     `body.data[1].date_start`), else the point's place in a generic batch (`body.points.3.timestamp`); once per
     location however many points were read from it.
     """
-    rows = await session.execute(
-        select(MetricDefinition.key, MetricDefinition.aggregation, MetricDefinition.allowed_dimensions).where(
-            MetricDefinition.key.in_({p.metric for p in points})
-        )
-    )
-    metrics = {key: (aggregation, frozenset(allowed)) for key, aggregation, allowed in rows}
+    metrics = _metric_rules(await session.execute(_RULES.where(MetricDefinition.key.in_({p.metric for p in points}))))
     latest = (datetime.now(UTC) + FUTURE_TOLERANCE).date()
     errors: dict[str, dict[str, str]] = {}  # by location: the first problem found there
     key_lengths: dict[tuple, int] = {}  # a batch has few distinct dimension sets: measure each once
@@ -120,7 +136,9 @@ async def validate_points(session: AsyncSession, points: list[Point]) -> None:
         if point.day < EARLIEST_DAY or point.day > latest:
             refuse(i, point, "timestamp", f"{point.day} is not between {EARLIEST_DAY} and {latest}", "day_range")
         if known is not None:
-            aggregation, allowed = known
+            aggregation, allowed, money = known
+            if money and CURRENCY_DIMENSION not in point.dimensions:
+                refuse(i, point, "currency", _missing_currency(point.metric, source), "currency_missing")
             if point.mode is Mode.increment and aggregation != Aggregation.sum:
                 refuse(
                     i,
@@ -138,7 +156,8 @@ async def validate_points(session: AsyncSession, points: list[Point]) -> None:
                         point,
                         f"dimensions.{name}",
                         f"dimension {name!r} is not allowed for metric {point.metric!r} "
-                        f"(allowed: {', '.join(sorted(allowed)) or 'none'}); leave it out, or add it to the "
+                        f"(allowed: {', '.join(sorted(allowed - {CURRENCY_DIMENSION})) or 'none'}); leave it out, or "
+                        "add it to the "
                         f"metric's allowed_dimensions (PATCH /v1/metrics/{point.metric})",
                         "dimension_not_allowed",
                     )
@@ -197,7 +216,7 @@ async def accept_batch(
         earlier = await _replay(session, idempotency_key, fingerprint)
         if earlier is not None:
             return earlier
-    await validate_rows(session, rows, points)
+    await validate_rows(session, rows, points, source)
     dialect = postgresql if is_postgres(session) else sqlite
     batch_id = await session.scalar(
         dialect.insert(IngestBatch)

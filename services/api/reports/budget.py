@@ -21,7 +21,8 @@ async def budget_report(session: AsyncSession, *, plan_id: uuid.UUID, today: dat
     plan = await get_or_404(session, Plan, plan_id)
     report = await budget_service.report(session, plan_id=plan_id)
     elapsed = elapsed_fraction(plan.start_date, plan.end_date, today or datetime.now(UTC).date())
-    spent_share = (report.totals.actual / report.total).quantize(SHARE) if report.total else None
+    actual = report.totals.actual
+    spent_share = (actual / report.total).quantize(SHARE) if report.total and actual is not None else None
     return BudgetReportOut(
         **report.model_dump(),
         elapsed_share=elapsed.quantize(SHARE),

@@ -31,6 +31,12 @@ class ScorecardRow(Output):
     forecast: Number | None
     attainment_pct: Number | None
     status: str | None = Field(examples=["at_risk"])
+    reason: str = Field(
+        default="",
+        description="The status in one sentence (for `no_data` it says why: no data yet, or which exchange rate "
+        "is missing)",
+        examples=["CPA is above the warning level 20 expected by day 20 of 30"],
+    )
     provisional: bool
     evaluated_at: datetime | None = Field(description="null: not evaluated yet; the numbers are computed live")
     previous_value: Number | None = Field(

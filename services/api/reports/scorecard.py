@@ -45,6 +45,7 @@ class Row:
     forecast: Decimal | None
     attainment_pct: Decimal | None
     status: str | None
+    reason: str
     provisional: bool
     evaluated_at: datetime | None
     previous_value: Decimal | None
@@ -175,6 +176,7 @@ async def scorecard(
                 forecast=current.forecast,
                 attainment_pct=current.attainment_pct,
                 status=current.status.value,
+                reason=current.reason,
                 provisional=current.provisional,
                 evaluated_at=current.evaluated_at,
                 previous_value=prev,

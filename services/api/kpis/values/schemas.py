@@ -69,7 +69,15 @@ class ValuePoint(Output):
     period: str = Field(examples=["2026-11-02"], description="The day, ISO week or month")
     start: date
     end: date
-    value: Number | None = Field(examples=["2.35"])
+    value: Number | None = Field(
+        examples=["2.35"], description="Money in the organisation's reporting currency; null: no data, or `unconverted`"
+    )
+    unconverted: str | None = Field(
+        default=None,
+        description="Why there is no value although there is data: some day's money has no exchange rate into the "
+        "reporting currency (the first such pair and day)",
+        examples=[None],
+    )
 
 
 class KpiValues(Output):

@@ -233,7 +233,13 @@ async def values(session: AsyncSession, *, kpi_id: uuid.UUID, start: date, end: 
         kpi_id=kpi.id,
         grain=grain,
         values=[
-            ValuePoint(period=label, start=s, end=e, value=found[w])
+            ValuePoint(
+                period=label,
+                start=s,
+                end=e,
+                value=found[w],
+                unconverted=str(found.missing[w]) if w in found.missing else None,
+            )
             for (label, s, e), w in zip(buckets, windows, strict=True)
         ],
     )

@@ -26,9 +26,7 @@ router = APIRouter()
 async def _lines_out(session: SessionDep, plan_id: uuid.UUID, lines) -> list[BudgetLineOut]:
     ingested = await service.ingested_by_line(session, plan_id=plan_id, lines=list(lines))
     return [
-        BudgetLineOut.model_validate(line).model_copy(
-            update={"ingested_spend": ingested[line.id], "actual": line.actual_amount + ingested[line.id]}
-        )
+        BudgetLineOut.model_validate(line).model_copy(update=service.line_figures(line, ingested[line.id]))
         for line in lines
     ]
 

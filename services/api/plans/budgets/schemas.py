@@ -74,10 +74,17 @@ class BudgetLineOut(Output):
     campaign_id: uuid.UUID | None
     planned_amount: Amount
     actual_amount: Amount = Field(description="Spend entered by hand")
-    ingested_spend: Amount = Field(
-        default=Decimal(0), description="The ingested `spend` metric over the plan's period for this line"
+    ingested_spend: Amount | None = Field(
+        default=Decimal(0),
+        description="The ingested `spend` metric over the plan's period for this line, converted into the budget's "
+        "currency at each day's rate; null when some day cannot be converted (`unconverted` says why)",
     )
-    actual: Amount = Field(default=Decimal(0), description="actual_amount + ingested_spend")
+    actual: Amount | None = Field(default=Decimal(0), description="actual_amount + ingested_spend")
+    unconverted: str | None = Field(
+        default=None,
+        description="Why the ingested spend is unknown: the first day and currency pair without an exchange rate",
+        examples=[None],
+    )
     notes: str | None
     created_at: Timestamp
     updated_at: Timestamp
@@ -110,15 +117,18 @@ class ReallocationOut(Output):
 
 class ReportRow(Output):
     planned: Amount
-    actual: Amount
-    variance: Amount = Field(description="planned − actual: positive is under budget, negative is overspend")
+    actual: Amount | None = Field(description="null when some of its spend cannot be converted yet")
+    variance: Amount | None = Field(description="planned − actual: positive is under budget, negative is overspend")
     utilisation: Decimal | None = Field(description="actual ÷ planned (1.0 = all spent); null when planned is 0")
 
 
 class ReportLine(ReportRow):
     line_id: Id
     manual_actual: Amount
-    ingested_spend: Amount
+    ingested_spend: Amount | None
+    unconverted: str | None = Field(
+        default=None, description="Why `ingested_spend` is null: a day and currency pair without an exchange rate"
+    )
     name: str | None
     channel: str | None
     team_id: uuid.UUID | None

@@ -24,6 +24,7 @@ from services.api.plans.service import ensure_open
 from services.api.problems import Conflict, NotFound, Unprocessable
 from shared.department.models import Team
 from shared.jobs.handles import CHECK_OVERSPEND
+from shared.money.fx import MissingRate
 from shared.numbers import two_places
 from shared.plans.actuals import ingested_by_line
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
@@ -134,8 +135,15 @@ async def add_line(session: AsyncSession, *, plan_id: uuid.UUID, body: BudgetLin
 
 
 async def _spent(session: AsyncSession, plan_id: uuid.UUID, line: BudgetLine) -> Decimal:
-    """A line's actual spend as the report counts it: entered by hand plus the ingested `spend` metric."""
-    return line.actual_amount + (await ingested_by_line(session, plan_id=plan_id, lines=[line]))[line.id]
+    """A line's actual spend as the report counts it: entered by hand plus the ingested `spend` metric (in the
+    budget's currency); a 409 when some day's spend cannot be converted yet (what moves must be known)."""
+    ingested = (await ingested_by_line(session, plan_id=plan_id, lines=[line]))[line.id]
+    if isinstance(ingested, MissingRate):
+        raise Conflict(
+            f"Budget line {line.id}'s spend cannot be converted into the budget's currency: {ingested}.",
+            missing_rate={"from": ingested.base, "to": ingested.quote, "day": ingested.day.isoformat()},
+        )
+    return line.actual_amount + ingested
 
 
 async def _locked_line(session: AsyncSession, *, plan_id: uuid.UUID, line_id: uuid.UUID) -> tuple[Budget, BudgetLine]:
@@ -285,9 +293,23 @@ async def list_reallocations(session: AsyncSession, *, plan_id: uuid.UUID, page:
     return await fetch_page(session, stmt, BudgetReallocation.id, page)
 
 
-def _row(planned: Decimal, actual: Decimal) -> dict:
+def _row(planned: Decimal, actual: Decimal | None) -> dict:
+    """A report row; `actual` None: some of it is spend that cannot be converted yet (never a partial sum)."""
+    if actual is None:
+        return {"planned": planned, "actual": None, "variance": None, "utilisation": None}
     utilisation = (actual / planned).quantize(Decimal("0.0001"), ROUND_HALF_UP) if planned else None
     return {"planned": planned, "actual": actual, "variance": planned - actual, "utilisation": utilisation}
+
+
+def _plus(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    return None if a is None or b is None else a + b
+
+
+def line_figures(line: BudgetLine, ingested: Decimal | MissingRate) -> dict:
+    """A line's ingested spend and actual (manual + ingested), or why they are unknown."""
+    if isinstance(ingested, MissingRate):
+        return {"ingested_spend": None, "actual": None, "unconverted": str(ingested)}
+    return {"ingested_spend": ingested, "actual": line.actual_amount + ingested, "unconverted": None}
 
 
 async def report(session: AsyncSession, *, plan_id: uuid.UUID) -> BudgetReport:
@@ -297,13 +319,15 @@ async def report(session: AsyncSession, *, plan_id: uuid.UUID) -> BudgetReport:
         await session.scalars(select(BudgetLine).where(BudgetLine.budget_id == budget.id).order_by(BudgetLine.id))
     ).all()
     ingested = await ingested_by_line(session, plan_id=plan_id, lines=list(lines))
-    actual_of = {line.id: line.actual_amount + ingested[line.id] for line in lines}
-    by_channel: dict[str | None, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    figures = {line.id: line_figures(line, ingested[line.id]) for line in lines}
+    by_channel: dict[str | None, list] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for line in lines:
         by_channel[line.channel][0] += line.planned_amount
-        by_channel[line.channel][1] += actual_of[line.id]
+        by_channel[line.channel][1] = _plus(by_channel[line.channel][1], figures[line.id]["actual"])
     planned = sum((line.planned_amount for line in lines), Decimal(0))
-    actual = sum(actual_of.values(), Decimal(0))
+    actual: Decimal | None = Decimal(0)
+    for f in figures.values():
+        actual = _plus(actual, f["actual"])
     return BudgetReport(
         plan_id=plan_id,
         currency=budget.currency,
@@ -318,8 +342,9 @@ async def report(session: AsyncSession, *, plan_id: uuid.UUID) -> BudgetReport:
                 team_id=line.team_id,
                 campaign_id=line.campaign_id,
                 manual_actual=line.actual_amount,
-                ingested_spend=ingested[line.id],
-                **_row(line.planned_amount, actual_of[line.id]),
+                ingested_spend=figures[line.id]["ingested_spend"],
+                unconverted=figures[line.id]["unconverted"],
+                **_row(line.planned_amount, figures[line.id]["actual"]),
             )
             for line in lines
         ],
