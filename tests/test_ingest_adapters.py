@@ -29,10 +29,15 @@ def load(name: str):
     return json.loads((FIXTURES / name).read_text())
 
 
-def row(channel: str, campaign: str, day: str, **metrics: str) -> list[Point]:
-    """The points of one platform row, in the adapters' metric order, written as decimal strings."""
+def row(channel: str, campaign: str, day: str, currency: str | None = None, **metrics: str) -> list[Point]:
+    """The points of one platform row, in the adapters' metric order, written as decimal strings; the money ones
+    (spend, revenue) in the row's currency."""
     dims = {"channel": channel, "campaign": campaign}
-    return [Point(m, Decimal(v), date.fromisoformat(day), dict(dims), Mode.snapshot) for m, v in metrics.items()]
+    on = date.fromisoformat(day)
+    return [
+        Point(m, Decimal(v), on, dict(dims), Mode.snapshot, None, currency if m in ("spend", "revenue") else None)
+        for m, v in metrics.items()
+    ]
 
 
 def error(adapter, payload) -> AdapterError:
@@ -55,6 +60,7 @@ def test_meta_insights_become_daily_points_per_campaign():
             "meta",
             "120210000000001",
             "2026-11-02",
+            currency="EUR",
             spend="45.67",
             impressions="5230",
             clicks="112",
@@ -67,6 +73,7 @@ def test_meta_insights_become_daily_points_per_campaign():
             "meta",
             "120210000000001",
             "2026-11-03",
+            currency="EUR",
             spend="38.10",
             impressions="4870",
             clicks="95",
@@ -75,11 +82,14 @@ def test_meta_insights_become_daily_points_per_campaign():
             leads="2",
             revenue="59.90",
         ),
-        *row("meta", "120210000000002", "2026-11-02", spend="0", impressions="0", clicks="0", reach="0"),
+        *row(
+            "meta", "120210000000002", "2026-11-02", currency="EUR", spend="0", impressions="0", clicks="0", reach="0"
+        ),
         *row(
             "meta",
             "120210000000002",
             "2026-11-03",
+            currency="EUR",
             spend="12.5",
             impressions="1500",
             clicks="30",
@@ -97,6 +107,7 @@ def test_google_ads_search_stream_chunks_give_currency_units_from_micros():
             "google_ads",
             "21000000001",
             "2026-11-02",
+            currency="USD",
             spend="1.234567",
             impressions="2400",
             clicks="180",
@@ -107,6 +118,7 @@ def test_google_ads_search_stream_chunks_give_currency_units_from_micros():
             "google_ads",
             "21000000001",
             "2026-11-03",
+            currency="USD",
             spend="98.765432",
             impressions="2310",
             clicks="171",
@@ -117,6 +129,7 @@ def test_google_ads_search_stream_chunks_give_currency_units_from_micros():
             "google_ads",
             "21000000002",
             "2026-11-02",
+            currency="USD",
             spend="0",
             impressions="0",
             clicks="0",
@@ -127,6 +140,7 @@ def test_google_ads_search_stream_chunks_give_currency_units_from_micros():
             "google_ads",
             "21000000002",
             "2026-11-03",
+            currency="USD",
             spend="5",
             impressions="850",
             clicks="40",
@@ -145,6 +159,7 @@ def test_google_ads_flat_rows_from_an_etl_tool_read_the_same():
             "google_ads",
             "21000000003",
             "2026-11-02",
+            currency="USD",
             spend="1.5",
             impressions="12000",
             clicks="340",
@@ -153,9 +168,16 @@ def test_google_ads_flat_rows_from_an_etl_tool_read_the_same():
         ),
         # conversions_value null, and absent on the next row: no revenue point rather than a made-up 0.
         *row(
-            "google_ads", "21000000003", "2026-11-03", spend="20", impressions="15500", clicks="402", conversions="9.5"
+            "google_ads",
+            "21000000003",
+            "2026-11-03",
+            currency="USD",
+            spend="20",
+            impressions="15500",
+            clicks="402",
+            conversions="9.5",
         ),
-        *row("google_ads", "21000000004", "2026-11-02", spend="0.75", impressions="30100", clicks="61"),
+        *row("google_ads", "21000000004", "2026-11-02", currency="USD", spend="0.75", impressions="30100", clicks="61"),
     ]
 
 
@@ -187,6 +209,7 @@ def test_tiktok_report_maps_conversion_and_complete_payment_value():
             "tiktok",
             "1816000000000001",
             "2026-11-02",
+            currency="USD",
             spend="12.30",
             impressions="1000",
             clicks="20",
@@ -198,6 +221,7 @@ def test_tiktok_report_maps_conversion_and_complete_payment_value():
             "tiktok",
             "1816000000000001",
             "2026-11-03",
+            currency="USD",
             spend="20.05",
             impressions="1850",
             clicks="37",
@@ -209,6 +233,7 @@ def test_tiktok_report_maps_conversion_and_complete_payment_value():
             "tiktok",
             "1816000000000002",
             "2026-11-02",
+            currency="USD",
             spend="7.5",
             impressions="3400",
             clicks="15",
@@ -216,7 +241,14 @@ def test_tiktok_report_maps_conversion_and_complete_payment_value():
             conversions="1",
         ),
         *row(
-            "tiktok", "1816000000000002", "2026-11-03", spend="9.99", impressions="4100", clicks="22", conversions="3"
+            "tiktok",
+            "1816000000000002",
+            "2026-11-03",
+            currency="USD",
+            spend="9.99",
+            impressions="4100",
+            clicks="22",
+            conversions="3",
         ),
     ]
 
@@ -332,6 +364,145 @@ def test_a_metric_meta_reports_as_zero_points_at_the_actions_array():
     payload = {"data": [meta_row(actions=[{"action_type": "link_click", "value": "4"}])]}
     conversions = next(p for p in parse_meta(payload, DEFAULT_CONFIG) if p.metric == "conversions")
     assert conversions.value == 0 and conversions.origin.of("value") == "data[0].actions"
+
+
+# --- money points carry the currency each report row states ------------------------------------------------
+
+
+def two_rows_in(key: str, first: str | None, second: str | None):
+    """A report of `key` with two campaigns' rows on one day, spend and clicks each (revenue too), the first row
+    stating `first` as its currency and the second `second`, in the platform's own field (None: left out)."""
+    given = [(first, "1", "10.50", "7"), (second, "2", "20", "9")]
+    if key == "meta":
+        rows = [
+            {
+                **meta_row(campaign_id=c, spend=spend, clicks=clicks),
+                "action_values": [{"action_type": "purchase", "value": "5"}],
+            }
+            | ({} if code is None else {"account_currency": code})
+            for code, c, spend, clicks in given
+        ]
+        return {"data": rows}
+    if key == "google_ads":
+        rows = []
+        for code, c, spend, clicks in given:
+            micros = str(int(Decimal(spend) * 1_000_000))
+            row_ = {**google_row(costMicros=micros, clicks=clicks, conversionsValue=5.0), "campaign": {"id": c}}
+            rows.append(row_ | ({} if code is None else {"customer": {"currencyCode": code}}))
+        return {"results": rows}
+    if key == "tiktok":
+        rows = [
+            {
+                "dimensions": {"campaign_id": c, "stat_time_day": "2026-11-02 00:00:00"},
+                "metrics": {"spend": spend, "clicks": clicks, "total_complete_payment_rate": "5"}
+                | ({} if code is None else {"currency": code}),
+            }
+            for code, c, spend, clicks in given
+        ]
+        return {"code": 0, "message": "OK", "data": {"list": rows}}
+    rows = [
+        linkedin_element(
+            pivotValues=[f"urn:li:sponsoredCampaign:{c}"],
+            costInLocalCurrency=spend,
+            clicks=int(clicks),
+            conversionValueInLocalCurrency="5",
+        )
+        | ({} if code is None else {"currency": code})
+        for code, c, spend, clicks in given
+    ]
+    return {"elements": rows}
+
+
+# Where each platform's row states its currency (LinkedIn's is our extension: its analytics rows state none).
+CURRENCY_AT = {
+    "meta": ("data[0].account_currency", "data[1].account_currency"),
+    "google_ads": ("results[0].customer.currencyCode", "results[1].customer.currencyCode"),
+    "tiktok": ("data.list[0].metrics.currency", "data.list[1].metrics.currency"),
+    "linkedin": ("elements[0].currency", "elements[1].currency"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(ADAPTERS))
+def test_each_row_s_money_points_carry_the_currency_the_row_states(key):
+    points = ADAPTERS[key](two_rows_in(key, "EUR", "jpy "), DEFAULT_CONFIG)
+    by_campaign = {(p.dimensions["campaign"], p.metric): p for p in points}
+    assert {m: p.currency for (c, m), p in by_campaign.items() if c == "1"} == {
+        "spend": "EUR",
+        "clicks": None,  # a count has no currency
+        "revenue": "EUR",
+    }
+    # Lower case and surrounding spaces are read as the code they spell.
+    assert {m: p.currency for (c, m), p in by_campaign.items() if c == "2"} == {
+        "spend": "JPY",
+        "clicks": None,
+        "revenue": "JPY",
+    }
+    assert by_campaign["1", "spend"].origin.of("currency") == CURRENCY_AT[key][0]
+
+
+@pytest.mark.parametrize("key", sorted(ADAPTERS))
+def test_a_row_without_its_currency_leaves_it_to_the_source_default_and_names_the_field(key):
+    points = ADAPTERS[key](two_rows_in(key, "USD", None), DEFAULT_CONFIG)
+    second = [p for p in points if p.dimensions["campaign"] == "2"]
+    assert [p.currency for p in second] == [None, None, None]
+    # A refusal for the missing currency (no default set) names the field the row should carry (Google's as the
+    # query selects it).
+    expected = CURRENCY_AT[key][1].replace("currencyCode", "currency_code")
+    assert {p.origin.of("currency") for p in second} == {expected}
+
+
+@pytest.mark.parametrize("key", sorted(ADAPTERS))
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("EURO", "expected an ISO 4217 currency code such as 'EUR', got 'EURO'"),
+        ("", "expected an ISO 4217 currency code such as 'EUR', got ''"),
+        (978, "expected an ISO 4217 currency code such as 'EUR', got 978"),
+        ("€", "expected an ISO 4217 currency code such as 'EUR', got '€'"),
+        ("ABC", "'ABC' is not an ISO 4217 currency in use"),
+        ("dem", "'DEM' is not an ISO 4217 currency in use"),  # withdrawn in 2002
+        ("XAU", "'XAU' is not an ISO 4217 currency in use"),  # gold, not money
+    ],
+)
+def test_a_currency_that_is_not_a_code_in_use_is_refused_where_the_row_states_it(key, code, message):
+    caught = error(ADAPTERS[key], two_rows_in(key, "EUR", code))
+    assert (caught.location, caught.message) == (CURRENCY_AT[key][1], message)
+
+
+def test_google_ads_reads_the_currency_of_nested_camel_case_and_flattened_rows_alike():
+    flat = load("google_ads_flat.json")
+    flat[1]["customer.currency_code"] = "cad"
+    points = parse_google_ads(flat, DEFAULT_CONFIG)
+    assert [(p.day.isoformat(), p.metric, p.currency) for p in points if p.metric == "spend"] == [
+        ("2026-11-02", "spend", "USD"),
+        ("2026-11-03", "spend", "CAD"),
+        ("2026-11-02", "spend", "USD"),
+    ]
+    assert points[0].origin.of("currency") == "[0].customer.currency_code"
+    stream = parse_google_ads(load("google_ads_search_stream.json"), DEFAULT_CONFIG)
+    assert stream[0].origin.of("currency") == "[0].results[0].customer.currencyCode"
+
+
+def test_tiktok_no_value_marker_for_the_currency_counts_as_absent():
+    points = parse_tiktok(tiktok(spend="3", currency="-"), DEFAULT_CONFIG)
+    assert [(p.metric, p.currency) for p in points] == [("spend", None)]
+
+
+async def test_a_push_with_a_bad_currency_is_a_422_naming_the_report_field(client, keys):
+    report = load("meta_insights.json")
+    report["data"][2]["account_currency"] = "EURO"
+    r = await client.post("/v1/ingest/meta", json=report, headers=keys.headers("ingest"))
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    [problem] = r.json()["errors"]
+    assert problem == {
+        "location": "body.data[2].account_currency",
+        "message": "expected an ISO 4217 currency code such as 'EUR', got 'EURO'",
+    }
+    tiktok_report = load("tiktok_report.json")
+    tiktok_report["data"]["list"][1]["metrics"]["currency"] = "usd1"
+    r = await client.post("/v1/ingest/tiktok", json=tiktok_report, headers=keys.headers("ingest"))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["location"] == "body.data.list[1].metrics.currency"
 
 
 # --- Meta: which action types count is the organisation's choice ------------------------------------------

@@ -2,6 +2,10 @@
 
 Each reader takes a value from a decoded JSON payload and the location it came from, and returns the typed
 value or raises `AdapterError(message, location)`. No other exception leaves them, whatever the JSON.
+
+Money points (`MONEY_METRICS`) carry the ISO 4217 currency the report states for their row (`Point.currency`,
+upper-case), and every point of the row records where that currency is read (`Origin.fields["currency"]`) even
+when the row leaves it out, so a refusal for a missing currency names the field to add.
 """
 
 import re
@@ -12,12 +16,18 @@ from decimal import Decimal
 from typing import Any
 
 from shared.ingest.points import AdapterError, Mode, Origin, Point
+from shared.metrics.catalogue import STANDARD_METRICS
+from shared.money.currencies import is_currency
 
 # The store keeps 16 integer digits; anything near that is a unit mistake (micros read as currency), not spend.
 MAX_VALUE = Decimal(10) ** 15
 _DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ID = re.compile(r"\d{1,32}")
+_CODE = re.compile(r"[A-Za-z]{3}")
+
+# The metrics whose values are amounts of money (the standard catalogue's unit `currency`: spend, revenue…).
+MONEY_METRICS = frozenset(metric.key for metric in STANDARD_METRICS if metric.unit == "currency")
 
 # Meta reports one purchase under several action types at once (e.g. `omni_purchase` and `purchase` and
 # `offsite_conversion.fb_pixel_purchase`); the first type present in this order is taken, the others ignored.
@@ -122,6 +132,16 @@ def day(value: Any, location: str) -> date:
         raise AdapterError(f"{value} is not a calendar date", location) from None
 
 
+def currency(value: Any, location: str) -> str:
+    """An ISO 4217 code of a currency in use, in any case ("eur" → "EUR")."""
+    if not isinstance(value, str) or not _CODE.fullmatch(value.strip()):
+        raise AdapterError(f"expected an ISO 4217 currency code such as 'EUR', got {describe(value)}", location)
+    code = value.strip().upper()
+    if not is_currency(code):
+        raise AdapterError(f"{code!r} is not an ISO 4217 currency in use", location)
+    return code
+
+
 def campaign_id(value: Any, location: str) -> str:
     """A campaign id: digits, given as a string or a JSON integer (ETL tools relay both)."""
     if value is None:
@@ -154,12 +174,16 @@ class Rows:
         *,
         day_at: str,
         campaign_at: str,
+        money: tuple[str | None, str],
     ) -> None:
         """Record one row's metric values (metric, value, where the value was read), in the order given.
 
         `day_at` and `campaign_at` say where the row's day and campaign id were read: each point carries them
         (`Point.origin`), so a point refused later (a day too far ahead) names the report's row and field.
+        `money` is the row's currency (None: the report does not state it) and where it is read or would be:
+        each money point carries the currency, every point the location.
         """
+        code, code_at = money
         first = self._seen.setdefault((campaign, on), location)
         if first != location:
             raise AdapterError(
@@ -174,9 +198,18 @@ class Rows:
             "dimensions": location,
             "dimensions.channel": location,
             "dimensions.campaign": campaign_at,
+            "currency": code_at,
         }
         self.points.extend(
-            Point(metric, value, on, dict(dimensions), Mode.snapshot, Origin(location, fields, where))
+            Point(
+                metric,
+                value,
+                on,
+                dict(dimensions),
+                Mode.snapshot,
+                Origin(location, fields, where),
+                code if metric in MONEY_METRICS else None,
+            )
             for metric, value, where in values
         )
 

@@ -12,7 +12,10 @@ snake_case. The query must select `campaign.id` and `segments.date` and no other
 
 int64 fields (costMicros, impressions, clicks) come as strings in the API's JSON, doubles (conversions,
 conversionsValue) as numbers; both forms are accepted everywhere. Cost is in micros of the account currency:
-1,000,000 micros = 1 unit, converted exactly.
+1,000,000 micros = 1 unit, converted exactly. Cost and conversions value are in the account's currency, which a
+query selecting `customer.currency_code` states on every row (`{"customer": {"currencyCode": "EUR"}}`, or
+flattened `customer.currency_code`): the `spend` and `revenue` points carry it; without it the source's default
+currency applies.
 """
 
 import re
@@ -28,6 +31,7 @@ from shared.ingest.adapters._common import (
     array,
     at,
     campaign_id,
+    currency,
     day,
     micros,
     obj,
@@ -45,6 +49,7 @@ _FIELDS: tuple[tuple[str, str, Callable[[Any, str], Decimal]], ...] = (
     ("metrics.conversions", "conversions", amount),
     ("metrics.conversions_value", "revenue", amount),
 )
+_CURRENCY = "customer.currency_code"
 _MAX_DEPTH = 10
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -62,7 +67,10 @@ def parse_google_ads(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> li
             for field, metric, read in _FIELDS
             if field in row and row[field][1] is not None
         ]
-        out.add(campaign, on, values, where, day_at=day_at, campaign_at=campaign_at)
+        currency_at = _where(row, _CURRENCY, where)
+        given = _CURRENCY in row and row[_CURRENCY][1] is not None
+        code = currency(row[_CURRENCY][1], currency_at) if given else None
+        out.add(campaign, on, values, where, day_at=day_at, campaign_at=campaign_at, money=(code, currency_at))
     return out.points
 
 

@@ -9,6 +9,11 @@ Input: `{"elements": [element, ...], "paging": {...}}`. An element:
 
 Counts are JSON numbers, money is a decimal string in the account's currency (not `costInUsd`). LinkedIn returns
 only the fields asked for with `fields=`. Older API versions name the pivot `pivotValue` (one string); accepted.
+
+An analytics element does not state its currency: the ad account's is its `currency` (Ad Accounts API). So the
+`spend` and `revenue` points take the source's default currency, unless the element carries `currency` — our own
+extension, not LinkedIn's field: a relay reading several ad accounts copies each account's `currency` into its
+elements.
 """
 
 from datetime import date
@@ -22,6 +27,7 @@ from shared.ingest.adapters._common import (
     array,
     at,
     campaign_id,
+    currency,
     describe,
     obj,
 )
@@ -57,7 +63,17 @@ def parse_linkedin(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> list
             field = next((f for f in fields if row.get(f) is not None), None)
             if field is not None:
                 values.append((metric, amount(row[field], at(where, field)), at(where, field)))
-        out.add(campaign, on, values, where, day_at=at(at(where, "dateRange"), "start"), campaign_at=campaign_at)
+        currency_at = at(where, "currency")
+        code = currency(row["currency"], currency_at) if row.get("currency") is not None else None
+        out.add(
+            campaign,
+            on,
+            values,
+            where,
+            day_at=at(at(where, "dateRange"), "start"),
+            campaign_at=campaign_at,
+            money=(code, currency_at),
+        )
     return out.points
 
 

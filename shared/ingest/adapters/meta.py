@@ -4,12 +4,14 @@ Input: one page of `GET /{ad-account}/insights?level=campaign&time_increment=1`,
 `{"data": [row, ...], "paging": {...}}`, or the bare list of rows as ETL tools relay them. A row:
 
     {"campaign_id": "120210000000001", "date_start": "2026-11-02", "date_stop": "2026-11-02",
-     "spend": "12.34", "impressions": "1000", "clicks": "20", "reach": "800",
+     "account_currency": "EUR", "spend": "12.34", "impressions": "1000", "clicks": "20", "reach": "800",
      "actions": [{"action_type": "purchase", "value": "2"}, ...],
      "action_values": [{"action_type": "purchase", "value": "99.80"}, ...]}
 
-Numbers come as strings; spend and action values are in the ad account's currency. `conversions`, `leads`
-and `revenue` come from the action types of the org's `AdapterConfig`, first present type wins (see there).
+Numbers come as strings; spend and action values are in the ad account's currency, which the row states in
+`account_currency` (an Insights field: ask for it in `fields=`): the `spend` and `revenue` points carry it. A row
+without it leaves the currency to the source's default. `conversions`, `leads` and `revenue` come from the action
+types of the org's `AdapterConfig`, first present type wins (see there).
 """
 
 from datetime import date
@@ -24,6 +26,7 @@ from shared.ingest.adapters._common import (
     array,
     at,
     campaign_id,
+    currency,
     day,
     obj,
 )
@@ -67,7 +70,17 @@ def parse_meta(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> list[Poi
             # a restatement to zero replaces an earlier count.
             value, value_at = next((source[t] for t in types if t in source), (Decimal(0), source_at))
             values.append((metric, value, value_at))
-        out.add(campaign, on, values, where, day_at=at(where, "date_start"), campaign_at=campaign_at)
+        currency_at = at(where, "account_currency")
+        code = currency(row["account_currency"], currency_at) if _given(row, "account_currency") else None
+        out.add(
+            campaign,
+            on,
+            values,
+            where,
+            day_at=at(where, "date_start"),
+            campaign_at=campaign_at,
+            money=(code, currency_at),
+        )
     return out.points
 
 

@@ -5,12 +5,14 @@ Input: one page of a BASIC report at `data_level=AUCTION_CAMPAIGN` with
 
     {"code": 0, "message": "OK", "request_id": "...",
      "data": {"list": [{"dimensions": {"campaign_id": "1800000000000001", "stat_time_day": "2026-11-02 00:00:00"},
-                        "metrics": {"spend": "12.30", "impressions": "1000", "clicks": "20", "reach": "900",
-                                    "conversion": "2", "total_complete_payment_rate": "59.80"}}],
+                        "metrics": {"currency": "USD", "spend": "12.30", "impressions": "1000", "clicks": "20",
+                                    "reach": "900", "conversion": "2", "total_complete_payment_rate": "59.80"}}],
               "page_info": {"page": 1, "page_size": 1000, "total_number": 1, "total_page": 1}}}
 
-Metric values are strings in the advertiser's currency. TikTok writes "-" for a metric it has no value for
-(one not available for that campaign); that counts as absent. A non-zero `code` is TikTok's error.
+Metric values are strings in the advertiser's currency. The row states it when the report asks for the attribute
+metric `currency` (`metrics=[..., "currency"]`), as `metrics.currency`: the `spend` and `revenue` points carry it;
+without it the source's default currency applies. TikTok writes "-" for a metric it has no value for (one not
+available for that campaign); that counts as absent. A non-zero `code` is TikTok's error.
 
 Revenue is `total_complete_payment_rate`: despite its name it is TikTok's "Total complete payment value"
 (web, the Complete Payment pixel event). `complete_payment` is the *count* of those events and is not
@@ -29,6 +31,7 @@ from shared.ingest.adapters._common import (
     array,
     at,
     campaign_id,
+    currency,
     day,
     describe,
     obj,
@@ -69,7 +72,18 @@ def parse_tiktok(payload: Any, config: AdapterConfig = DEFAULT_CONFIG) -> list[P
             for field, metric in _FIELDS
             if metrics.get(field) not in (None, _NO_VALUE)
         ]
-        out.add(campaign, on, values, where, day_at=at(dimensions_at, "stat_time_day"), campaign_at=campaign_at)
+        currency_at = at(metrics_at, "currency")
+        given = metrics.get("currency") not in (None, _NO_VALUE)
+        code = currency(metrics["currency"], currency_at) if given else None
+        out.add(
+            campaign,
+            on,
+            values,
+            where,
+            day_at=at(dimensions_at, "stat_time_day"),
+            campaign_at=campaign_at,
+            money=(code, currency_at),
+        )
     return out.points
 
 
