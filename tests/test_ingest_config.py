@@ -1,11 +1,14 @@
-"""Each organisation decides which Meta action types count as conversions, leads and revenue; its pushes are
-read with its settings, other organisations keep theirs."""
+"""Each organisation decides which Meta action types count as conversions, leads and revenue, and the currency of
+each source's money points that state none; its pushes are read with its settings, other organisations keep
+theirs."""
 
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from shared.ingest.adapters import SOURCE_SETTINGS
+from shared.ingest.models import IngestSourceConfig
 from tests.ingest_support import wait_done
 
 PROBLEM = "application/problem+json"
@@ -59,6 +62,7 @@ async def test_an_org_counts_its_own_meta_action_types_as_conversions(client, ke
         "source": "meta",
         "settings": DEFAULTS,
         "customised": [],
+        "default_currency": None,
         "signature_required": False,
         "updated_at": None,
     }
@@ -104,16 +108,22 @@ async def test_only_admins_change_the_settings_and_ingest_keys_do_not_read_them(
 
 async def test_sources_without_settings_and_unknown_sources(client, keys):
     admin = keys.headers("admin")
-    for source in ("google_ads", "tiktok", "linkedin"):
+    # Adapters that read fixed fields, and generic sources (what /v1/ingest/metrics batches name as `source`).
+    for source in ("google_ads", "tiktok", "linkedin", "crm", "snapchat"):
         got = await client.get(url(source), headers=admin)
         assert (got.status_code, got.json()["settings"]) == (200, {}), source
         assert (await client.put(url(source), json={}, headers=admin)).status_code == 200
         refused = await client.put(url(source), json={"conversions": ["purchase"]}, headers=admin)
         assert refused.status_code == 422 and refused.json()["errors"][0]["location"] == "body.conversions"
-    for method in ("GET", "PUT"):
-        r = await client.request(method, url("snapchat"), json={}, headers=admin)
-        assert r.status_code == 404 and r.headers["content-type"] == PROBLEM, method
-        assert "No adapter for 'snapchat'" in r.json()["detail"]
+    # A name no batch could carry as its source has no config.
+    for source in ("Snapchat", "no-such-name", "x" * 33):
+        for method in ("GET", "PUT"):
+            r = await client.request(method, url(source), json={}, headers=admin)
+            assert r.status_code == 404 and r.headers["content-type"] == PROBLEM, (method, source)
+            assert f"No source {source!r}" in r.json()["detail"]
+    # Signed pushes are an adapter's matter: a generic source has no signing secret to set.
+    r = await client.put("/v1/ingest/sources/crm/signing-secret", json={}, headers=admin)
+    assert r.status_code == 404 and "No adapter for 'crm'" in r.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -139,8 +149,77 @@ async def test_bad_settings_are_422_naming_the_field_and_change_nothing(client, 
 
 
 def test_the_settings_the_api_takes_are_the_ones_the_adapters_read():
-    from services.api.ingest.sources.schemas import SOURCE_SETTINGS_IN
+    from services.api.ingest.sources.schemas import SOURCE_SETTINGS_IN, SourceConfigIn
 
-    assert {s: set(m.model_fields) for s, m in SOURCE_SETTINGS_IN.items()} == {
+    common = set(SourceConfigIn.model_fields)
+    assert common == {"default_currency"}
+    assert {s: set(m.model_fields) - common for s, m in SOURCE_SETTINGS_IN.items()} == {
         s: set(names) for s, names in SOURCE_SETTINGS.items()
     }
+
+
+# --- the default currency of a source's money points ------------------------------------------------------
+
+
+async def stored(state, org, source: str) -> tuple[dict, str | None] | None:
+    """The source's row as stored: its adapter settings and its default currency (its own column)."""
+    async with state.db.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(IngestSourceConfig.settings, IngestSourceConfig.default_currency).where(
+                    IngestSourceConfig.org_id == org.id, IngestSourceConfig.source == source
+                )
+            )
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
+@pytest.mark.parametrize("source", ["tiktok", "linkedin", "crm", "api"])
+async def test_an_admin_sets_reads_back_and_clears_a_source_s_default_currency(client, keys, org, state, source):
+    admin, viewer = keys.headers("admin"), keys.headers("viewer")
+    r = await client.put(url(source), json={"default_currency": " eur"}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert (r.json()["default_currency"], r.json()["settings"], r.json()["customised"]) == ("EUR", {}, [])
+    assert (await client.get(url(source), headers=viewer)).json()["default_currency"] == "EUR"
+    assert await stored(state, org, source) == ({}, "EUR"), "in its own column, not among the adapter settings"
+
+    cleared = await client.put(url(source), json={"default_currency": None}, headers=admin)
+    assert (cleared.status_code, cleared.json()["default_currency"]) == (200, None)
+    assert (await client.get(url(source), headers=viewer)).json()["default_currency"] is None
+    assert await stored(state, org, source) == ({}, None)
+
+
+async def test_meta_takes_its_action_types_and_a_default_currency_in_one_body_that_replaces_the_last(
+    client, keys, org, other_org, state
+):
+    admin = keys.headers("admin")
+    body = {"conversions": ["complete_registration"], "default_currency": "VND"}
+    r = await client.put(url(), json=body, headers=admin)
+    assert (r.json()["customised"], r.json()["default_currency"]) == (["conversions"], "VND")
+    assert await stored(state, org, "meta") == ({"conversions": ["complete_registration"]}, "VND")
+    # The body is the whole config: a PUT without the currency leaves none, as it restores left-out action types.
+    r = await client.put(url(), json={"leads": ["lead"]}, headers=admin)
+    assert (r.json()["customised"], r.json()["default_currency"]) == (["leads"], None)
+    # Another organisation's sources are its own.
+    await client.put(url("crm"), json={"default_currency": "USD"}, headers=admin)
+    assert (await client.get(url("crm"), headers=other_org.headers)).json()["default_currency"] is None
+
+
+@pytest.mark.parametrize("source", ["meta", "google_ads", "crm"])
+@pytest.mark.parametrize("code", ["EURO", "", "eu", "XYZ", "DEM", "XAU", 978, ["EUR"]])
+async def test_a_default_currency_that_is_not_a_code_in_use_is_a_422_naming_it(client, keys, org, state, source, code):
+    admin = keys.headers("admin")
+    await client.put(url(source), json={"default_currency": "GBP"}, headers=admin)
+    r = await client.put(url(source), json={"default_currency": code}, headers=admin)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    assert [e["location"] for e in r.json()["errors"]] == ["body.default_currency"], r.json()["errors"]
+    assert (await client.get(url(source), headers=admin)).json()["default_currency"] == "GBP", "nothing changed"
+
+
+@pytest.mark.parametrize("source", ["tiktok", "crm"])
+async def test_only_admins_set_a_default_currency(client, keys, source):
+    for role in ("editor", "viewer", "ingest"):
+        r = await client.put(url(source), json={"default_currency": "EUR"}, headers=keys.headers(role))
+        assert r.status_code == 403 and r.headers["content-type"] == PROBLEM, role
+    assert (await client.get(url(source), headers=keys.headers("ingest"))).status_code == 403
+    assert (await client.get(url(source), headers=keys.headers("admin"))).json()["default_currency"] is None

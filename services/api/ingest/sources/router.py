@@ -1,4 +1,4 @@
-"""Routes: each organisation's settings of the ad-platform adapters, per source."""
+"""Routes: each organisation's settings per source (its adapter's, its default currency) and signing secret."""
 
 from typing import Annotated, Any
 
@@ -11,19 +11,22 @@ from services.api.ingest.sources.schemas import SigningSecretIn, SigningSecretOu
 router = APIRouter(prefix="/sources")
 
 
-@router.get("/{source}/config", response_model=SourceConfigOut, summary="Read a source's adapter settings")
+@router.get("/{source}/config", response_model=SourceConfigOut, summary="Read a source's settings")
 async def get_source_config(source: str, session: SessionDep, _caller: Reader) -> SourceConfigOut:
     """The settings `POST /v1/ingest/{source}` reads this organisation's reports with: the organisation's own
-    and, for each it did not set, the default (`customised` lists the former).
+    and, for each it did not set, the default (`customised` lists the former); and `default_currency`, the
+    currency of this source's money points that state none (null: none set).
 
     `meta` has `conversions` and `leads` (Meta action types counted from `actions`) and `revenue` (from
-    `action_values`), each a priority order; `google_ads`, `tiktok` and `linkedin` have none (`{}`). Any other
-    source is a 404.
+    `action_values`), each a priority order; `google_ads`, `tiktok` and `linkedin` have none (`{}`). A generic
+    source, the `source` of `POST /v1/ingest/metrics` batches (`api`, `crm`, …), has only its default currency.
+    A source name no batch could carry (not a lower-case letter then up to 31 lower-case letters, digits or `_`)
+    is a 404.
     """
     return await sources.get_config(session, source=source)
 
 
-@router.put("/{source}/config", response_model=SourceConfigOut, summary="Set a source's adapter settings")
+@router.put("/{source}/config", response_model=SourceConfigOut, summary="Set a source's settings")
 async def put_source_config(
     source: str,
     session: SessionDep,
@@ -31,20 +34,33 @@ async def put_source_config(
     body: Annotated[
         dict[str, Any],
         Body(
-            description="The source's settings; for `meta`: `conversions`, `leads`, `revenue`, each a list of "
-            "action types in priority order. A setting left out (or null) follows the default; `[]` turns the "
-            "metric off. Sources without settings take `{}`.",
-            examples=[{"conversions": ["complete_registration"], "leads": ["lead", "onsite_conversion.lead_grouped"]}],
+            description="The source's settings. Every source: `default_currency`, an ISO 4217 code or null. "
+            "`meta` also: `conversions`, `leads`, `revenue`, each a list of action types in priority order. A "
+            "setting left out (or null) follows the default (no default currency); `[]` turns the metric off.",
+            examples=[
+                {
+                    "conversions": ["complete_registration"],
+                    "leads": ["lead", "onsite_conversion.lead_grouped"],
+                    "default_currency": "EUR",
+                }
+            ],
         ),
     ],
 ) -> SourceConfigOut:
-    """Replace this organisation's settings of one source's adapter (admin keys only); reports pushed from now
-    on are read with them, batches already accepted are not re-read.
+    """Replace this organisation's settings of one source (admin keys only): the whole of them, so a setting left
+    out goes back to its default. Reports and batches pushed from now on are read with them; batches already
+    accepted are not re-read.
+
+    `default_currency` is the currency of this source's money points (spend, revenue, any metric whose unit is
+    currency) that state none themselves: neither the point, its batch (`/v1/ingest/metrics`) nor the platform's
+    row (Meta `account_currency`, Google Ads `customer.currency_code`, TikTok `currency`; LinkedIn's rows state
+    none). Without one such a point is refused with a 422. Every adapter source takes it, and so does a generic
+    source: the `source` of `/v1/ingest/metrics` batches (`api`, `crm`, …), which has no other setting.
 
     Meta reports one purchase under several action types at once (`purchase`, `omni_purchase`, …), so each
     list is a priority order: the first type a row lists gives the metric and the others are ignored. An
     unknown setting, an action type that is not 1–100 letters, digits and `_ . : -`, a type listed twice or more
-    than 20 types is a 422 naming it.
+    than 20 types, or a currency that is not an ISO 4217 code in use is a 422 naming it.
     """
     return await sources.put_config(session, source=source, body=body)
 

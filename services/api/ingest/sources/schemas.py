@@ -1,10 +1,11 @@
-"""Request and response bodies of each organisation's adapter settings per source, and of its signing secret."""
+"""Request and response bodies of each organisation's settings per source (its adapter's, and the default currency
+of its money points), and of its signing secret."""
 
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 
-from services.api.schemas import Input, Output, Timestamp
+from services.api.schemas import Currency, Input, Output, Timestamp
 
 MAX_ACTION_TYPES = 20
 ActionType = Annotated[
@@ -28,9 +29,26 @@ def _distinct(values: list[str] | None) -> list[str] | None:
     return values
 
 
-class MetaSettingsIn(Input):
+DefaultCurrency = Annotated[
+    Currency | None,
+    Field(
+        description="ISO 4217 currency of this source's money points (spend, revenue…) that state none: neither "
+        "the point, its batch nor the platform's row. Null or left out: none, and such a point is refused (422)",
+        examples=["EUR"],
+    ),
+]
+
+
+class SourceConfigIn(Input):
+    """What every source takes, an ad platform or a generic source pushing to /v1/ingest/metrics: the default
+    currency of its money points."""
+
+    default_currency: DefaultCurrency = None
+
+
+class MetaSettingsIn(SourceConfigIn):
     """Which Meta action types count as conversions and leads (from `actions`) and revenue (from
-    `action_values`)."""
+    `action_values`), and the default currency."""
 
     conversions: ActionTypes = Field(default=None, examples=[["purchase", "complete_registration"]])
     leads: ActionTypes = Field(default=None, examples=[["lead", "onsite_conversion.lead_grouped"]])
@@ -39,12 +57,13 @@ class MetaSettingsIn(Input):
     _check_distinct = field_validator("conversions", "leads", "revenue")(lambda v: _distinct(v))
 
 
-class NoSettingsIn(Input):
-    """A source whose adapter reads fixed fields: nothing to set."""
+class NoSettingsIn(SourceConfigIn):
+    """A source whose adapter reads fixed fields, or a generic source: only the default currency to set."""
 
 
-# The body PUT /v1/ingest/sources/{source}/config takes, by source (keys: shared.ingest.adapters.SOURCE_SETTINGS).
-SOURCE_SETTINGS_IN: dict[str, type[Input]] = {"meta": MetaSettingsIn}
+# The body PUT /v1/ingest/sources/{source}/config takes, by source (keys: shared.ingest.adapters.SOURCE_SETTINGS);
+# any other source takes NoSettingsIn.
+SOURCE_SETTINGS_IN: dict[str, type[SourceConfigIn]] = {"meta": MetaSettingsIn}
 
 
 class SourceConfigOut(Output):
@@ -61,6 +80,12 @@ class SourceConfigOut(Output):
     )
     customised: list[str] = Field(
         description="The settings the organisation set; the others follow the defaults", examples=[["conversions"]]
+    )
+    default_currency: str | None = Field(
+        default=None,
+        description="ISO 4217 currency of this source's money points that state none; null: none set, such points "
+        "are refused",
+        examples=["EUR"],
     )
     signature_required: bool = Field(
         default=False,

@@ -1,5 +1,6 @@
-"""Each organisation's settings of the ad-platform adapters (which Meta action types count as what), and the
-optional signing secret its pushes of a source must be signed with (`X-Hub-Signature-256`, as Meta signs)."""
+"""Each organisation's settings per source: of the ad-platform adapters (which Meta action types count as what),
+the default currency of a source's money points (any source, generic ones included), and the optional signing
+secret its pushes of an adapter source must be signed with (`X-Hub-Signature-256`, as Meta signs)."""
 
 import hashlib
 import hmac
@@ -8,20 +9,36 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api.ingest.schemas import SourceKey
 from services.api.ingest.sources.schemas import SOURCE_SETTINGS_IN, NoSettingsIn, SourceConfigOut
 from services.api.problems import InvalidSignature, NotFound
 from shared.ingest.adapters import ADAPTERS, SOURCE_SETTINGS, AdapterConfig, config_for, settings_of
 from shared.ingest.models import IngestSourceConfig
+
+_SOURCE_KEY: TypeAdapter[str] = TypeAdapter(SourceKey)
 
 
 def check_source(source: str) -> None:
     """404 unless an adapter reads this source."""
     if source not in ADAPTERS:
         raise NotFound(f"No adapter for {source!r}; use one of {', '.join(sorted(ADAPTERS))} or /v1/ingest/metrics.")
+
+
+def check_config_source(source: str) -> None:
+    """404 unless the source has a config: an adapter's, or a generic source's key as /v1/ingest/metrics takes it."""
+    if source in ADAPTERS:
+        return
+    try:
+        _SOURCE_KEY.validate_python(source)
+    except ValidationError:
+        raise NotFound(
+            f"No source {source!r}: a source is an adapter ({', '.join(sorted(ADAPTERS))}) or the `source` of "
+            "/v1/ingest/metrics batches (a lower-case letter, then up to 31 lower-case letters, digits or _)."
+        ) from None
 
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -69,24 +86,26 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> None:
 
 async def get_config(session: AsyncSession, *, source: str) -> SourceConfigOut:
     """The source's settings in force for the organisation; reading never stores anything."""
-    check_source(source)
+    check_config_source(source)
     row = await session.scalar(select(IngestSourceConfig).where(IngestSourceConfig.source == source))
     return _out(source, row)
 
 
 async def put_config(session: AsyncSession, *, source: str, body: dict[str, Any]) -> SourceConfigOut:
-    """Replace the organisation's settings of one source; a setting left out (or null) follows the default."""
-    check_source(source)
+    """Replace the organisation's settings of one source; a setting left out (or null) follows the default, and
+    the default currency left out (or null) is none."""
+    check_config_source(source)
     model = SOURCE_SETTINGS_IN.get(source, NoSettingsIn)
     try:
-        settings = model.model_validate(body).model_dump(exclude_none=True)
+        config = model.model_validate(body)
     except ValidationError as exc:
         # The same 422 as a typed body gets, locations under `body`.
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
         ) from exc
     row = await _row_for_update(session, source)
-    row.settings = settings
+    row.settings = config.model_dump(exclude_none=True, exclude={"default_currency"})
+    row.default_currency = config.default_currency
     await session.flush()
     return _out(source, row)
 
@@ -125,6 +144,7 @@ def _out(source: str, row: IngestSourceConfig | None) -> SourceConfigOut:
         source=source,
         settings=settings_of(source, config_for(source, stored)),
         customised=sorted(name for name in stored if name in SOURCE_SETTINGS.get(source, {})),
+        default_currency=row.default_currency if row is not None else None,
         signature_required=row is not None and row.signing_secret is not None,
         updated_at=row.updated_at if row is not None else None,
     )
