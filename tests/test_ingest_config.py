@@ -23,6 +23,7 @@ META_REPORT = {
             "campaign_id": "120210",
             "date_start": "2026-11-02",
             "date_stop": "2026-11-02",
+            "account_currency": "USD",
             "spend": "40.00",
             "actions": [
                 {"action_type": "purchase", "value": "3"},

@@ -16,6 +16,7 @@ def meta_day(d: int, campaign: str) -> dict:
         "date_start": f"2026-10-{d:02d}",
         "date_stop": f"2026-10-{d:02d}",
         "campaign_id": campaign,
+        "account_currency": "USD",
         "spend": str(D(10 + d) * factor + D("0.35")),
         "impressions": str((1000 + 10 * d) * factor),
         "clicks": str((20 + d) * factor),
@@ -26,6 +27,7 @@ def meta_day(d: int, campaign: str) -> dict:
 
 def google_day(d: int) -> dict:
     return {
+        "customer": {"currencyCode": "USD"},
         "campaign": {"id": "333"},
         "segments": {"date": f"2026-10-{d:02d}"},
         "metrics": {
@@ -117,7 +119,7 @@ async def test_a_month_of_meta_and_google_reports_gives_hand_computed_kpis_and_a
 
     plan = (await client.post("/v1/plans", json={"name": "Nov", "period_label": "2026-10"}, headers=editor)).json()
     pid = plan["id"]
-    await client.put(f"/v1/plans/{pid}/budget", json={"total": "20000", "currency": "EUR"}, headers=editor)
+    await client.put(f"/v1/plans/{pid}/budget", json={"total": "20000", "currency": "USD"}, headers=editor)
     camp = await client.post(
         f"/v1/plans/{pid}/campaigns",
         json={
@@ -147,7 +149,13 @@ async def test_a_month_of_meta_and_google_reports_gives_hand_computed_kpis_and_a
 async def test_meta_restating_a_days_purchases_to_none_replaces_the_earlier_count(client, keys):
     ingest, editor, viewer = keys.headers("ingest"), keys.headers("editor"), keys.headers("viewer")
     conversions = await create_kpi(client, editor, "Purchases", "conversions", unit="count")
-    row = {"campaign_id": "777", "date_start": "2026-10-07", "date_stop": "2026-10-07", "spend": "50.00"}
+    row = {
+        "campaign_id": "777",
+        "date_start": "2026-10-07",
+        "date_stop": "2026-10-07",
+        "spend": "50.00",
+        "account_currency": "USD",
+    }
     first = {
         **row,
         "actions": [{"action_type": "link_click", "value": "40"}, {"action_type": "purchase", "value": "2"}],
@@ -172,15 +180,23 @@ def _reports_with_a_future_second_row() -> list[tuple[str, dict, str]]:
     ahead, with several metrics each (so several points come from the bad row)."""
     ok, ahead = date(2026, 11, 2), _future()
     meta = [
-        {"campaign_id": c, "date_start": str(d), "spend": "1.00", "impressions": "10", "clicks": "1"}
+        {"campaign_id": c, "date_start": str(d), "spend": "1.00", "account_currency": "USD", "clicks": "1"}
         for c, d in (("1", ok), ("2", ahead))
     ]
     google = [
-        {"campaign": {"id": c}, "segments": {"date": str(d)}, "metrics": {"costMicros": "1000000", "clicks": "3"}}
+        {
+            "campaign": {"id": c},
+            "segments": {"date": str(d)},
+            "metrics": {"costMicros": "1000000", "clicks": "3"},
+            "customer": {"currencyCode": "USD"},
+        }
         for c, d in (("1", ok), ("2", ahead))
     ]
     tiktok = [
-        {"dimensions": {"campaign_id": c, "stat_time_day": f"{d} 00:00:00"}, "metrics": {"spend": "1", "clicks": "2"}}
+        {
+            "dimensions": {"campaign_id": c, "stat_time_day": f"{d} 00:00:00"},
+            "metrics": {"spend": "1", "clicks": "2", "currency": "USD"},
+        }
         for c, d in (("1", ok), ("2", ahead))
     ]
     linkedin = [
@@ -215,7 +231,11 @@ async def test_a_report_whose_campaign_the_metric_no_longer_allows_is_refused_at
     only_channel = {"allowed_dimensions": ["channel"]}
     changed = await client.patch("/v1/metrics/spend", json=only_channel, headers=keys.headers("editor"))
     assert changed.status_code == 200, changed.text
-    report = {"data": [{"campaign_id": "1", "date_start": "2026-11-02", "spend": "1.00", "clicks": "3"}]}
+    report = {
+        "data": [
+            {"campaign_id": "1", "date_start": "2026-11-02", "spend": "1.00", "clicks": "3", "account_currency": "USD"}
+        ]
+    }
     r = await client.post("/v1/ingest/meta", json=report, headers=keys.headers("ingest"))
     assert r.status_code == 422, r.text
     [error] = r.json()["errors"]

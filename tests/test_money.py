@@ -124,7 +124,7 @@ async def test_blended_cpa_over_a_usd_meta_and_a_vnd_google_account_is_the_conve
     assert value["unconverted"].startswith("no USD→VND exchange rate on or before 2026-11-01")
 
     # A target judged now says so: no_data, with the missing pair and day as its reason.
-    target = {"period_label": "2026-11", "target_value": "400000", "warning": "10", "critical": "20"}
+    target = {"period": "2026-11", "target_value": "400000", "threshold_mode": "absolute", "warning": "420000"}
     r = await client.post(f"/v1/kpis/{kpi}/targets", json=target, headers=editor)
     assert r.status_code == 201, r.text
     card = (await client.get("/v1/reports/scorecard?period=2026-11", headers=editor)).json()
@@ -144,7 +144,7 @@ async def test_blended_cpa_over_a_usd_meta_and_a_vnd_google_account_is_the_conve
 
 
 async def test_a_money_point_without_a_currency_is_refused_naming_it_unless_the_source_has_a_default(client):
-    _, _, editor, ingest = await hanoi(client)
+    _, _, _, ingest = await hanoi(client)
     points = [
         {"metric": "spend", "value": "5", "timestamp": "2026-11-02"},
         {"metric": "clicks", "value": 3, "timestamp": "2026-11-02"},

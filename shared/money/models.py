@@ -22,5 +22,6 @@ class FxRate(OrgScoped, Base):
     base: Mapped[str] = mapped_column(String(3), primary_key=True)
     quote: Mapped[str] = mapped_column(String(3), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    rate: Mapped[Decimal] = mapped_column(Numeric())
+    # SQLite keeps a double: read back to 18 places (a VND→USD rate is 0.0000393…).
+    rate: Mapped[Decimal] = mapped_column(Numeric(decimal_return_scale=18))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -14,9 +14,9 @@ Rate = Annotated[
     Field(
         gt=0,
         max_digits=30,
-        decimal_places=12,
+        decimal_places=16,
         allow_inf_nan=False,
-        description="How many `to` one `from` is worth, a positive decimal (up to 12 places)",
+        description="How many `to` one `from` is worth, a positive decimal (up to 16 places)",
         examples=["25400"],
     ),
 ]
