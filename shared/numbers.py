@@ -20,6 +20,13 @@ def two_places(value: Decimal) -> str:
     return str(value.quantize(_CENT))
 
 
+def money_text(value: Decimal) -> str:
+    """An amount as text: two places (1250.00, 1500000.00), or three when its currency has them and the amount
+    uses them (KWD 1.234): never fewer places than the amount was kept with."""
+    cents = value.quantize(_CENT)
+    return str(cents) if cents == value else format(value.quantize(Decimal("0.001")), "f")
+
+
 def show_number(x: Decimal) -> str:
     """A number for a sentence: thousands separated, at most 2 places (4 significant digits when small)."""
     if not x.is_finite():

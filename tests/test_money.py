@@ -279,3 +279,32 @@ async def test_generic_points_give_their_currency_per_point_or_per_batch(client)
         (D(meta_row(d)["actions"][0]["value"]) for d in DAYS), D(0)
     )
     assert abs(D((await month_value(client, editor, kpi))["value"]) - want) < D("0.0001")
+
+
+async def test_budget_amounts_keep_their_currencys_minor_units(client):
+    _, _, editor, _ = await hanoi(client)
+    pid = (await client.post("/v1/plans", json={"name": "Q", "period_label": "2026-12"}, headers=editor)).json()["id"]
+    r = await client.put(f"/v1/plans/{pid}/budget", json={"total": "1500000.5", "currency": "VND"}, headers=editor)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "location": "body.total",
+            "message": "VND amounts have no decimal places: 1500000.5 is not a whole number of its minor unit",
+            "type": "minor_units",
+        }
+    ]
+    assert (
+        await client.put(f"/v1/plans/{pid}/budget", json={"total": "12.345", "currency": "USD"}, headers=editor)
+    ).status_code == 422
+    # Kuwaiti dinars have three places (the fils): kept and shown, not rounded to two.
+    r = await client.put(f"/v1/plans/{pid}/budget", json={"total": "1000.125", "currency": "KWD"}, headers=editor)
+    assert r.status_code == 200 and r.json()["total"] == "1000.125", r.text
+    line = {"channel": "meta", "planned_amount": "10.0005"}
+    r = await client.post(f"/v1/plans/{pid}/budget/lines", json=line, headers=editor)
+    assert r.status_code == 422, r.text
+    line = {"channel": "meta", "planned_amount": "10.005", "actual_amount": "0.0015"}
+    r = await client.post(f"/v1/plans/{pid}/budget/lines", json=line, headers=editor)
+    assert r.status_code == 422 and r.json()["errors"][0]["location"] == "body.actual_amount", r.text
+    line = {"channel": "meta", "planned_amount": "10.005"}
+    r = await client.post(f"/v1/plans/{pid}/budget/lines", json=line, headers=editor)
+    assert r.status_code == 201 and r.json()["planned_amount"] == "10.005", r.text

@@ -63,9 +63,11 @@ def upgrade() -> None:
     with op.batch_alter_table("ingest_source_configs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("default_currency", sa.String(length=3), nullable=True))
     _slices_key([*_OLD_KEY, "currency"], add_currency=True)
+    _money_scale(3)
 
 
 def downgrade() -> None:
+    _money_scale(2)
     # Money slices of a currency go (a currency's and the untagged slice of one day would collide); the merge
     # before 0016 did not keep currencies apart anyway.
     op.execute("DELETE FROM metric_slices WHERE currency <> ''")
@@ -96,3 +98,19 @@ def _slices_key(key: list[str], *, add_currency: bool) -> None:
             batch_op.drop_column("currency")
         batch_op.drop_constraint("pk_metric_slices", type_="primary")
         batch_op.create_primary_key("pk_metric_slices", key)
+
+
+_MONEY_COLUMNS = {
+    "budgets": ("total",),
+    "budget_lines": ("planned_amount", "actual_amount"),
+    "budget_reallocations": ("amount",),
+}
+
+
+def _money_scale(places: int) -> None:
+    """Budget amounts keep up to three places (KWD's minor unit) from 0016; down again, two (rounded)."""
+    old = sa.Numeric(18, 2 if places == 3 else 3)
+    for table, columns in _MONEY_COLUMNS.items():
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            for column in columns:
+                batch_op.alter_column(column, existing_type=old, type_=sa.Numeric(18, places), existing_nullable=False)

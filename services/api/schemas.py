@@ -20,7 +20,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from services.api.text import guard_schema
 from shared.money.currencies import is_currency
-from shared.numbers import plain_number, two_places
+from shared.numbers import money_text, plain_number
 from shared.orgs.clock import is_zone
 
 T = TypeVar("T")
@@ -116,15 +116,24 @@ Number = Annotated[
 # Money out: always two places ("1250.00"), whether the value was just sent ("1250") or read back.
 Amount = Annotated[
     Decimal,
-    PlainSerializer(two_places, return_type=str, when_used="json"),
-    Field(examples=["1250.00"], description="Decimal amount as a string, two places"),
+    PlainSerializer(money_text, return_type=str, when_used="json"),
+    Field(
+        examples=["1250.00"],
+        description="Decimal amount as a string: two places, three for a currency whose minor unit has three (KWD)",
+    ),
 ]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
 Money = Annotated[
     Decimal,
-    Field(ge=0, max_digits=16, decimal_places=2, description="Decimal amount; sent and returned as a string"),
+    Field(
+        ge=0,
+        max_digits=18,
+        decimal_places=3,
+        description="Decimal amount, sent and returned as a string, in whole minor units of its currency (VND and "
+        "JPY whole, USD 2 places, KWD 3)",
+    ),
 ]
 ChannelKey = Annotated[
     str,

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
 from shared.db.scoping import OrgScoped
 
-MONEY = Numeric(18, 2)
+# Up to three places: the minor unit of the currencies that have one of three (KWD, BHD); amounts are checked
+# against their own currency's minor unit (shared/money/currencies.py).
+MONEY = Numeric(18, 3)
 
 
 class PlanStatus(enum.StrEnum):

@@ -95,7 +95,7 @@ class ReallocationCreate(Input):
 
     from_line_id: uuid.UUID
     to_line_id: uuid.UUID
-    amount: Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=2, examples=["2500.00"])]
+    amount: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=3, examples=["2500.00"])]
     reason: Annotated[str, Field(min_length=3, max_length=2000, examples=["Search outperforms social in January"])]
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ from services.api.plans.service import ensure_open
 from services.api.problems import Conflict, NotFound, Unprocessable
 from shared.department.models import Team
 from shared.jobs.handles import CHECK_OVERSPEND
+from shared.money.currencies import has_minor_units, minor_units
 from shared.money.fx import MissingRate
 from shared.numbers import two_places
 from shared.plans.actuals import ingested_by_line
@@ -84,8 +85,26 @@ async def budget_summary(session: AsyncSession, budget: Budget) -> dict:
     }
 
 
+def check_minor_units(currency: str, **amounts: Decimal | None) -> None:
+    """422 naming each amount written in finer units than its currency has (0.5 VND, 0.001 USD)."""
+    places = minor_units(currency)
+    errors = [
+        {
+            "location": f"body.{name}",
+            "message": f"{currency} amounts have {places or 'no'} decimal place{'' if places == 1 else 's'}: "
+            f"{amount} is not a whole number of its minor unit",
+            "type": "minor_units",
+        }
+        for name, amount in amounts.items()
+        if amount is not None and not has_minor_units(amount, currency)
+    ]
+    if errors:
+        raise Unprocessable(f"{errors[0]['location']}: {errors[0]['message']}", errors=errors)
+
+
 async def put_budget(session: AsyncSession, *, plan_id: uuid.UUID, body: BudgetPut) -> Budget:
     """Set the plan's budget total and currency; the total may not drop below what is allocated."""
+    check_minor_units(body.currency, total=body.total)
     plan = await get_or_404(session, Plan, plan_id)
     ensure_open(plan)
     budget = await session.scalar(select(Budget).where(Budget.plan_id == plan_id))
@@ -126,6 +145,7 @@ async def add_line(session: AsyncSession, *, plan_id: uuid.UUID, body: BudgetLin
     budget = await get_budget(session, plan_id=plan_id)
     ensure_open(await get_or_404(session, Plan, plan_id))
     await _check_line_refs(session, plan_id, body.team_id, body.campaign_id)
+    check_minor_units(budget.currency, planned_amount=body.planned_amount, actual_amount=body.actual_amount)
     await lock_budget(session, budget)
     _refuse_overshoot(budget, await allocated(session, budget.id) + body.planned_amount)
     line = BudgetLine(budget_id=budget.id, **body.model_dump())
@@ -187,6 +207,9 @@ async def update_line(
     await _check_line_refs(session, plan_id, changes.get("team_id"), changes.get("campaign_id"))
     # Recorded spend is locked too: a reallocation judges "unspent" from it.
     budget, line = await _locked_line(session, plan_id=plan_id, line_id=line_id)
+    check_minor_units(
+        budget.currency, planned_amount=changes.get("planned_amount"), actual_amount=changes.get("actual_amount")
+    )
     dims = {k: changes.get(k, getattr(line, k)) for k in ("channel", "team_id", "campaign_id")}
     if all(v is None for v in dims.values()):
         raise Unprocessable("a budget line needs a channel, a team_id or a campaign_id")
@@ -244,6 +267,7 @@ async def reallocate(session: AsyncSession, *, plan_id: uuid.UUID, body: Realloc
     """Move unspent planned money between two lines of the budget, in one step, with a trail."""
     budget = await get_budget(session, plan_id=plan_id)
     ensure_open(await get_or_404(session, Plan, plan_id))
+    check_minor_units(budget.currency, amount=body.amount)
     await lock_budget(session, budget)
     lines = {
         line.id: line
