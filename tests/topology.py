@@ -308,7 +308,7 @@ async def _push_all(topology: Topology, orgs: list[Org], load: Load, clients: in
         async with httpx.AsyncClient(timeout=60) as c:
             for i in taken:
                 org = orgs[load.org_of(i)]
-                body = {"points": load.points(i), "source": load.source(i)}
+                body = {"points": load.points(i), "source": load.source(i), "currency": "USD"}
                 headers = {**org.ingest, "Idempotency-Key": f"batch-{i}"}
                 r = await c.post(f"{next(apis)}/v1/ingest/metrics", json=body, headers=headers)
                 ids[i] = (await _ok(r, 202))["batch_id"]
@@ -318,7 +318,7 @@ async def _push_all(topology: Topology, orgs: list[Org], load: Load, clients: in
     async with httpx.AsyncClient(timeout=60) as c:
         for i in range(0, load.batches, max(1, load.batches // max(1, load.repeats)))[: load.repeats]:
             org = orgs[load.org_of(i)]
-            body = {"points": load.points(i), "source": load.source(i)}
+            body = {"points": load.points(i), "source": load.source(i), "currency": "USD"}
             headers = {**org.ingest, "Idempotency-Key": f"batch-{i}"}
             for base in topology.api_urls:  # whichever took it first, the other (and that one) answer the same batch
                 r = await c.post(f"{base}/v1/ingest/metrics", json=body, headers=headers)

@@ -48,6 +48,7 @@ def body(points: list[Point], campaign_suffix: str = "") -> bytes:
     """A generic push body (`{"points": [...]}`), serialised once so that no timing includes the client's json."""
     return json.dumps(
         {
+            "currency": "USD",
             "points": [
                 {
                     "metric": p.metric,
@@ -57,7 +58,7 @@ def body(points: list[Point], campaign_suffix: str = "") -> bytes:
                     "mode": p.mode.value,
                 }
                 for p in points
-            ]
+            ],
         }
     ).encode()
 
@@ -136,7 +137,9 @@ async def latencies(c: httpx.AsyncClient, n: int) -> list[float]:
     async with running_receiver() as receiver:
         r = await c.post("/v1/webhook-endpoints", json={"url": receiver.url}, headers=headers)
         r.raise_for_status()
-        r = await c.post("/v1/ingest/metrics", json={"points": [point("spend", 200, DAY)]}, headers=headers)
+        r = await c.post(
+            "/v1/ingest/metrics", json={"points": [point("spend", 200, DAY)], "currency": "USD"}, headers=headers
+        )
         await wait_all_done(c, headers, [r.json()["batch_id"]], 30)
         for i in range(n):
             conversions = 10 if i % 2 == 0 else 25  # CPA 20 (critical) or 8 (on track): a transition each time

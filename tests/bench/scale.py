@@ -154,6 +154,11 @@ async def seed_days(
 ) -> None:
     """metric_daily rows for these days (every campaign, every metric): accepted and merged as a push would be."""
     dims = [dims_key({"campaign": f"c{i}", "channel": CHANNELS[i % len(CHANNELS)]}) for i in campaign_numbers]
+    # Money carries its currency as the key's reserved dimension, as a push with `"currency": "USD"` stores it.
+    money = [
+        dims_key({"campaign": f"c{i}", "channel": CHANNELS[i % len(CHANNELS)], "currency": "USD"})
+        for i in campaign_numbers
+    ]
     campaigns = len(dims)
     per_batch = max(1, BATCH_POINTS // (campaigns * len(METRICS)))
     values = {m: [metric_value(m, i) for i in campaign_numbers] for m in METRICS}
@@ -162,7 +167,8 @@ async def seed_days(
         for day in days[start : start + per_batch]:
             iso = day.isoformat()
             for m in METRICS:
-                writer.add([m] * campaigns, [iso] * campaigns, dims, values[m], ["snapshot"] * campaigns)
+                keys = money if m == "spend" else dims
+                writer.add([m] * campaigns, [iso] * campaigns, keys, values[m], ["snapshot"] * campaigns)
         rows = writer.finish()
         async with ctx["db"].sessionmaker() as session:
             bind_org(session, org_id)
@@ -310,7 +316,7 @@ async def eval_org(c: httpx.AsyncClient, name: str, kpis: int, today: date) -> t
         for campaign in range(2)
         for m in METRICS
     ]
-    r = await c.post("/v1/ingest/metrics", json={"points": points}, headers=headers)
+    r = await c.post("/v1/ingest/metrics", json={"points": points, "currency": "USD"}, headers=headers)
     assert r.status_code == 202, r.text
     return r.json()["batch_id"], headers
 

@@ -78,7 +78,9 @@ async def main(n: int) -> None:
             headers = await setup_org(c)
             r = await c.post("/v1/webhook-endpoints", json={"url": receiver.url}, headers=headers)
             r.raise_for_status()
-            await c.post("/v1/ingest/metrics", json={"points": [point("spend", 200, DAY)]}, headers=headers)
+            await c.post(
+                "/v1/ingest/metrics", json={"points": [point("spend", 200, DAY)], "currency": "USD"}, headers=headers
+            )
             limit = await limit_s(app.state.kpi.queue, n)
             for i in range(n):
                 conversions = 10 if i % 2 == 0 else 25  # CPA 20 (critical) or 8 (on track): a transition each time
