@@ -250,10 +250,10 @@ async def test_the_scheduled_run_survives_one_organisation_failing(
         await put_daily(state, handle.id, "leads", YESTERDAY, [10])
     run_evaluations = evaluation.run_evaluations
 
-    async def failing_for_the_other_org(session, settings, pairs, trigger):
+    async def failing_for_the_other_org(session, settings, pairs, trigger, **kwargs):
         if any(kpi.org_id == other_org.id for kpi, _ in pairs):
             raise RuntimeError("this organisation's evaluation breaks")
-        return await run_evaluations(session, settings, pairs, trigger)
+        return await run_evaluations(session, settings, pairs, trigger, **kwargs)
 
     monkeypatch.setattr(evaluation, "run_evaluations", failing_for_the_other_org)
     assert await evaluation.evaluate_active({"db": state.db, "queue": state.queue, "settings": state.settings}) >= 1

@@ -105,6 +105,7 @@ Admin = Annotated[Principal, Depends(require_role(Role.admin))]
 Editor = Annotated[Principal, Depends(require_role(Role.admin, Role.editor))]
 Reader = Annotated[Principal, Depends(require_role(Role.admin, Role.editor, Role.viewer))]
 Ingestor = Annotated[Principal, Depends(require_role(Role.admin, Role.editor, Role.ingest))]
+AnyKey = Annotated[Principal, Depends(require_role(*Role))]
 
 
 async def require_platform_token(

@@ -5,13 +5,14 @@ and from a clean state by target edits and by a KPI's new formula or dimension f
 
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,11 +28,14 @@ from shared.jobs.registry import cron_job, job
 from shared.kpis.compute import formulas_of, judge_targets
 from shared.kpis.evaluation import Status
 from shared.kpis.formula import Formula
+from shared.kpis.judging import Judgement
 from shared.kpis.models import Kpi, KpiMetric, KpiTarget
 from shared.kpis.state_machine import Decision, TargetState
 from shared.metrics.models import MetricSource
 from shared.metrics.queries import recent_sources
 from shared.numbers import plain_number
+from shared.orgs.clock import LocalDays, earliest_today, latest_today, local_today, zones_in_use, zones_of
+from shared.orgs.models import Org
 from shared.settings import Settings
 from shared.webhooks.events import Subscribers, emit
 from shared.webhooks.models import EventType
@@ -68,25 +72,40 @@ async def evaluate_kpis(
 
 
 async def evaluate_changed(
-    session: AsyncSession, settings: Settings, *, org_id: str, kpi_ids: list[str], since: str | None, trigger: str
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    org_id: str,
+    kpi_ids: list[str],
+    since: str | None,
+    trigger: str,
+    now: datetime | None = None,
 ) -> dict[str, int]:
-    """Evaluate these KPIs' targets that have started and reach `since` (an ISO day; today without it), in the
-    caller's transaction."""
-    today = datetime.now(UTC).date()
-    first = date.fromisoformat(since) if since else today
-    pairs = (
+    """Evaluate these KPIs' targets that have started and reach `since` (an ISO day; the organisation's today
+    without it), in the caller's transaction."""
+    now = now or datetime.now(UTC)
+    # The organisation's zone comes with the targets (one statement), bounded by the dates any zone may be on;
+    # its own today then picks them.
+    rows = (
         await session.execute(
-            select(Kpi, KpiTarget)
+            select(Kpi, KpiTarget, Org.time_zone)
             .join(KpiTarget, KpiTarget.kpi_id == Kpi.id)
+            .join(Org, Org.id == Kpi.org_id)
             .where(
                 Kpi.org_id == uuid.UUID(org_id),
                 Kpi.id.in_([uuid.UUID(k) for k in kpi_ids]),
-                KpiTarget.start_date <= today,
-                KpiTarget.end_date >= first,
+                KpiTarget.start_date <= latest_today(now),
+                KpiTarget.end_date >= (date.fromisoformat(since) if since else earliest_today(now)),
             )
         )
     ).all()
-    return await run_evaluations(session, settings, [(k, t) for k, t in pairs], EvaluationTrigger(trigger))
+    if not rows:
+        return await run_evaluations(session, settings, [], EvaluationTrigger(trigger), now=now)
+    zones = {uuid.UUID(org_id): rows[0].time_zone}
+    today = local_today(rows[0].time_zone, now)
+    first = date.fromisoformat(since) if since else today
+    pairs = [(k, t) for k, t, _ in rows if t.start_date <= today and t.end_date >= first]
+    return await run_evaluations(session, settings, pairs, EvaluationTrigger(trigger), now=now, zones=zones)
 
 
 async def evaluate_now_or_later(
@@ -137,34 +156,38 @@ def schedule_chunks(counts: Mapping[uuid.UUID, int], limit: int = SCHEDULE_CHUNK
 
 
 @cron_job(name="kpis.evaluate_active", every_s=300)
-async def evaluate_active(ctx: JobContext) -> int:
-    """Every target whose period includes today and whose judgement may have changed since it was last judged
-    (`_due_targets`), a chunk of organisations per transaction (`schedule_chunks`).
+async def evaluate_active(ctx: JobContext, *, now: datetime | None = None) -> int:
+    """Every target whose period includes its organisation's today and whose judgement may have changed since it was
+    last judged, and every period that ended yesterday there, for its close (`_due_targets`), a chunk of
+    organisations per transaction (`schedule_chunks`). `now`: the instant the run judges at (tests travel in time).
     When a chunk fails for a reason that is not transient, its organisations are tried again one per transaction:
     an organisation whose evaluation fails is logged and skipped until the next tick, and never holds up the others.
     A transient fault (the database away) ends the run; the next tick tries again."""
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     async with job_session(ctx) as session:
+        # Each organisation's today and the instant it began, by zone: a new local day starts at a different UTC
+        # time in each, and the 5-minute tick after it judges that organisation's targets again.
+        days = LocalDays.at(now, await zones_in_use(session))
         counts = {
             org_id: n
             for org_id, n in await session.execute(
-                _due_targets(ctx["settings"], now, KpiTarget.org_id, func.count()).group_by(KpiTarget.org_id)
+                _due_targets(ctx["settings"], days, KpiTarget.org_id, func.count()).group_by(KpiTarget.org_id)
             )
         }
     failed: list[uuid.UUID] = []
     evaluated = 0
     for chunk in schedule_chunks(counts):
-        evaluated += await _evaluate_isolated(ctx, chunk, now, failed)
+        evaluated += await _evaluate_isolated(ctx, chunk, days, failed)
     if failed:
         log.warning("scheduled evaluation: %d organisation(s) failed, %d target(s) evaluated", len(failed), evaluated)
     return evaluated
 
 
-async def _evaluate_isolated(ctx: JobContext, org_ids: list[uuid.UUID], now: datetime, failed: list) -> int:
+async def _evaluate_isolated(ctx: JobContext, org_ids: list[uuid.UUID], days: LocalDays, failed: list) -> int:
     """`_evaluate_organisations`, and if it fails for a reason that is not transient, each organisation again on its
     own; one that fails alone is logged and added to `failed`. The targets evaluated."""
     try:
-        return await _evaluate_organisations(ctx, org_ids, now)
+        return await _evaluate_organisations(ctx, org_ids, days)
     except Exception as exc:
         if is_transient(exc):
             raise
@@ -173,12 +196,13 @@ async def _evaluate_isolated(ctx: JobContext, org_ids: list[uuid.UUID], now: dat
             failed.append(org_ids[0])
             return 0
         log.exception("scheduled evaluation of %d organisations failed; trying them one by one", len(org_ids))
-    return sum([await _evaluate_isolated(ctx, [org_id], now, failed) for org_id in org_ids])
+    return sum([await _evaluate_isolated(ctx, [org_id], days, failed) for org_id in org_ids])
 
 
-def _due_targets(settings: Settings, now: datetime, *columns: Any) -> Select:
+def _due_targets(settings: Settings, days: LocalDays, *columns: Any) -> Select:
     """SELECT `columns` FROM the targets whose period includes today and whose judgement may differ from the last
-    one, joined with their KPI and state.
+    one, and those closing (below), joined with their KPI, state and organisation. "Today" is each organisation's
+    own, in its time zone (`days`, at one instant): the day, and the instant it began, are read per zone in SQL.
 
     A judgement is a function of the KPI's data in the window, the day it is judged as of, the target and the state
     machine's memory (`shared.kpis.judging.judge`; the time only stamps a transition). So a target needs judging
@@ -186,9 +210,14 @@ def _due_targets(settings: Settings, now: datetime, *columns: Any) -> Select:
     formula or filter), last judged before today (pacing and a no-data window change with the day), a different
     status still being confirmed (each evaluation counts), its KPI's data merged since (metric_sources.updated_at;
     the merge's own evaluation usually came first, this catches one that failed), or an open alert due for its
-    reminder. The others are left as they are: judging them again would write the same numbers and state."""
-    today = now.date()
-    day_start = datetime.combine(today, time(0), UTC)
+    reminder. The others are left as they are: judging them again would write the same numbers and state.
+
+    The close: a period that ended yesterday and was last judged before today began (or never) is judged once more,
+    as of its last day, so the data of that day (pushed until its midnight, and after) makes its final status."""
+    now = days.now
+    today = days.today_in_sql(Org.time_zone)
+    yesterday = days.today_in_sql(Org.time_zone, offset_days=-1)
+    day_start = days.day_start_in_sql(Org.time_zone)
     data_changed = (
         select(MetricSource.org_id)
         .join(KpiMetric, KpiMetric.metric_key == MetricSource.metric_key)
@@ -209,34 +238,46 @@ def _due_targets(settings: Settings, now: datetime, *columns: Any) -> Select:
         )
         .exists()
     )
+    not_judged_today = or_(KpiTargetState.last_evaluated_at.is_(None), KpiTargetState.last_evaluated_at < day_start)
     return (
         select(*columns)
         .select_from(KpiTarget)
         .join(Kpi, Kpi.id == KpiTarget.kpi_id)
+        .join(Org, Org.id == KpiTarget.org_id)
         .outerjoin(KpiTargetState, KpiTargetState.target_id == KpiTarget.id)
         .where(
+            # Plain bounds first (any zone's today is within a day of UTC's), so the dates' index still narrows.
+            KpiTarget.start_date <= latest_today(now),
+            KpiTarget.end_date >= earliest_today(now) - timedelta(days=1),
             KpiTarget.start_date <= today,
-            KpiTarget.end_date >= today,
             or_(
-                KpiTargetState.last_evaluated_at.is_(None),
-                KpiTargetState.last_evaluated_at < day_start,
-                KpiTargetState.candidate.is_not(None),
-                data_changed,
-                reminder_due,
+                and_(
+                    KpiTarget.end_date >= today,
+                    or_(not_judged_today, KpiTargetState.candidate.is_not(None), data_changed, reminder_due),
+                ),
+                and_(KpiTarget.end_date == yesterday, not_judged_today),
             ),
         )
     )
 
 
-async def _evaluate_organisations(ctx: JobContext, org_ids: list[uuid.UUID], now: datetime) -> int:
-    """The due targets of these organisations, judged and acted on in one transaction."""
+async def _evaluate_organisations(ctx: JobContext, org_ids: list[uuid.UUID], days: LocalDays) -> int:
+    """The due targets of these organisations, judged and acted on in one transaction, each as of its
+    organisation's today."""
     async with job_session(ctx) as session:
-        pairs = (
+        rows = (
             await session.execute(
-                _due_targets(ctx["settings"], now, Kpi, KpiTarget).where(KpiTarget.org_id.in_(org_ids))
+                _due_targets(ctx["settings"], days, Kpi, KpiTarget, Org.time_zone).where(KpiTarget.org_id.in_(org_ids))
             )
         ).all()
-        result = await run_evaluations(session, ctx["settings"], [(k, t) for k, t in pairs], EvaluationTrigger.schedule)
+        result = await run_evaluations(
+            session,
+            ctx["settings"],
+            [(k, t) for k, t, _ in rows],
+            EvaluationTrigger.schedule,
+            now=days.now,
+            zones={k.org_id: tz for k, _, tz in rows},
+        )
     return result["evaluated"]
 
 
@@ -305,13 +346,19 @@ async def _record_evaluations(session: AsyncSession, rows: list[dict]) -> None:
 
 
 async def _provisional_from(
-    session: AsyncSession, settings: Settings, kpis: list[Kpi], formulas: Mapping[uuid.UUID, Formula], today: date
+    session: AsyncSession,
+    settings: Settings,
+    kpis: list[Kpi],
+    formulas: Mapping[uuid.UUID, Formula],
+    today_of: Mapping[uuid.UUID, date],
 ) -> dict[uuid.UUID, date]:
-    """For each KPI, the first day its sources may still restate (a window reaching it is provisional). One query,
-    for these KPIs' organisations and metrics only."""
+    """For each KPI, the first day its sources may still restate (a window reaching it is provisional), counted back
+    from its organisation's today (`today_of`). One query, for these KPIs' organisations and metrics only."""
     longest = max(settings.restatement_days.values(), default=0)
     reported = await recent_sources(
-        session, {(kpi.org_id, m) for kpi in kpis for m in formulas[kpi.id].metrics}, today - timedelta(days=longest)
+        session,
+        {(kpi.org_id, m) for kpi in kpis for m in formulas[kpi.id].metrics},
+        min(today_of.values()) - timedelta(days=longest),
     )
     default = settings.restatement_days.get("default", 0)
     out = {}
@@ -324,31 +371,42 @@ async def _provisional_from(
             ),
             default=0,
         )
+        today = today_of[kpi.org_id]
         out[kpi.id] = today - timedelta(days=days) if days else today + timedelta(days=1)
     return out
 
 
 async def run_evaluations(
-    session: AsyncSession, settings: Settings, pairs: list[tuple[Kpi, KpiTarget]], trigger: EvaluationTrigger
+    session: AsyncSession,
+    settings: Settings,
+    pairs: list[tuple[Kpi, KpiTarget]],
+    trigger: EvaluationTrigger,
+    *,
+    now: datetime | None = None,
+    zones: Mapping[uuid.UUID, str] | None = None,
 ) -> dict[str, int]:
     """Judge the targets in bulk (a fixed number of queries; `shared.kpis.judging.judge`, the function every read
-    of a status calls too) and act on every transition."""
+    of a status calls too) and act on every transition. Each target is judged as of its organisation's today, in
+    its time zone (`zones`: org id -> zone, read here when not given) at `now` (default: the present)."""
     if not pairs:
         return {"evaluated": 0, "transitions": 0}
-    now = datetime.now(UTC)
-    today = now.date()
+    now = now or datetime.now(UTC)
+    org_ids = {k.org_id for k, _ in pairs}
+    if zones is None or not org_ids <= zones.keys():
+        zones = await zones_of(session, org_ids)
+    today_of = {org_id: local_today(zones.get(org_id, "UTC"), now) for org_id in org_ids}
     states = await _locked_states(session, pairs)
     kpis = list({k.id: k for k, _ in pairs}.values())
     formulas = formulas_of(kpis)
-    judgements = await judge_targets(
-        session,
-        pairs,
-        as_of=today,
-        now=now,
-        states=states,
-        formulas=formulas,
-    )
-    provisional_from = await _provisional_from(session, settings, kpis, formulas, today)
+    # One judgement per local date in the run: at any instant the zones are on at most three dates, so the reads
+    # stay a fixed number however many organisations and zones the run holds.
+    by_day: dict[date, list[tuple[Kpi, KpiTarget]]] = defaultdict(list)
+    for kpi, target in pairs:
+        by_day[today_of[kpi.org_id]].append((kpi, target))
+    judgements: dict[uuid.UUID, Judgement] = {}
+    for as_of, judged in sorted(by_day.items()):
+        judgements |= await judge_targets(session, judged, as_of=as_of, now=now, states=states, formulas=formulas)
+    provisional_from = await _provisional_from(session, settings, kpis, formulas, today_of)
     alerts: dict[uuid.UUID, Alert | None] = {
         a.target_id: a
         for a in await session.scalars(

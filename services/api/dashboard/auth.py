@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.text import unstorable
 from shared.db.scoping import bind_org
-from shared.orgs.models import ApiKey, DashboardSession, Role
+from shared.orgs.clock import remember_zone
+from shared.orgs.models import ApiKey, DashboardSession, Org, Role
 from shared.settings import Settings
 
 SESSION_COOKIE = "kpi_session"
@@ -106,8 +107,9 @@ async def current_viewer(request: Request, session: AsyncSession) -> Viewer | No
     bind_org(session, org_id)
     found = (
         await session.execute(
-            select(ApiKey, DashboardSession)
+            select(ApiKey, DashboardSession, Org.time_zone)
             .join(DashboardSession, DashboardSession.api_key_id == ApiKey.id)
+            .join(Org, Org.id == ApiKey.org_id)
             .where(
                 DashboardSession.id == uuid.UUID(claims["s"]),
                 DashboardSession.ended_at.is_(None),
@@ -118,7 +120,8 @@ async def current_viewer(request: Request, session: AsyncSession) -> Viewer | No
     ).first()
     if found is None or found[0].role not in DASHBOARD_ROLES:
         return None
-    key, browser = found
+    key, browser, time_zone = found
+    remember_zone(session, org_id, time_zone)  # the dashboard's "today" is the organisation's
     return Viewer(key_id=key.id, org_id=org_id, role=key.role, session_id=browser.id)
 
 
