@@ -21,6 +21,8 @@ from shared.jobs.handles import CHECK_OVERSPEND
 from shared.jobs.registry import cron_job, job
 from shared.money.fx import MissingRate
 from shared.numbers import two_places
+from shared.orgs.clock import latest_today, local_today
+from shared.orgs.models import Org
 from shared.plans.actuals import ingested_by_lines
 from shared.plans.models import Budget, BudgetLine, Plan, PlanStatus
 from shared.webhooks.events import Subscribers, emit
@@ -58,25 +60,28 @@ async def check_overspend_all(ctx: JobContext) -> int:
     return await _check(ctx, None)
 
 
-async def _check(ctx: JobContext, org_id: uuid.UUID | None) -> int:
+async def _check(ctx: JobContext, org_id: uuid.UUID | None, now: datetime | None = None) -> int:
     settings = ctx["settings"]
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     scope = [Plan.org_id == org_id] if org_id is not None else []
     async with job_session(ctx) as session:
-        rows = (
+        found = (
             await session.execute(
-                select(BudgetLine, Budget, Plan)
+                select(BudgetLine, Budget, Plan, Org.time_zone)
                 .join(Budget, Budget.id == BudgetLine.budget_id)
                 .join(Plan, Plan.id == Budget.plan_id)
+                .join(Org, Org.id == Plan.org_id)
                 .where(
                     *scope,
                     Plan.status.in_(CHECKED_STATUSES),
-                    Plan.start_date <= now.date(),
+                    Plan.start_date <= latest_today(now),  # any zone's today; each plan's own below
                     BudgetLine.overspend_notified_at.is_(None),
                     BudgetLine.planned_amount > 0,
                 )
             )
         ).all()
+        # A plan is checked from the first day of its period in its organisation's time zone.
+        rows = [(line, budget, plan) for line, budget, plan, tz in found if plan.start_date <= local_today(tz, now)]
         ingested = await ingested_by_lines(session, [(plan, line) for line, _, plan in rows])
         limit_factor = Decimal(str(settings.overspend_threshold_pct)) / 100
         over = []

@@ -19,6 +19,7 @@ from shared.kpis.evaluation import Status
 from shared.kpis.judging import Judgement, target_window
 from shared.kpis.models import Kpi, KpiTarget
 from shared.kpis.state_machine import TargetState
+from shared.orgs.clock import org_today
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,20 @@ async def _records(session: AsyncSession, targets: list[KpiTarget], as_of: date,
 
 
 async def standings(
-    session: AsyncSession, pairs: Iterable[tuple[Kpi, KpiTarget]], *, as_of: date | None = None
+    session: AsyncSession,
+    pairs: Iterable[tuple[Kpi, KpiTarget]],
+    *,
+    as_of: date | None = None,
+    now: datetime | None = None,
 ) -> dict[uuid.UUID, Standing]:
-    """Each target's standing (by id) as of a day (default today). Four statements whatever the number of targets:
-    the records, the stored states of the targets without one, and the two reads of their metrics."""
+    """Each target's standing (the targets of one organisation), by id, as of a day (default the organisation's
+    today, in its time zone, at `now`). Four statements whatever the number of targets: the records, the stored
+    states of the targets without one, and the two reads of their metrics (a request's session knows the zone)."""
     pairs = list(pairs)
     if not pairs:
         return {}
-    now = datetime.now(UTC)
-    today = now.date()
+    now = now or datetime.now(UTC)
+    today = await org_today(session, pairs[0][0].org_id, now)
     as_of = as_of or today
     records = await _records(session, [t for _, t in pairs], as_of, today)
     missing = [(k, t) for k, t in pairs if t.id not in records]

@@ -80,10 +80,15 @@ async def org_today(session: AsyncSession, org_id: uuid.UUID, now: datetime | No
     return local_today(await org_zone(session, org_id), now)
 
 
+async def session_zone(session: AsyncSession) -> str:
+    """The zone of the organisation the session is bound to (a request's caller); UTC for an unbound session."""
+    org_id = bound_org(session)
+    return "UTC" if org_id is None else await org_zone(session, org_id)
+
+
 async def session_today(session: AsyncSession, now: datetime | None = None) -> date:
     """Today for the organisation the session is bound to (a request's caller); UTC's today for an unbound one."""
-    org_id = bound_org(session)
-    return local_today("UTC", now) if org_id is None else await org_today(session, org_id, now)
+    return local_today(await session_zone(session), now)
 
 
 # Every zone's date is within a day of UTC's (offsets run from -12:00 to +14:00): a query across organisations can

@@ -45,8 +45,9 @@ async def list_alerts(
     opened_from: Day | None = None,
     opened_to: Day | None = None,
 ) -> Page[AlertOut]:
-    """Alerts, oldest first; filter by status, severity, KPI, period or when they opened. One alert per KPI
-    target is open at a time: escalation updates it, recovery resolves it."""
+    """Alerts, oldest first; filter by status, severity, KPI, period or the days they opened (`opened_from` to
+    `opened_to`, both included: local days in the organisation's time zone). One alert per KPI target is open at
+    a time: escalation updates it, recovery resolves it."""
     rows, cursor = await service.list_alerts(
         session,
         page=page,

@@ -1,7 +1,7 @@
 """A KPI's evaluations and the alerts: the lists the API reads, and the acknowledgement the dashboard shares."""
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +11,7 @@ from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict
 from shared.alerts.models import Alert, AlertStatus, KpiEvaluation, Severity
 from shared.kpis.models import Kpi
+from shared.orgs.clock import day_start, session_zone
 
 
 async def list_evaluations(
@@ -37,7 +38,8 @@ async def list_alerts(
     opened_from: date | None,
     opened_to: date | None,
 ) -> tuple[list[Alert], str | None]:
-    """Alerts, oldest first, filtered by status, severity, KPI, period label or the days they opened."""
+    """Alerts, oldest first, filtered by status, severity, KPI, period label or the days they opened (the
+    organisation's local days)."""
     stmt = select(Alert)
     if status is not None:
         stmt = stmt.where(Alert.status == status)
@@ -47,10 +49,12 @@ async def list_alerts(
         stmt = stmt.where(Alert.kpi_id == kpi_id)
     if period is not None:
         stmt = stmt.where(Alert.period_label == period.upper())
-    if opened_from is not None:
-        stmt = stmt.where(Alert.opened_at >= datetime.combine(opened_from, datetime.min.time(), UTC))
-    if opened_to is not None:
-        stmt = stmt.where(Alert.opened_at < datetime.combine(opened_to, datetime.max.time(), UTC))
+    if opened_from is not None or opened_to is not None:
+        tz = await session_zone(session)  # the days are the organisation's local days
+        if opened_from is not None:
+            stmt = stmt.where(Alert.opened_at >= day_start(opened_from, tz))
+        if opened_to is not None:
+            stmt = stmt.where(Alert.opened_at < day_start(opened_to + timedelta(days=1), tz))
     return await fetch_page(session, stmt, Alert.id, page)
 
 

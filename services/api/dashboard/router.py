@@ -7,7 +7,6 @@ No JavaScript; one self-hosted stylesheet; a strict Content-Security-Policy.
 
 import secrets
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -24,6 +23,7 @@ from services.api.orgs.keys import split_key
 from services.api.problems import Conflict, NotFound, TooManyRequests
 from services.api.text import readable, unstorable
 from services.api.throttle import ThrottleDep
+from shared.orgs.clock import session_today
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -183,7 +183,8 @@ async def overview(request: Request, session: SessionDep, period: str | None = N
     if viewer is None:
         return RedirectResponse(auth.login_url(request), status_code=303)
     try:
-        chosen = views.resolve(period, datetime.now(UTC).date())
+        # The default period is the one containing the organisation's today (its zone came with the session).
+        chosen = views.resolve(period, await session_today(session))
     except ValueError as exc:
         return error_page(request, 422, "Unknown period", f"{exc} Try 2026-11, 2026-Q4 or 2026.", viewer)
     data = await views.overview(session, org_id=viewer.org_id, period=chosen)

@@ -8,7 +8,7 @@ department report's; plus three or four per approved or active plan in the perio
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 from markupsafe import Markup
@@ -27,6 +27,7 @@ from shared.kpis.compute import to_date_series
 from shared.kpis.evaluation import Pacing
 from shared.kpis.judging import thresholds_of
 from shared.kpis.models import Kpi, KpiTarget
+from shared.orgs.clock import session_today
 from shared.orgs.models import Org
 from shared.periods import Period, adjacent_periods, parse_period, period_containing
 from shared.plans.models import Plan, PlanStatus
@@ -111,7 +112,7 @@ def chart_levels(kpi: Kpi, target: KpiTarget, *, with_thresholds: bool) -> list[
 
 
 async def overview(session: AsyncSession, *, org_id: uuid.UUID, period: Period, today: date | None = None) -> dict:
-    today = today or datetime.now(UTC).date()
+    today = today or await session_today(session)
     rows = await scorecard_service.scorecard(session, start=period.start, end=period.end)
     pairs = (
         [
@@ -217,7 +218,7 @@ async def _plan_budget(session: AsyncSession, plan: Plan, today: date) -> PlanBu
 
 
 async def kpi_page(session: AsyncSession, *, kpi_id: uuid.UUID, today: date | None = None) -> dict:
-    today = today or datetime.now(UTC).date()
+    today = today or await session_today(session)
     kpi = await get_or_404(session, Kpi, kpi_id)
     targets = (
         await session.scalars(select(KpiTarget).where(KpiTarget.kpi_id == kpi.id).order_by(KpiTarget.start_date))

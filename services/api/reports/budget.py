@@ -1,7 +1,7 @@
 """The budget report with pacing: the JSON/CSV report and the dashboard's budget bars both read this."""
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.crud import get_or_404
 from services.api.plans.budgets import service as budget_service
 from services.api.reports.schemas import BudgetReportOut
+from shared.orgs.clock import session_today
 from shared.periods import elapsed_fraction
 from shared.plans.models import Plan
 
@@ -17,10 +18,11 @@ SHARE = Decimal("0.0001")
 
 async def budget_report(session: AsyncSession, *, plan_id: uuid.UUID, today: date | None = None) -> BudgetReportOut:
     """Planned vs actual per line, channel and in total, and pacing: the share of the budget spent against the
-    share of the plan's period elapsed (above 0: spending ahead of time)."""
+    share of the plan's period elapsed by `today` (default the organisation's today; above 0: spending ahead of
+    time)."""
     plan = await get_or_404(session, Plan, plan_id)
     report = await budget_service.report(session, plan_id=plan_id)
-    elapsed = elapsed_fraction(plan.start_date, plan.end_date, today or datetime.now(UTC).date())
+    elapsed = elapsed_fraction(plan.start_date, plan.end_date, today or await session_today(session))
     actual = report.totals.actual
     spent_share = (actual / report.total).quantize(SHARE) if report.total and actual is not None else None
     return BudgetReportOut(

@@ -6,7 +6,7 @@ objectives with goals and their linked-KPI counts (2), progress (3 to 6), open a
 severity (2), KPIs by status (1).
 """
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ from services.api.strategy.schemas import SmartOut
 from shared.alerts.models import Alert, AlertStatus, KpiTargetState, Severity
 from shared.kpis.evaluation import Status
 from shared.kpis.models import Kpi, KpiTarget
+from shared.orgs.clock import session_today
 from shared.strategy.smart import Verdict
 
 OPEN_ALERTS_SHOWN = 100
@@ -33,8 +34,9 @@ UNRESOLVED = (AlertStatus.open, AlertStatus.acknowledged)
 
 
 async def department_report(session: AsyncSession, *, as_of: date | None = None) -> DepartmentReport:
-    """The whole department on one page, with KPI progress for the period containing as_of (default today)."""
-    as_of = as_of or datetime.now(UTC).date()
+    """The whole department on one page, with KPI progress for the period containing as_of (default the
+    organisation's today)."""
+    as_of = as_of or await session_today(session)
     overview = await department_service.overview(session)
     checked = await strategy_service.all_objectives(session)
     progress = await objectives_progress(session, objective_ids=[o.id for o, _ in checked], as_of=as_of)

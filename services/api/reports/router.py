@@ -96,7 +96,10 @@ async def department(
     _: Reader,
     as_of: Annotated[
         Day | None,
-        Query(examples=["2026-11-20"], description="The day KPI progress is judged on; default today (UTC)"),
+        Query(
+            examples=["2026-11-20"],
+            description="The day KPI progress is judged on; default the organisation's today (in its time zone)",
+        ),
     ] = None,
 ) -> DepartmentReport:
     """The department on one page: its structure type and mission, the team tree with filled and open

@@ -11,7 +11,7 @@ A constant number of statements whatever the number of KPIs: targets with KPIs a
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from shared.department.models import Team
 from shared.kpis.compute import Window, kpi_values
 from shared.kpis.evaluation import Status
 from shared.kpis.models import Kpi, KpiCategory, KpiTarget, ObjectiveKpi
+from shared.orgs.clock import session_today
 from shared.periods import adjacent_periods, calendar_period_of, is_period_label, parse_period
 
 CATEGORIES = (KpiCategory.input, KpiCategory.output, KpiCategory.impact)
@@ -123,6 +124,7 @@ async def scorecard(
     category: KpiCategory | None = None,
     status: Status | None = None,
     objective_id: uuid.UUID | None = None,
+    now: datetime | None = None,
 ) -> list[Row]:
     """The rows of the scorecard, in category order then KPI name."""
     stmt = (
@@ -140,8 +142,8 @@ async def scorecard(
     triples = (await session.execute(stmt)).all()
     if not triples:
         return []
-    today = datetime.now(UTC).date()
-    standing = await standings(session, [(k, t) for k, t, _ in triples], as_of=today)
+    today = await session_today(session, now)  # the organisation's, in its time zone
+    standing = await standings(session, [(k, t) for k, t, _ in triples], as_of=today, now=now)
     previous_windows = {}
     for kpi, target, _ in triples:
         current = standing[target.id]

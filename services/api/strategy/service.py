@@ -14,9 +14,9 @@ from sqlalchemy.orm import joinedload
 from services.api.crud import apply_changes, get_or_404, refuse_if_referenced, require_refs
 from services.api.pagination import PageParams, encode_cursor, fetch_page
 from services.api.problems import Conflict, NotFound, Unprocessable
-from shared.db.base import utcnow
 from shared.department.models import Team
 from shared.kpis.models import Kpi, ObjectiveKpi
+from shared.orgs.clock import local_day, session_today, session_zone
 from shared.plans.models import Campaign
 from shared.strategy.models import (
     BusinessGoal,
@@ -50,9 +50,9 @@ class KpiLink:
 CheckedObjective = tuple[Objective, SmartCheck, list[KpiLink]]
 
 
-def today() -> date:
-    """The date SMART checks are judged on (UTC)."""
-    return utcnow().date()
+async def today(session: AsyncSession) -> date:
+    """The date SMART checks are judged on: the organisation's today, in its time zone."""
+    return await session_today(session)
 
 
 # ---------------------------------------------------------------- business goals
@@ -134,11 +134,11 @@ async def _linked_kpis(session: AsyncSession, objective_ids: Sequence[uuid.UUID]
     return links
 
 
-def _facts(objective: Objective) -> ObjectiveFacts:
+def _facts(objective: Objective, tz: str) -> ObjectiveFacts:
     return ObjectiveFacts(
         statement=objective.statement,
         status=objective.status,
-        created_on=objective.created_at.date(),
+        created_on=local_day(objective.created_at, tz),
         unit=objective.unit,
         baseline_value=objective.baseline_value,
         target_value=objective.target_value,
@@ -150,12 +150,13 @@ def _facts(objective: Objective) -> ObjectiveFacts:
 async def _with_checks(session: AsyncSession, objectives: Sequence[Objective]) -> list[CheckedObjective]:
     """Each objective with its SMART check and linked KPIs; their goals must already be loaded (joinedload)."""
     links = await _linked_kpis(session, [o.id for o in objectives])
-    on = today()
+    on = await today(session)
+    tz = await session_zone(session)
     return [
         (
             o,
             check_smart(
-                _facts(o),
+                _facts(o, tz),
                 linked_kpis=len(links.get(o.id, [])),
                 goal_status=o.business_goal.status if o.business_goal is not None else None,
                 today=on,

@@ -2,7 +2,7 @@
 revisions with a reason. (Suggested targets and objective progress read the KPI's data: kpis/values/.)"""
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select, update
@@ -21,6 +21,7 @@ from shared.kpis.judging import thresholds_of
 from shared.kpis.models import Kpi, KpiTarget, KpiTargetRevision, PeriodKind
 from shared.metrics.models import MetricDefinition
 from shared.numbers import plain_number
+from shared.orgs.clock import org_today
 from shared.periods import parse_period
 
 # Changing any of these needs a reason and writes a revision.
@@ -113,7 +114,7 @@ async def _evaluate_if_measured(session: AsyncSession, kpi: Kpi, target: KpiTarg
     has a value: data ingested before the target (or a period that has ended, which no cron re-evaluates) is
     judged at once. Without data there is nothing to judge yet: the first ingested data evaluates it (and
     the cron records no_data for a current period), so a target waiting for data alerts nobody."""
-    today = datetime.now(UTC).date()
+    today = await org_today(session, kpi.org_id)
     if target.start_date > today:
         return
     if await kpi_value_between(session, kpi, target.start_date, min(today, target.end_date)) is None:

@@ -53,7 +53,7 @@ async def objective_progress(
     objective_id: uuid.UUID,
     session: SessionDep,
     _: Reader,
-    as_of: Annotated[Day | None, Query(description="Default: today (UTC)")] = None,
+    as_of: Annotated[Day | None, Query(description="Default: the organisation's today (in its time zone)")] = None,
 ) -> ObjectiveProgress:
     """An objective's progress rolled up from its KPIs: each KPI's attainment against its target for the
     period containing `as_of` (capped at 100%), weighted by the link's weight. KPIs without a target or data

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
@@ -26,6 +26,7 @@ from shared.kpis.compute import Window, kpi_values
 from shared.kpis.models import Kpi, KpiTarget, ObjectiveKpi
 from shared.kpis.suggest import MIN_PERIODS, suggest_target
 from shared.numbers import plain_number
+from shared.orgs.clock import session_today
 from shared.periods import Period, adjacent_periods, parse_period, period_containing, same_period_last_year
 from shared.strategy.models import Objective
 
@@ -156,7 +157,7 @@ async def objectives_progress(
     queries whatever the number of objectives and KPIs (links with their KPIs, targets, then the standings); a KPI
     measuring several objectives is evaluated once.
     """
-    as_of = as_of or datetime.now(UTC).date()
+    as_of = as_of or await session_today(session)
     if not objective_ids:
         return {}
     links = (
