@@ -6,6 +6,7 @@ Instants are fixed (the evaluation takes `now`), so nothing here depends on the 
 in Asia/Ho_Chi_Minh (UTC+7) is already on 2026-12-01 at 2026-11-30T17:30Z while a UTC one is on 2026-11-30;
 America/New_York changes its clocks on 2026-03-08 (23-hour day) and 2026-11-01 (25-hour day)."""
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -307,13 +308,7 @@ async def test_a_new_zone_evaluates_the_current_targets_again(client, state, org
         items = await evaluations_of(client, org, kpi_id)
         if items:
             break
-        await _sleep()
+        await asyncio.sleep(0.05)
     [ev] = items
     assert (ev["value"], ev["as_of"]) == ("5", str(local_today(HCM)))
     assert await evaluations_of(client, org, ended) == [], "a period long over is not judged again"
-
-
-async def _sleep() -> None:
-    import asyncio
-
-    await asyncio.sleep(0.05)
