@@ -104,7 +104,7 @@ async def seed(client, headers) -> Seeded:
 
     plan = await _post(client, "/v1/plans", {"name": "Performance plan", "period_label": MONTH}, headers)
     await _post(client, f"/v1/plans/{plan['id']}/status", {"status": "approved"}, headers)
-    r = await client.put(f"/v1/plans/{plan['id']}/budget", json={"total": "9000", "currency": "EUR"}, headers=headers)
+    r = await client.put(f"/v1/plans/{plan['id']}/budget", json={"total": "9000", "currency": "USD"}, headers=headers)
     assert r.status_code == 200, r.text
     lines = (
         # Meta spends 200 a day against 150 a day planned: overspent on any day of the month.

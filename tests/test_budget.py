@@ -211,7 +211,7 @@ async def test_ingested_spend_is_not_unspent_money(client, keys):
     today = datetime.now(UTC).date()
     plan = await make_plan(client, h, name="This month", period_label=f"{today:%Y-%m}")
     pid = plan["id"]
-    await client.put(f"/v1/plans/{pid}/budget", json={"total": "1000", "currency": "EUR"}, headers=h)
+    await client.put(f"/v1/plans/{pid}/budget", json={"total": "1000", "currency": "USD"}, headers=h)
     social = (await add_line(client, h, pid, channel="meta", planned_amount="100", actual_amount="10")).json()
     search = (await add_line(client, h, pid, channel="google_ads", planned_amount="100")).json()
     batch = await push_and_wait(client, keys.headers("ingest"), [point("spend", 60, str(today), channel="meta")])

@@ -67,7 +67,14 @@ async def test_a_source_with_a_secret_takes_only_signed_pushes(client, keys, oth
 
     # Another source of this organisation, and the same source of another organisation, need no signature.
     google = json.dumps(
-        [{"campaign": {"id": "1"}, "segments": {"date": "2026-11-02"}, "metrics": {"costMicros": "1000000"}}]
+        [
+            {
+                "customer": {"currencyCode": "USD"},
+                "campaign": {"id": "1"},
+                "segments": {"date": "2026-11-02"},
+                "metrics": {"costMicros": "1000000"},
+            }
+        ]
     ).encode()
     assert (await push(client, ingest, google, source="google_ads")).status_code == 202
     assert (await push(client, other_org.headers, body)).status_code == 202

@@ -201,6 +201,10 @@ async def test_budget_actuals_are_converted_into_the_budgets_own_currency(client
     assert report["currency"] == "USD"
     assert D(lines["meta"]["ingested_spend"]) == usd.quantize(D("0.01"))
     assert D(lines["google_ads"]["ingested_spend"]) == vnd_in_usd.quantize(D("0.01"))
+    # Both: the budget's currency, and the spend as the platforms reported it.
+    vnd = sum((D(google_row(d)["metrics"]["costMicros"]) / 1_000_000 for d in DAYS), D(0))
+    assert {k: D(v) for k, v in lines["google_ads"]["ingested_as_reported"].items()} == {"VND": vnd}
+    assert {k: D(v) for k, v in lines["meta"]["ingested_as_reported"].items()} == {"USD": usd}
     # Without the first day's rate the VND line's spend is unknown (never a partial sum), and says why.
     assert (await client.delete("/v1/fx-rates/USD/VND/2026-11-01", headers=editor)).status_code == 204
     report = (await client.get(f"/v1/plans/{pid}/budget/report", headers=editor)).json()

@@ -124,9 +124,9 @@ async def test_the_periodic_sweep_catches_a_plan_approved_already_overspent(clie
 
 
 async def budgeted_plan(client, headers) -> dict:
-    """A plan for this month with a budget of 1,000 EUR (a draft)."""
+    """A plan for this month with a budget of 1,000 USD (the currency of the spend the tests push) (a draft)."""
     plan = await make_plan(client, headers, name="This month", period_label=f"{datetime.now(UTC).date():%Y-%m}")
-    r = await client.put(f"/v1/plans/{plan['id']}/budget", json={"total": "1000", "currency": "EUR"}, headers=headers)
+    r = await client.put(f"/v1/plans/{plan['id']}/budget", json={"total": "1000", "currency": "USD"}, headers=headers)
     assert r.status_code == 200, r.text
     return plan
 

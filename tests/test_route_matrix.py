@@ -65,6 +65,9 @@ RULES: dict[str, Rule] = {
     "GET /metrics": PUBLIC,
     # organisations and keys
     "POST /v1/orgs": Rule("platform"),
+    "PUT /v1/fx-rates": EDITOR,
+    "GET /v1/fx-rates": READER,
+    "DELETE /v1/fx-rates/{from_currency}/{to_currency}/{day}": shared(EDITOR),
     "GET /v1/org": ANY_KEY,
     "PATCH /v1/org": ADMIN,
     "GET /v1/org/changes": ADMIN,

@@ -104,6 +104,10 @@ async def build_world(client, state, org: OrgHandle) -> World:
             "target_id": target["id"],
             "batch_id": batch["id"],
             "source": SOURCE,
+            # an exchange rate is named by its pair and day, not by an id
+            "from_currency": "USD",
+            "to_currency": "VND",
+            "day": "2026-11-01",
             "alert_id": alert["id"],
             "endpoint_id": endpoint["id"],
             "delivery_id": await _failed_delivery(state, org.id, uuid.UUID(endpoint["id"])),

@@ -89,10 +89,17 @@ async def metric_windows(session: AsyncSession, windows: Iterable[MetricWindow])
         spans[key] = (min(first, w.start), max(last, w.end))
     series = await _daily_series(session, spans)
     money = {w for w in windows if definitions.get((w.org_id, w.metric), (None, None))[1] == MetricUnit.currency}
-    converted = await _converted(session, series, money)
+    converted, reporting = await _converted(session, series, money)
 
     values: dict[MetricWindow, Decimal | None] = {}
     missing: dict[MetricWindow, MissingRate] = {}
+    as_reported: dict[MetricWindow, dict[str, Decimal]] = {}
+    for w in money:  # each money window's sums as stored, per currency (before conversion)
+        days, rows = series.get((w.org_id, w.metric, w.dimensions), ([], []))
+        sums: dict[str, Decimal] = defaultdict(Decimal)
+        for currency, total in rows[bisect_left(days, w.start) : bisect_right(days, w.end)]:
+            sums[currency or reporting[w.org_id]] += Decimal(total.value_sum)
+        as_reported[w] = dict(sums)
     for w in windows:
         days, totals = converted.get((w.org_id, w.metric, w.dimensions, w.currency if w in money else None), ([], []))
         within = totals[bisect_left(days, w.start) : bisect_right(days, w.end)]
@@ -102,16 +109,19 @@ async def metric_windows(session: AsyncSession, windows: Iterable[MetricWindow])
             continue
         how = w.how or Aggregation(definitions.get((w.org_id, w.metric), (Aggregation.sum, None))[0])
         values[w] = window_aggregate([t for t in within if isinstance(t, DayTotal)], how)
-    return WindowValues(values, missing)
+    return WindowValues(values, missing, as_reported)
 
 
 Converted = dict[tuple[uuid.UUID, str, Filter, str | None], tuple[list[date], list[DayTotal | MissingRate]]]
 
 
-async def _converted(session: AsyncSession, series: DailySeries, money: set[MetricWindow]) -> Converted:
+async def _converted(
+    session: AsyncSession, series: DailySeries, money: set[MetricWindow]
+) -> tuple[Converted, dict[uuid.UUID, str]]:
     """Each series' days as one total per day, for each currency asked of it: a money series' amounts of each
     currency converted at the day's rate (amounts stored without a currency are in the reporting currency), a day
-    that cannot be converted a `MissingRate`; any other series' days as they are (they carry no currency)."""
+    that cannot be converted a `MissingRate`; any other series' days as they are (they carry no currency). Also the
+    organisations' reporting currencies."""
     asked: dict[Series, set[str | None]] = defaultdict(set)
     for w in money:
         asked[w.org_id, w.metric, w.dimensions].add(w.currency)
@@ -140,7 +150,7 @@ async def _converted(session: AsyncSession, series: DailySeries, money: set[Metr
                 rate = book.rate(base, quote, day)
                 totals.append(MissingRate(base, quote, day) if rate is None else _times(total, rate))
             out[org_id, metric, where, target] = _per_day(days, totals)
-    return out
+    return out, reporting
 
 
 def _times(total: DayTotal, rate: Decimal) -> DayTotal:
@@ -281,10 +291,13 @@ class SpendQuery:
     currency: str | None = None  # converted into it (None: the organisation's reporting currency)
 
 
-async def ingested_spend(session: AsyncSession, queries: list[SpendQuery]) -> list[Decimal | MissingRate]:
-    """The ingested `spend` (summed, whatever the catalogue says) for each query, in its currency: budget lines
-    of one plan or of many, across organisations. A query whose matcher is None (a team-only budget line) is 0
-    without reading; one whose spend cannot be converted (a day without a rate) is that `MissingRate`."""
+async def ingested_spend(
+    session: AsyncSession, queries: list[SpendQuery]
+) -> list[tuple[Decimal | MissingRate, dict[str, Decimal]]]:
+    """The ingested `spend` (summed, whatever the catalogue says) for each query, in its currency, and as
+    reported per currency: budget lines of one plan or of many, across organisations. A query whose matcher is
+    None (a team-only budget line) is 0 without reading; one whose spend cannot be converted (a day without a
+    rate) is that `MissingRate`."""
     windows = [
         MetricWindow(q.org_id, "spend", q.start, q.end, dimension_filter(q.matcher), Aggregation.sum, q.currency)
         if q.matcher
@@ -293,7 +306,10 @@ async def ingested_spend(session: AsyncSession, queries: list[SpendQuery]) -> li
     ]
     found = await metric_windows(session, [w for w in windows if w is not None])
     return [
-        Decimal(0) if w is None else found.missing[w] if w in found.missing else found[w] or Decimal(0) for w in windows
+        (Decimal(0), {})
+        if w is None
+        else (found.missing[w] if w in found.missing else found[w] or Decimal(0), found.as_reported.get(w, {}))
+        for w in windows
     ]
 
 

@@ -38,9 +38,13 @@ class Gapped(dict[K, V]):
     """Values by key, and for the keys that have none because some day's money could not be converted, the
     first such day and pair (`missing`)."""
 
-    def __init__(self, values: dict[K, V], missing: dict[K, MissingRate]) -> None:
+    def __init__(
+        self, values: dict[K, V], missing: dict[K, MissingRate], as_reported: dict[K, dict[str, Decimal]] | None = None
+    ) -> None:
         super().__init__(values)
         self.missing = missing
+        # Money: each key's sums as stored, per currency, before any conversion (where the reader keeps them).
+        self.as_reported = as_reported or {}
 
 
 class RateBook:

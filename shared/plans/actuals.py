@@ -13,25 +13,36 @@ from shared.money.fx import MissingRate
 from shared.plans.models import Budget, BudgetLine, Campaign, Plan
 
 
+class LineSpend(dict[uuid.UUID, Decimal | MissingRate]):
+    """Each line's ingested spend in its budget's currency (or why it cannot be converted), and `as_reported`: the
+    same spend per currency as the platforms reported it, before conversion."""
+
+    def __init__(
+        self, amounts: dict[uuid.UUID, Decimal | MissingRate], as_reported: dict[uuid.UUID, dict[str, Decimal]]
+    ) -> None:
+        super().__init__(amounts)
+        self.as_reported = as_reported
+
+
 async def ingested_by_line(
     session: AsyncSession, *, plan_id: uuid.UUID, lines: list[BudgetLine]
-) -> dict[uuid.UUID, Decimal | MissingRate]:
+) -> LineSpend:
     """Each line's ingested spend over its plan's period (see `ingested_by_lines`)."""
     if not lines:
-        return {}
+        return LineSpend({}, {})
     plan = await session.get_one(Plan, plan_id)
     return await ingested_by_lines(session, [(plan, line) for line in lines])
 
 
 async def ingested_by_lines(
     session: AsyncSession, entries: list[tuple[Plan, BudgetLine]]
-) -> dict[uuid.UUID, Decimal | MissingRate]:
+) -> LineSpend:
     """Each line's ingested spend over its plan's period, matched by the line's channel and its campaign's
     tracking code (a team-only line, or a campaign without a tracking code, matches nothing), converted into its
     budget's currency at each day's rate and rounded to that currency's minor unit (a `MissingRate` where a day
     cannot be converted). Lines of any number of plans and organisations in a fixed number of queries."""
     if not entries:
-        return {}
+        return LineSpend({}, {})
     campaign_ids = {line.campaign_id for _, line in entries if line.campaign_id}
     codes = dict(
         (await session.execute(select(Campaign.id, Campaign.tracking_code).where(Campaign.id.in_(campaign_ids)))).all()
@@ -47,10 +58,13 @@ async def ingested_by_lines(
         for plan, line in entries
     ]
     spend = await ingested_spend(session, queries)
-    return {
-        line.id: amount if isinstance(amount, MissingRate) else round_money(amount, currencies[line.budget_id])
-        for (_, line), amount in zip(entries, spend, strict=True)
-    }
+    return LineSpend(
+        {
+            line.id: amount if isinstance(amount, MissingRate) else round_money(amount, currencies[line.budget_id])
+            for (_, line), (amount, _) in zip(entries, spend, strict=True)
+        },
+        {line.id: reported for (_, line), (_, reported) in zip(entries, spend, strict=True)},
+    )
 
 
 def _matcher(line: BudgetLine, codes: dict[uuid.UUID, str | None]) -> dict[str, str] | None:

@@ -4,7 +4,7 @@ import json
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -63,6 +63,8 @@ async def put_rates(request: Request, session: SessionDep, _: Editor) -> FxRates
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
             ) from exc
+        except ValueError as exc:  # not UTF-8/16/32 text (a JSON error or a validation error is caught above)
+            raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
         rates = body.rates
     return await service.store_rates(session, rates)
 

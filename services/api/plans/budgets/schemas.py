@@ -126,6 +126,12 @@ class ReportLine(ReportRow):
     line_id: Id
     manual_actual: Amount
     ingested_spend: Amount | None
+    ingested_as_reported: dict[str, Amount] = Field(
+        default_factory=dict,
+        description="The same ingested spend per currency as the platforms reported it, before conversion into the "
+        "budget's currency (`ingested_spend`)",
+        examples=[{"USD": "321.75", "VND": "4560000.00"}],
+    )
     unconverted: str | None = Field(
         default=None, description="Why `ingested_spend` is null: a day and currency pair without an exchange rate"
     )

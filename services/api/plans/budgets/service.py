@@ -367,6 +367,7 @@ async def report(session: AsyncSession, *, plan_id: uuid.UUID) -> BudgetReport:
                 campaign_id=line.campaign_id,
                 manual_actual=line.actual_amount,
                 ingested_spend=figures[line.id]["ingested_spend"],
+                ingested_as_reported=ingested.as_reported.get(line.id, {}),
                 unconverted=figures[line.id]["unconverted"],
                 **_row(line.planned_amount, figures[line.id]["actual"]),
             )
