@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.money.models import FxRate
+from shared.orgs.models import Org
 
 _ONE = Decimal(1)
 K = TypeVar("K")
@@ -77,6 +78,11 @@ class RateBook:
             return direct
         inverse = self._latest(quote, base, day)
         return _ONE / inverse if inverse is not None else None
+
+
+async def reporting_currency(session: AsyncSession, org_id: uuid.UUID) -> str:
+    """The organisation's reporting currency: money KPI values and reports are in it."""
+    return (await session.scalar(select(Org.reporting_currency).where(Org.id == org_id))) or "USD"
 
 
 async def rate_books(

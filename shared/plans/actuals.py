@@ -24,9 +24,7 @@ class LineSpend(dict[uuid.UUID, Decimal | MissingRate]):
         self.as_reported = as_reported
 
 
-async def ingested_by_line(
-    session: AsyncSession, *, plan_id: uuid.UUID, lines: list[BudgetLine]
-) -> LineSpend:
+async def ingested_by_line(session: AsyncSession, *, plan_id: uuid.UUID, lines: list[BudgetLine]) -> LineSpend:
     """Each line's ingested spend over its plan's period (see `ingested_by_lines`)."""
     if not lines:
         return LineSpend({}, {})
@@ -34,9 +32,7 @@ async def ingested_by_line(
     return await ingested_by_lines(session, [(plan, line) for line in lines])
 
 
-async def ingested_by_lines(
-    session: AsyncSession, entries: list[tuple[Plan, BudgetLine]]
-) -> LineSpend:
+async def ingested_by_lines(session: AsyncSession, entries: list[tuple[Plan, BudgetLine]]) -> LineSpend:
     """Each line's ingested spend over its plan's period, matched by the line's channel and its campaign's
     tracking code (a team-only line, or a campaign without a tracking code, matches nothing), converted into its
     budget's currency at each day's rate and rounded to that currency's minor unit (a `MissingRate` where a day

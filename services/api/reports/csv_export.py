@@ -53,6 +53,7 @@ SCORECARD_COLUMNS = [
     "kpi_id",
     "name",
     "unit",
+    "currency",
     "owner_team",
     "period",
     "target_value",

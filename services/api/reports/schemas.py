@@ -20,6 +20,9 @@ class ScorecardRow(Output):
     name: str = Field(examples=["CPA"])
     category: str = Field(examples=["output"])
     unit: str = Field(examples=["currency"])
+    currency: str | None = Field(
+        default=None, description="Money KPIs: the reporting currency their numbers are in", examples=["VND"]
+    )
     direction: str = Field(examples=["lower_is_better"])
     owner_team_id: uuid.UUID | None
     owner_team: str | None = Field(examples=["Paid media"])

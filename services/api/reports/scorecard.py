@@ -23,6 +23,8 @@ from shared.department.models import Team
 from shared.kpis.compute import Window, kpi_values
 from shared.kpis.evaluation import Status
 from shared.kpis.models import Kpi, KpiCategory, KpiTarget, ObjectiveKpi
+from shared.metrics.models import MetricUnit
+from shared.money.fx import reporting_currency
 from shared.orgs.clock import session_today
 from shared.periods import adjacent_periods, calendar_period_of, is_period_label, parse_period
 
@@ -35,6 +37,7 @@ class Row:
     name: str
     category: str
     unit: str
+    currency: str | None
     direction: str
     owner_team_id: uuid.UUID | None
     owner_team: str | None
@@ -154,6 +157,7 @@ async def scorecard(
             previous_windows[target.id] = Window(kpi.id, *span)
     previous = await kpi_values(session, [k for k, _, _ in triples], previous_windows.values())
 
+    money_in = await reporting_currency(session, triples[0][0].org_id)
     rows = []
     for kpi, target, team_name in triples:
         current = standing[target.id]
@@ -167,6 +171,7 @@ async def scorecard(
                 name=kpi.name,
                 category=kpi.category.value,
                 unit=kpi.unit.value,
+                currency=money_in if kpi.unit == MetricUnit.currency else None,
                 direction=kpi.direction.value,
                 owner_team_id=kpi.owner_team_id,
                 owner_team=team_name,

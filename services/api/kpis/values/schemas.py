@@ -83,4 +83,9 @@ class ValuePoint(Output):
 class KpiValues(Output):
     kpi_id: Id
     grain: str = Field(examples=["day"])
+    currency: str | None = Field(
+        default=None,
+        description="For a KPI whose unit is `currency`: the organisation's reporting currency the values are in",
+        examples=["VND"],
+    )
     values: list[ValuePoint]

@@ -25,6 +25,8 @@ from shared.alerts.standing import standings
 from shared.kpis.compute import Window, kpi_values
 from shared.kpis.models import Kpi, KpiTarget, ObjectiveKpi
 from shared.kpis.suggest import MIN_PERIODS, suggest_target
+from shared.metrics.models import MetricUnit
+from shared.money.fx import reporting_currency
 from shared.numbers import plain_number
 from shared.orgs.clock import session_today
 from shared.periods import Period, adjacent_periods, parse_period, period_containing, same_period_last_year
@@ -233,6 +235,7 @@ async def values(session: AsyncSession, *, kpi_id: uuid.UUID, start: date, end: 
     return KpiValues(
         kpi_id=kpi.id,
         grain=grain,
+        currency=await reporting_currency(session, kpi.org_id) if kpi.unit == MetricUnit.currency else None,
         values=[
             ValuePoint(
                 period=label,
