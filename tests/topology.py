@@ -195,7 +195,8 @@ class Load:
             for d in DAYS:
                 day, dims = f"{MONTH}-{d:02d}", {"channel": "meta", "campaign": f"c{c}"}
                 out.append(point("leads", i % 5 + 1, day, "increment", **dims))
-                out.append(point("spend", str(self.spend(self.source(i), c, d)), day, "snapshot", **dims))
+                spend = point("spend", str(self.spend(self.source(i), c, d)), day, "snapshot", **dims)
+                out.append({**spend, "currency": "USD"})
         return out
 
     def expected_daily(self, org: int) -> dict[tuple[str, str, str], tuple[Decimal, int]]:
@@ -207,7 +208,7 @@ class Load:
                 continue
             source = self.source(i)
             for p in self.points(i):
-                key = (p["metric"], p["timestamp"][:10], dims_key(p["dimensions"]))
+                key = (p["metric"], p["timestamp"][:10], dims_key(_stored_dimensions(p)))
                 value = Decimal(str(p["value"]))
                 stored = per_source[key]
                 stored[source] = stored.get(source, Decimal(0)) + value if p["mode"] == "increment" else value
@@ -216,7 +217,7 @@ class Load:
     def distinct_keys(self) -> int:
         """(org, source, metric, day, dimensions) keys pushed: each is `inserted` exactly once over all batches."""
         keys = {
-            (self.org_of(i), self.source(i), p["metric"], p["timestamp"], dims_key(p["dimensions"]))
+            (self.org_of(i), self.source(i), p["metric"], p["timestamp"], dims_key(_stored_dimensions(p)))
             for i in range(self.batches)
             for p in self.points(i)
         }
@@ -308,7 +309,7 @@ async def _push_all(topology: Topology, orgs: list[Org], load: Load, clients: in
         async with httpx.AsyncClient(timeout=60) as c:
             for i in taken:
                 org = orgs[load.org_of(i)]
-                body = {"points": load.points(i), "source": load.source(i), "currency": "USD"}
+                body = {"points": load.points(i), "source": load.source(i)}
                 headers = {**org.ingest, "Idempotency-Key": f"batch-{i}"}
                 r = await c.post(f"{next(apis)}/v1/ingest/metrics", json=body, headers=headers)
                 ids[i] = (await _ok(r, 202))["batch_id"]
@@ -318,7 +319,7 @@ async def _push_all(topology: Topology, orgs: list[Org], load: Load, clients: in
     async with httpx.AsyncClient(timeout=60) as c:
         for i in range(0, load.batches, max(1, load.batches // max(1, load.repeats)))[: load.repeats]:
             org = orgs[load.org_of(i)]
-            body = {"points": load.points(i), "source": load.source(i), "currency": "USD"}
+            body = {"points": load.points(i), "source": load.source(i)}
             headers = {**org.ingest, "Idempotency-Key": f"batch-{i}"}
             for base in topology.api_urls:  # whichever took it first, the other (and that one) answer the same batch
                 r = await c.post(f"{base}/v1/ingest/metrics", json=body, headers=headers)
@@ -531,3 +532,8 @@ def describe(rows: list[dict[str, float]]) -> Iterator[str]:
 def write_figures(path: Path, lines: list[str]) -> None:
     support.ARTIFACTS.mkdir(exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
+
+
+def _stored_dimensions(p: dict) -> dict[str, str]:
+    """A pushed point's dimensions as stored: a money point's currency is part of its key."""
+    return {**p["dimensions"], "currency": p["currency"]} if "currency" in p else p["dimensions"]
