@@ -238,3 +238,89 @@ async def test_0015_moves_every_metric_row_into_its_month_and_back(settings, tmp
                 assert leftovers == 0
     finally:
         await engine.dispose()
+
+
+async def test_0016_gives_money_stored_before_it_the_reporting_currency_and_back(settings, tmp_path):
+    """Money stored before 0016 has no currency: 0016 writes the organisation's reporting currency (USD) onto its
+    points, roll-ups and slices (so a later push of the same key in USD replaces it), leaves other metrics alone,
+    and the downgrade makes the slices again under the old key."""
+    import uuid
+    from datetime import date
+
+    from sqlalchemy import text
+
+    url = await _empty_database(settings, tmp_path)
+    await support.migrate(url, ("upgrade", "0015"))
+    postgres = support.BACKEND == "postgres"
+    hexed = (lambda u: u) if postgres else (lambda u: u.hex)
+    org, batch, day = uuid.uuid4(), uuid.uuid4(), date.today()  # 0015 made this month's partitions
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO orgs (id, name) VALUES (:org, 'Acme')"), {"org": hexed(org)})
+            for metric, unit in (("spend", "currency"), ("leads", "count")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO metric_definitions (id, org_id, key, name, unit, aggregation, allowed_dimensions, "
+                        "standard) VALUES (:id, :org, :key, :key, :unit, 'sum', '[\"channel\"]', true)"
+                    ),
+                    {"id": hexed(uuid.uuid4()), "org": hexed(org), "key": metric, "unit": unit},
+                )
+                params = {"org": hexed(org), "day": day, "metric": metric, "batch": hexed(batch)}
+                params |= {"dims": '{"channel":"meta"}', "json": '{"channel": "meta"}'}
+                await conn.execute(
+                    text(
+                        "INSERT INTO metric_points (org_id, metric_key, day, dims_key, source, dimensions, value, "
+                        "updated_at, batch_id) VALUES (:org, :metric, :day, :dims, 'api', :json, 5, "
+                        "CURRENT_TIMESTAMP, :batch)"
+                    ),
+                    params,
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO metric_daily (org_id, metric_key, day, dims_key, dimensions, value_sum, "
+                        "value_count, value_min, value_max, value_last, last_at) VALUES (:org, :metric, :day, :dims, "
+                        ":json, 5, 1, 5, 5, 5, CURRENT_TIMESTAMP)"
+                    ),
+                    params,
+                )
+                for dimension, value in (("", ""), ("channel", "meta")):
+                    await conn.execute(
+                        text(
+                            "INSERT INTO metric_slices (org_id, metric_key, dimension, dim_value, day, value_sum, "
+                            "value_count, value_min, value_max, value_last) VALUES (:org, :metric, :dimension, "
+                            ":value, :day, 5, 1, 5, 5, 5)"
+                        ),
+                        {**params, "dimension": dimension, "value": value},
+                    )
+
+        await support.migrate(url, ("upgrade", "0016"))
+        async with engine.connect() as conn:
+            for table in ("metric_points", "metric_daily"):
+                keys = dict((await conn.execute(text(f"SELECT metric_key, dims_key FROM {table}"))).all())  # noqa: S608
+                assert keys == {"spend": '{"channel":"meta","currency":"USD"}', "leads": '{"channel":"meta"}'}
+            slices = sorted(
+                (await conn.execute(text("SELECT metric_key, dimension, currency, value_sum FROM metric_slices"))).all()
+            )
+            assert [(m, d, c) for m, d, c, _ in slices] == [
+                ("leads", "", ""),
+                ("leads", "channel", ""),
+                ("spend", "", "USD"),
+                ("spend", "channel", "USD"),
+            ]
+
+        await support.migrate(url, ("downgrade", "0015"))
+        async with engine.connect() as conn:
+            slices = sorted(
+                (await conn.execute(text("SELECT metric_key, dimension, dim_value FROM metric_slices"))).all()
+            )
+            # Made again from the roll-ups: the stored `currency` is a dimension like any other to the code before.
+            assert slices == [
+                ("leads", "", ""),
+                ("leads", "channel", "meta"),
+                ("spend", "", ""),
+                ("spend", "channel", "meta"),
+                ("spend", "currency", "USD"),
+            ]
+    finally:
+        await engine.dispose()

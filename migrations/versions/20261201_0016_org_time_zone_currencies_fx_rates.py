@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - the SQL below interpolates module constants and table names only; values are bound.
 """organisations' time zone and reporting currency (and a record of their changes), exchange rates, a source's default currency, and the
 currency of a money slice (metric_slices keeps amounts of different currencies apart)
 
@@ -10,6 +11,7 @@ currency and is read as the organisation's reporting currency (docs/domains/mone
 primary key is replaced on the partitioned parent, which recurses to every month.
 """
 
+import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -21,6 +23,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _OLD_KEY = ["org_id", "metric_key", "dimension", "dim_value", "day"]
+_AGGREGATES = "sum(d.value_sum), sum(d.value_count), min(d.value_min), max(d.value_max), sum(d.value_last)"
+_SLICE_COLUMNS = (
+    "org_id, metric_key, dimension, dim_value, day, value_sum, value_count, value_min, value_max, value_last"
+)
+_BATCH = 5_000
 
 
 def upgrade() -> None:
@@ -63,15 +70,27 @@ def upgrade() -> None:
     with op.batch_alter_table("ingest_source_configs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("default_currency", sa.String(length=3), nullable=True))
     _slices_key([*_OLD_KEY, "currency"], add_currency=True)
+    _tag_stored_money()
     _money_scale(3)
 
 
 def downgrade() -> None:
     _money_scale(2)
-    # Money slices of a currency go (a currency's and the untagged slice of one day would collide); the merge
-    # before 0016 did not keep currencies apart anyway.
-    op.execute("DELETE FROM metric_slices WHERE currency <> ''")
+    # Slices of one day in several currencies cannot share the old key: the slices are made again from the roll-ups
+    # as 0014 made them (the currency a dimension like any other, amounts summed across currencies, as before 0016).
+    # Stored points keep their `currency` dimension.
+    op.execute("DELETE FROM metric_slices")
     _slices_key(_OLD_KEY, add_currency=False)
+    postgres = op.get_bind().dialect.name == "postgresql"
+    each = "json_each_text(d.dimensions)" if postgres else "json_each(d.dimensions)"
+    op.execute(
+        f"INSERT INTO metric_slices ({_SLICE_COLUMNS}) SELECT d.org_id, d.metric_key, '', '', d.day, {_AGGREGATES} "
+        "FROM metric_daily d GROUP BY d.org_id, d.metric_key, d.day"
+    )
+    op.execute(
+        f"INSERT INTO metric_slices ({_SLICE_COLUMNS}) SELECT d.org_id, d.metric_key, e.key, e.value, d.day, "
+        f"{_AGGREGATES} FROM metric_daily d, {each} e GROUP BY d.org_id, d.metric_key, e.key, e.value, d.day"
+    )
     with op.batch_alter_table("ingest_source_configs", schema=None) as batch_op:
         batch_op.drop_column("default_currency")
     op.drop_table("fx_rates")
@@ -114,3 +133,48 @@ def _money_scale(places: int) -> None:
         with op.batch_alter_table(table, schema=None) as batch_op:
             for column in columns:
                 batch_op.alter_column(column, existing_type=old, type_=sa.Numeric(18, places), existing_nullable=False)
+
+
+def _tag_stored_money() -> None:
+    """Money stored before 0016 has no currency: it is every organisation's reporting currency of now (USD, the
+    default each gets above), written onto its points, roll-ups and slices, so a later push of the same key in that
+    currency replaces it rather than standing beside it, and a later change of reporting currency does not change
+    what it was. Points and roll-ups are rewritten in batches (the new key is canonical JSON, made here)."""
+    bind = op.get_bind()
+    postgres = bind.dialect.name == "postgresql"
+    money = (
+        "EXISTS (SELECT 1 FROM metric_definitions m WHERE m.org_id = {t}.org_id AND m.key = {t}.metric_key "
+        "AND m.unit = 'currency')"
+    )
+    currency_of = "(SELECT o.reporting_currency FROM orgs o WHERE o.id = {t}.org_id)"
+    for table, extra in (("metric_points", ", source"), ("metric_daily", "")):
+        rows = bind.execute(
+            sa.text(
+                f"SELECT org_id, metric_key, day, dims_key{extra}, dimensions, {currency_of.format(t=table)} "
+                f"FROM {table} WHERE {money.format(t=table)}"
+            )
+        ).fetchall()
+        dims = "CAST(:dims AS json)" if postgres else ":dims"
+        where = "org_id = :org AND metric_key = :metric AND day = :day AND dims_key = :old" + (
+            " AND source = :source" if extra else ""
+        )
+        update = sa.text(f"UPDATE {table} SET dims_key = :new, dimensions = {dims} WHERE {where}")
+        params = []
+        for row in rows:
+            org, metric, day, old, *rest = row
+            source = rest[0] if extra else None
+            stored, currency = rest[-2], rest[-1]
+            dimensions = json.loads(stored) if isinstance(stored, str) else dict(stored or {})
+            if "currency" in dimensions:
+                continue
+            dimensions["currency"] = currency
+            key = json.dumps(dimensions, sort_keys=True, separators=(",", ":"))
+            params.append(
+                {"org": org, "metric": metric, "day": day, "old": old, "source": source, "new": key, "dims": key}
+            )
+        for start in range(0, len(params), _BATCH):
+            bind.execute(update, params[start : start + _BATCH])
+    op.execute(
+        f"UPDATE metric_slices SET currency = {currency_of.format(t='metric_slices')} "
+        f"WHERE currency = '' AND {money.format(t='metric_slices')}"
+    )

@@ -99,7 +99,12 @@ def judge(
         name=kpi.name,
         now=now,
     )
-    if missing is not None:
-        said = replace(decision.evaluation, reason=f"{kpi.name} cannot be computed: {missing}")
-        decision = replace(decision, evaluation=said)
+    if missing is not None:  # the evaluation, and an alert it opens or moves, say which rate is missing
+        reason = f"{kpi.name} cannot be computed: {missing}"
+        transition = decision.transition
+        decision = replace(
+            decision,
+            evaluation=replace(decision.evaluation, reason=reason),
+            transition=None if transition is None else replace(transition, reason=reason),
+        )
     return Judgement(start, end, zero_filled, decision)

@@ -2,10 +2,11 @@
 
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from services.api.schemas import OMITTED, Id, Input, Name, Output, Text, Timestamp, UpdateInput
 from shared.metrics.aggregation import Aggregation
+from shared.metrics.keys import CURRENCY_DIMENSION
 from shared.metrics.models import MetricUnit
 
 _T = "2026-11-28T09:30:00Z"
@@ -21,10 +22,22 @@ MetricKey = Annotated[
         "formulas and ingested points name the metric by it",
     ),
 ]
+
+
+def _not_reserved(name: str) -> str:
+    if name == CURRENCY_DIMENSION:
+        raise ValueError("`currency` is reserved: a money point's currency is its own field, not a dimension")
+    return name
+
+
 DimensionKey = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,49}$"),
-    Field(examples=["channel"], description="A dimension name such as `channel`, `campaign`, `segment`"),
+    AfterValidator(_not_reserved),
+    Field(
+        examples=["channel"],
+        description="A dimension name such as `channel`, `campaign`, `segment` (`currency` is reserved)",
+    ),
 ]
 Dimensions = Annotated[
     list[DimensionKey],

@@ -12,7 +12,7 @@ from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound
 from shared.kpis.models import Kpi, KpiMetric
 from shared.metrics.aggregation import Aggregation
-from shared.metrics.models import MetricDefinition, MetricUnit
+from shared.metrics.models import MetricDefinition, MetricSource, MetricUnit
 
 # How many KPIs a refused change names in its detail (all of them are counted).
 NAMED_IN_CONFLICT = 5
@@ -101,6 +101,13 @@ async def list_metrics(
     return [(m, counts.get(m.key, 0)) for m in metrics], next_cursor
 
 
+async def _has_data(session: AsyncSession, key: str) -> bool:
+    """Whether any source has reported the metric (metric_sources, kept by the merge)."""
+    return (
+        await session.scalar(select(MetricSource.metric_key).where(MetricSource.metric_key == key).limit(1))
+    ) is not None
+
+
 async def get_metric(session: AsyncSession, *, key: str) -> MetricWithCount:
     """One metric by key, or 404."""
     metric = await _load(session, key)
@@ -122,6 +129,11 @@ async def update_metric(session: AsyncSession, *, key: str, changes: dict[str, A
             f"cannot change its {' and '.join(changed)}",
             readers,
             "Their values and targets were set for the current definition; create a new metric instead.",
+        )
+    if "unit" in changed and MetricUnit.currency in (metric.unit, changes["unit"]) and await _has_data(session, key):
+        raise Conflict(
+            f"Metric {key!r} has data: its unit cannot change to or from currency (its stored amounts carry a "
+            "currency, or none, and would be read wrongly); create a new metric instead.",
         )
     if "allowed_dimensions" in changes:
         dropped = set(metric.allowed_dimensions) - set(changes["allowed_dimensions"])

@@ -15,6 +15,7 @@ from services.api.openapi import body_documented_as
 from services.api.problems import V1_ERRORS, problem_responses
 from services.api.schemas import Currency, Day
 
+CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
 router = APIRouter(prefix="/v1/fx-rates", tags=["exchange rates"], responses=V1_ERRORS)
 
 _BODY = body_documented_as(FxRatesIn)
@@ -26,8 +27,9 @@ _BODY["requestBody"]["content"]["text/csv"] = {
 
 @router.put("", response_model=FxRatesStored, responses=problem_responses(413), openapi_extra=_BODY)
 async def put_rates(request: Request, session: SessionDep, _: Editor) -> FxRatesStored:
-    """Store exchange rates (editor or admin): JSON `{"rates": [{"day", "from", "to", "rate"}]}`, or a CSV file
-    (`Content-Type: text/csv`) with the header `day,from,to,rate`; at most 10,000 rates per request.
+    """Store exchange rates (editor or admin): JSON `{"rates": [{"day", "from", "to", "rate"}]}` (or the bare
+    list), or a CSV file (`Content-Type: text/csv`, also `application/csv` or `text/plain`) with the header
+    `day,from,to,rate`; at most 10,000 rates per request.
 
     `1 from = rate to` from `day` on: the rate of a day is the latest one on or before it, of the pair as given
     or else its inverse (never triangulated through a third currency). Idempotent: a (day, from, to) already
@@ -37,7 +39,7 @@ async def put_rates(request: Request, session: SessionDep, _: Editor) -> FxRates
     KPIs that read money from its first day (`reevaluating_since`)."""
     raw = await request.body()
     content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-    if content_type == "text/csv":
+    if content_type in CSV_TYPES:
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -47,7 +49,8 @@ async def put_rates(request: Request, session: SessionDep, _: Editor) -> FxRates
         rates = service.rates_from_csv(text)
     else:
         try:
-            body = FxRatesIn.model_validate(json.loads(raw) if raw else None)
+            payload = json.loads(raw) if raw else None
+            body = FxRatesIn.model_validate({"rates": payload} if isinstance(payload, list) else payload)
         except json.JSONDecodeError as exc:
             raise RequestValidationError(
                 [

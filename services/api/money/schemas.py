@@ -1,22 +1,30 @@
 """Request and response bodies of exchange rates."""
 
 from datetime import date
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from services.api.schemas import Currency, Day, Input, Output
 
 MAX_RATES = 10_000
+
+
+def _significant(rate: Decimal) -> Decimal:
+    """A rate kept to 20 significant digits (1/25400 written out in full is still accepted)."""
+    if not rate.is_finite() or rate <= 0 or rate >= RATE_LIMIT:
+        raise ValueError(f"a rate is a positive number below {RATE_LIMIT:,}")
+    return +Context(prec=20).create_decimal(rate)
+
+
+RATE_LIMIT = Decimal(10) ** 12
 Rate = Annotated[
     Decimal,
+    AfterValidator(_significant),
     Field(
-        gt=0,
-        max_digits=30,
-        decimal_places=16,
-        allow_inf_nan=False,
-        description="How many `to` one `from` is worth, a positive decimal (up to 16 places)",
+        description="How many `to` one `from` is worth: a positive decimal below 10^12, kept to 20 significant "
+        "digits (a JSON number or a string)",
         examples=["25400"],
     ),
 ]

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.money.schemas import MAX_RATES, FxRateIn, FxRateOut, FxRatesPage, FxRatesStored
-from services.api.problems import NotFound, PayloadTooLarge, Unprocessable
+from services.api.problems import NotFound, Unprocessable
 from shared.alerts.models import EvaluationTrigger
 from shared.db.base import utcnow
 from shared.db.engine import is_postgres
@@ -29,7 +29,17 @@ _CHUNK = 2_000  # rows per INSERT: 6 parameters each stays under SQLite's 32,766
 def rates_from_csv(text: str) -> list[FxRateIn]:
     """The rates of a CSV upload: a header naming `day,from,to,rate` (any order, any case), one rate per line.
     Every bad line is named (`body.line[3].rate`), nothing is stored."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))  # "" reads CRLF, LF and a bare CR (old Excel) alike
+    try:
+        return _read_csv(reader)
+    except csv.Error as exc:  # a field past the csv module's limit, a NUL…
+        line = reader.line_num
+        raise Unprocessable(
+            f"body.line[{line}]: {exc}", errors=[{"location": f"body.line[{line}]", "message": str(exc), "type": "csv"}]
+        ) from exc
+
+
+def _read_csv(reader) -> list[FxRateIn]:
     header = [h.strip().lower() for h in next(reader, [])]
     if sorted(header) != sorted(CSV_COLUMNS):
         raise Unprocessable(
@@ -44,7 +54,10 @@ def rates_from_csv(text: str) -> list[FxRateIn]:
         if not any(cell.strip() for cell in row):
             continue
         if len(rates) + len(errors) >= MAX_RATES:
-            raise PayloadTooLarge(f"At most {MAX_RATES} rates per request; split the file.")
+            raise Unprocessable(
+                f"At most {MAX_RATES} rates per request; split the file.",
+                errors=[{"location": "body", "message": f"more than {MAX_RATES} rates", "type": "too_long"}],
+            )
         if len(row) != len(header):
             errors.append(
                 {"location": f"body.line[{number}]", "message": f"{len(row)} fields, expected 4", "type": "csv_row"}
@@ -59,7 +72,9 @@ def rates_from_csv(text: str) -> list[FxRateIn]:
     if errors:
         raise Unprocessable(f"{errors[0]['location']}: {errors[0]['message']}", errors=errors[:50])
     if not rates:
-        raise Unprocessable("The CSV has no rates.", errors=[{"location": "body", "message": "no rates"}])
+        raise Unprocessable(
+            "The CSV has no rates.", errors=[{"location": "body", "message": "no rates", "type": "too_short"}]
+        )
     return rates
 
 

@@ -115,7 +115,9 @@ EFFECTS = {
     ),
     "reporting_currency": (
         "KPI values and reports in money are converted into {new} at each day's rate from now on (KPIs are "
-        "re-evaluated now); money stored without a currency is read as {new}; budgets keep their own currency."
+        "re-evaluated now; a day whose money has no rate into {new} has no value until the rate is given: "
+        "PUT /v1/fx-rates). Targets and thresholds of money KPIs are plain numbers and are not converted: they "
+        "are now read as {new}, so revise those set in {old}. Budgets keep their own currency."
     ),
 }
 
@@ -155,7 +157,7 @@ async def update_org(
             setting=setting,
             old_value=old,
             new_value=new,
-            effects=EFFECTS[setting].format(new=new),
+            effects=EFFECTS[setting].format(new=new, old=old),
             by_key_id=by_key_id,
         )
         session.add(change)
