@@ -2,6 +2,7 @@
 VND; each day's money is converted at that day's rate, a missing rate is `no_data` with its reason, budgets keep
 their own currency, and a timestamp at 23:30 UTC lands on the next local day."""
 
+import asyncio
 from datetime import date
 from decimal import Decimal
 
@@ -312,3 +313,90 @@ async def test_budget_amounts_keep_their_currencys_minor_units(client):
     line = {"channel": "meta", "planned_amount": "10.005"}
     r = await client.post(f"/v1/plans/{pid}/budget/lines", json=line, headers=editor)
     assert r.status_code == 201 and r.json()["planned_amount"] == "10.005", r.text
+
+
+async def test_new_or_corrected_rates_re_evaluate_the_kpis_that_read_money(client):
+    _, _, editor, ingest = await hanoi(client)
+    await push_reports(client, ingest)
+    await put_rates(client, editor)
+    body = {"name": "CPA", "category": "output", "formula": "spend / conversions", "unit": "currency"}
+    kpi = (await client.post("/v1/kpis", json={**body, "direction": "lower_is_better"}, headers=editor)).json()["id"]
+    clicks = {"name": "Clicks", "category": "input", "formula": "clicks", "unit": "count"}
+    other = (await client.post("/v1/kpis", json={**clicks, "direction": "higher_is_better"}, headers=editor)).json()
+    target = {
+        "start_date": "2026-11-01",
+        "end_date": "2026-11-03",
+        "target_value": "500000",
+        "threshold_mode": "absolute",
+    }
+    for k, levels in ((kpi, {"warning": "600000"}), (other["id"], {"target_value": "100", "warning": "50"})):
+        r = await client.post(f"/v1/kpis/{k}/targets", json={**target, **levels}, headers=editor)
+        assert r.status_code == 201, r.text
+
+    async def triggers(k: str) -> list[str]:
+        r = await client.get(f"/v1/kpis/{k}/evaluations", headers=editor)
+        return [e["trigger"] for e in r.json()["items"]]
+
+    before = await triggers(kpi)
+    corrected = {2: RATES[2] + 100}  # a corrected rate of the 2nd
+    stored = await put_rates(client, editor, corrected)
+    assert stored["reevaluating_since"] == "2026-11-02"
+    for _ in range(100):  # the job runs after the commit (in process here, in the worker on Postgres)
+        if (await triggers(kpi)).count("fx_rates") > before.count("fx_rates"):
+            break
+        await asyncio.sleep(0.05)
+    assert (await triggers(kpi)).count("fx_rates") == before.count("fx_rates") + 1
+    assert "fx_rates" not in await triggers(other["id"]), "a KPI that reads no money is not re-evaluated"
+    value = await month_value(client, editor, kpi)
+    assert abs(D(value["value"]) - hand_cpa(rates={**RATES, **corrected})) < D("0.0001")
+
+
+async def test_odd_rate_uploads_are_read_or_refused_clearly(client):
+    _, _, editor, _ = await hanoi(client)
+    # A bare CR ends a line in old Excel exports; a bare JSON list is the rates; a long decimal is kept.
+    csv = "day,from,to,rate\r2026-11-01,USD,VND,25400\r2026-11-02,VND,USD,0.00003937007874015748031496\r"
+    r = await client.put("/v1/fx-rates", content=csv, headers={**editor, "Content-Type": "text/plain"})
+    assert r.status_code == 200 and r.json()["changed"] == 2, r.text
+    [listed] = [i["rate"] for i in (await client.get("/v1/fx-rates?from=VND", headers=editor)).json()["items"]]
+    # Kept to 20 significant digits on Postgres; SQLite keeps a double (15-17 digits).
+    assert abs(D(listed) - D("0.00003937007874015748031")) < D("1e-18"), listed
+    r = await client.put(
+        "/v1/fx-rates", json=[{"day": "2026-11-03", "from": "USD", "to": "VND", "rate": 25395.5}], headers=editor
+    )
+    assert r.status_code == 200 and r.json()["changed"] == 1, r.text
+    for content, where in (
+        ("day,from,to,rate\n", "body"),
+        ("day,from,rate\n2026-11-01,USD,1\n", "body.line[1]"),
+        ('day,from,to,rate\n"2026-11-01,USD,VND,1\n', "body.line[2]"),
+    ):
+        r = await client.put("/v1/fx-rates", content=content, headers={**editor, "Content-Type": "text/csv"})
+        assert r.status_code == 422 and r.json()["errors"][0]["location"].startswith(where), (content, r.text)
+    r = await client.put("/v1/fx-rates", content=b"\x80\x81", headers={**editor, "Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+
+
+async def test_currency_is_no_dimension_and_money_keeps_its_unit_once_it_has_data(client):
+    _, _, editor, ingest = await hanoi(client)
+    r = await client.post(
+        "/v1/metrics",
+        json={"key": "fees", "name": "Fees", "unit": "count", "aggregation": "sum", "allowed_dimensions": ["currency"]},
+        headers=editor,
+    )
+    assert r.status_code == 422 and "reserved" in r.text, r.text
+    body = {
+        "name": "USD spend",
+        "category": "input",
+        "formula": "spend",
+        "unit": "currency",
+        "direction": "higher_is_better",
+    }
+    r = await client.post("/v1/kpis", json={**body, "dimension_filter": {"currency": "USD"}}, headers=editor)
+    assert r.status_code == 422, r.text
+    r = await client.post(
+        "/v1/metrics", json={"key": "fees", "name": "Fees", "unit": "currency", "aggregation": "sum"}, headers=editor
+    )
+    assert r.status_code == 201, r.text
+    pushed = await push(client, ingest, [{"metric": "fees", "value": "3", "timestamp": "2026-11-02"}], currency="VND")
+    assert (await wait_done(client, ingest, pushed.json()["batch_id"]))["status"] == "done"
+    r = await client.patch("/v1/metrics/fees", json={"unit": "count"}, headers=editor)
+    assert r.status_code == 409 and "currency" in r.json()["detail"], r.text

@@ -247,7 +247,11 @@ async def test_an_admin_changes_the_zone_and_currency_and_each_change_is_recorde
     ]
     zone_effects, currency_effects = (c["effects"] for c in body["changes"])
     assert "local days in Asia/Ho_Chi_Minh" in zone_effects and "points already stored keep their days" in zone_effects
-    assert "converted into VND" in currency_effects and "budgets keep their own currency" in currency_effects
+    assert (
+        "converted into VND" in currency_effects
+        and "Budgets keep their own currency" in currency_effects
+        and "revise those set in USD" in currency_effects
+    )
 
     # The same values again, or a new name alone: nothing recorded.
     again = await client.patch("/v1/org", json={"time_zone": HCM, "name": "Acme Vietnam"}, headers=org.headers)
