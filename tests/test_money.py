@@ -301,6 +301,8 @@ async def test_budget_amounts_keep_their_currencys_minor_units(client):
     assert (
         await client.put(f"/v1/plans/{pid}/budget", json={"total": "12.345", "currency": "USD"}, headers=editor)
     ).status_code == 422
+    r = await client.put(f"/v1/plans/{pid}/budget", json={"total": "1500000", "currency": "VND"}, headers=editor)
+    assert r.status_code == 200 and (r.json()["total"], r.json()["unallocated"]) == ("1500000", "1500000"), r.text
     # Kuwaiti dinars have three places (the fils): kept and shown, not rounded to two.
     r = await client.put(f"/v1/plans/{pid}/budget", json={"total": "1000.125", "currency": "KWD"}, headers=editor)
     assert r.status_code == 200 and r.json()["total"] == "1000.125", r.text
@@ -312,7 +314,14 @@ async def test_budget_amounts_keep_their_currencys_minor_units(client):
     assert r.status_code == 422 and r.json()["errors"][0]["location"] == "body.actual_amount", r.text
     line = {"channel": "meta", "planned_amount": "10.005"}
     r = await client.post(f"/v1/plans/{pid}/budget/lines", json=line, headers=editor)
-    assert r.status_code == 201 and r.json()["planned_amount"] == "10.005", r.text
+    assert r.status_code == 201, r.text
+    assert (r.json()["planned_amount"], r.json()["actual_amount"], r.json()["currency"]) == ("10.005", "0.000", "KWD")
+    report = (await client.get(f"/v1/plans/{pid}/budget/report", headers=editor)).json()
+    assert (report["total"], report["totals"]["planned"], report["lines"][0]["actual"]) == (
+        "1000.125",
+        "10.005",
+        "0.000",
+    )
 
 
 async def test_new_or_corrected_rates_re_evaluate_the_kpis_that_read_money(client):

@@ -24,9 +24,15 @@ router = APIRouter()
 
 
 async def _lines_out(session: SessionDep, plan_id: uuid.UUID, lines) -> list[BudgetLineOut]:
-    ingested = await service.ingested_by_line(session, plan_id=plan_id, lines=list(lines))
+    lines = list(lines)
+    if not lines:
+        return []
+    ingested = await service.ingested_by_line(session, plan_id=plan_id, lines=lines)
+    currency = (await service.get_budget(session, plan_id=plan_id)).currency
     return [
-        BudgetLineOut.model_validate(line).model_copy(update=service.line_figures(line, ingested[line.id]))
+        BudgetLineOut.model_validate(line).model_copy(
+            update={**service.line_figures(line, ingested[line.id]), "currency": currency}
+        )
         for line in lines
     ]
 

@@ -2,9 +2,15 @@
 
 import uuid
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import (
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from services.api.schemas import (
     Amount,
@@ -19,6 +25,7 @@ from services.api.schemas import (
     Timestamp,
     UpdateInput,
 )
+from shared.money.currencies import is_currency, round_money
 
 
 class BudgetPut(Input):
@@ -26,7 +33,44 @@ class BudgetPut(Input):
     currency: Currency
 
 
-class BudgetOut(Output):
+# The amounts of a budget's outputs, written in whole minor units of the budget's currency in JSON (VND "1500000",
+# USD "1500.00", KWD "1000.125"); `ingested_as_reported` maps each currency to an amount in that currency.
+_AMOUNT_FIELDS = frozenset(
+    {"total", "allocated", "unallocated", "planned", "actual", "variance", "manual_actual", "ingested_spend"}
+    | {"planned_amount", "actual_amount"}
+)
+
+
+def _in_minor_units(data: Any, currency: str) -> Any:
+    if isinstance(data, list):
+        return [_in_minor_units(item, currency) for item in data]
+    if not isinstance(data, dict):
+        return data
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _AMOUNT_FIELDS and isinstance(value, str):
+            out[key] = str(round_money(Decimal(value), currency))
+        elif key == "ingested_as_reported" and isinstance(value, dict):
+            out[key] = {c: str(round_money(Decimal(v), c)) for c, v in value.items()}
+        else:
+            out[key] = _in_minor_units(value, currency)
+    return out
+
+
+class InItsCurrency(Output):
+    """An output with a `currency`: its amounts (and its nested rows') in JSON have that currency's minor units."""
+
+    @model_serializer(mode="wrap")
+    # No return annotation: the JSON schema stays the model's own (an annotation would replace it).
+    def _minor_units(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo):
+        data = handler(self)
+        currency = getattr(self, "currency", None)
+        if info.mode_is_json() and isinstance(data, dict) and currency and is_currency(currency):
+            return _in_minor_units(data, currency)
+        return data
+
+
+class BudgetOut(InItsCurrency):
     id: Id
     plan_id: uuid.UUID
     total: Amount
@@ -66,8 +110,9 @@ class BudgetLineUpdate(UpdateInput):
     notes: Text | None = None
 
 
-class BudgetLineOut(Output):
+class BudgetLineOut(InItsCurrency):
     id: Id
+    currency: str | None = Field(default=None, description="The budget's currency", examples=["EUR"])
     name: str | None
     channel: str | None
     team_id: uuid.UUID | None
@@ -145,7 +190,7 @@ class ReportChannel(ReportRow):
     channel: str | None
 
 
-class BudgetReport(Output):
+class BudgetReport(InItsCurrency):
     plan_id: Id
     currency: str
     total: Amount
