@@ -12,6 +12,8 @@ from tests.ingest_support import push, wait_done
 D = Decimal
 DAYS = (1, 2, 3)
 RATES = {1: D("25400"), 2: D("25410.5"), 3: D("25390")}  # 1 USD in VND, per day of November 2026
+CPA = {"name": "CPA", "category": "output", "formula": "spend / conversions", "unit": "currency"}
+CPA |= {"direction": "lower_is_better"}
 
 
 async def hanoi(client, reporting="VND") -> tuple[str, dict, dict, dict]:
@@ -101,14 +103,7 @@ async def test_blended_cpa_over_a_usd_meta_and_a_vnd_google_account_is_the_conve
     assert (stored["received"], stored["changed"]) == (3, 3)
     again = await put_rates(client, editor)  # idempotent: the same rates change nothing
     assert (again["changed"], again["reevaluating_since"]) == (0, None)
-    body = {
-        "name": "Blended CPA",
-        "category": "output",
-        "formula": "spend / conversions",
-        "unit": "currency",
-        "direction": "lower_is_better",
-    }
-    kpi = (await client.post("/v1/kpis", json=body, headers=editor)).json()["id"]
+    kpi = (await client.post("/v1/kpis", json={**CPA, "name": "Blended CPA"}, headers=editor)).json()["id"]
 
     value = await month_value(client, editor, kpi)
     assert abs(D(value["value"]) - hand_cpa()) < D("0.0001"), (value, hand_cpa())
@@ -267,18 +262,11 @@ async def test_generic_points_give_their_currency_per_point_or_per_batch(client)
     r = await push(client, ingest, points, currency="VND")  # the batch's currency: the points that give none
     assert r.status_code == 202 and (await wait_done(client, ingest, r.json()["batch_id"]))["status"] == "done", r.text
     await put_rates(client, editor)
-    body = {
-        "name": "CPA",
-        "category": "output",
-        "formula": "spend / conversions",
-        "unit": "currency",
-        "direction": "lower_is_better",
-    }
-    kpi = (await client.post("/v1/kpis", json=body, headers=editor)).json()["id"]
+    kpi = (await client.post("/v1/kpis", json=CPA, headers=editor)).json()["id"]
     value = await month_value(client, editor, kpi)
     assert abs(D(value["value"]) - hand_cpa()) < D("0.0001"), (value, hand_cpa())
     # Filtered on one dimension (read from the slices) the conversion holds too: Meta's USD only.
-    meta_only = {**body, "name": "Meta CPA", "dimension_filter": {"channel": "meta"}}
+    meta_only = {**CPA, "name": "Meta CPA", "dimension_filter": {"channel": "meta"}}
     kpi = (await client.post("/v1/kpis", json=meta_only, headers=editor)).json()["id"]
     want = sum((D(meta_row(d)["spend"]) * RATES[d] for d in DAYS), D(0)) / sum(
         (D(meta_row(d)["actions"][0]["value"]) for d in DAYS), D(0)
@@ -328,8 +316,7 @@ async def test_new_or_corrected_rates_re_evaluate_the_kpis_that_read_money(clien
     _, _, editor, ingest = await hanoi(client)
     await push_reports(client, ingest)
     await put_rates(client, editor)
-    body = {"name": "CPA", "category": "output", "formula": "spend / conversions", "unit": "currency"}
-    kpi = (await client.post("/v1/kpis", json={**body, "direction": "lower_is_better"}, headers=editor)).json()["id"]
+    kpi = (await client.post("/v1/kpis", json=CPA, headers=editor)).json()["id"]
     clicks = {"name": "Clicks", "category": "input", "formula": "clicks", "unit": "count"}
     other = (await client.post("/v1/kpis", json={**clicks, "direction": "higher_is_better"}, headers=editor)).json()
     target = {
