@@ -497,6 +497,7 @@ async def test_a_push_with_a_bad_currency_is_a_422_naming_the_report_field(clien
     assert problem == {
         "location": "body.data[2].account_currency",
         "message": "expected an ISO 4217 currency code such as 'EUR', got 'EURO'",
+        "type": "report_field",
     }
     tiktok_report = load("tiktok_report.json")
     tiktok_report["data"]["list"][1]["metrics"]["currency"] = "usd1"

@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Marketing department & KPI service",
         version="1.0.0",
         description=DESCRIPTION,
+        openapi_tags=openapi.TAGS,
         lifespan=lifespan,
         # No query or path parameter, no header may carry text the store cannot hold (bodies: their models).
         dependencies=[Depends(storable_parameters)],

@@ -7,6 +7,9 @@
 - Problem responses (`problem_responses`) carry their schema under `application/problem+json`, the media type they
   are sent with; FastAPI would otherwise document the model under `application/json`, which no error is sent as.
 
+- Every operation gets a readable, stable `operationId` by one rule (`operation_id`), the name an SDK generator
+  gives its method: `kpis_create`, `kpis_targets_list`, `alerts_ack`.
+
 tests/test_fuzz_openapi.py holds the service to this document (status codes, content types and bodies).
 """
 
@@ -55,13 +58,96 @@ def _add_body_models(document: dict[str, Any]) -> None:
     document["components"]["schemas"] = dict(sorted(schemas.items()))
 
 
+# Every tag with what it groups (the order is the documentation's); tests/test_openapi.py checks each tag used
+# is here. Names are lower case, so a generated client's module names read as the tags do (`kpis`, not `kp_is`).
+TAGS: list[dict[str, Any]] = [
+    {
+        "name": "organisations & API keys",
+        "description": "Bootstrap an organisation, its settings (time zone, "
+        "reporting currency) and its API keys with roles.",
+    },
+    {"name": "department", "description": "The marketing department: its team tree, positions, members and workflows."},
+    {
+        "name": "strategy",
+        "description": "Business goals, SMART objectives tied to them, segments, competitors and the market analysis.",
+    },
+    {
+        "name": "plans & budgets",
+        "description": "Plans per period, their campaigns, budgets with allocation lines, "
+        "reallocations and the planned-vs-actual report.",
+    },
+    {
+        "name": "metric catalogue",
+        "description": "The metrics points are pushed as (standard and custom), their "
+        "units, aggregations and dimensions.",
+    },
+    {
+        "name": "exchange rates",
+        "description": "The rates money is converted with, day by day, into the "
+        "reporting currency and budgets' currencies.",
+    },
+    {
+        "name": "kpis",
+        "description": "KPI definitions (formulas over metrics, input/output/impact) and the template library.",
+    },
+    {
+        "name": "kpi targets",
+        "description": "Targets per period with thresholds, their revisions, suggested targets, "
+        "KPI values at any grain and objective progress.",
+    },
+    {
+        "name": "ingestion",
+        "description": "Push metrics (generic batches or ad-platform reports), follow batches, "
+        "and set each source's adapter settings, default currency and signing secret.",
+    },
+    {"name": "alerts", "description": "Evaluations of KPI targets and the alerts their status changes open."},
+    {
+        "name": "webhooks",
+        "description": "Signed webhook endpoints (Standard Webhooks), their deliveries and "
+        "retries, and operator events.",
+    },
+    {"name": "reports", "description": "The KPI scorecard, the budget report and the department report (JSON or CSV)."},
+    {"name": "operations", "description": "Liveness, readiness and Prometheus metrics."},
+]
+_VERBS = {"patch": "update", "put": "set", "delete": "delete"}
+
+
+def operation_id(method: str, path: str, operation: dict[str, Any]) -> str:
+    """The operation's id: the path's fixed segments (without `v1`, hyphens as underscores; `ops_` before those
+    outside /v1, the operations endpoints) joined by `_`, then what the method does to them — `list` (a GET
+    answering a page), `get` (any other GET), `create` (a POST answering 201), `update` (PATCH), `set` (PUT),
+    `delete`. Any other POST is an action: when its path ends with a word after an id, that word is the verb
+    (`POST /v1/alerts/{alert_id}/ack` → `alerts_ack`); else `push` (accepted for processing:
+    `POST /v1/ingest/metrics` → `ingest_metrics_push`). `POST /v1/kpis` → `kpis_create`,
+    `GET /v1/kpis/{kpi_id}/targets` → `kpis_targets_list`, `PUT /v1/plans/{plan_id}/budget` → `plans_budget_set`.
+    tests/test_openapi.py checks every id follows it and none repeats."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    nouns = [p.replace("-", "_") for p in parts if p != "v1" and not p.startswith("{")]
+    if parts[:1] != ["v1"]:
+        nouns.insert(0, "ops")
+    responses = operation.get("responses", {})
+    verb: str | None
+    if method == "get":
+        schema = responses.get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        name = schema.get("$ref", "").rsplit("/", 1)[-1]
+        verb = "list" if name.startswith("Page_") or name.endswith("Page") else "get"
+    elif method == "post":
+        action = len(parts) > 1 and parts[-2].startswith("{") and not parts[-1].startswith("{")
+        verb = "create" if "201" in responses else None if action else "push"
+    else:
+        verb = _VERBS[method]
+    return "_".join([*nouns, verb] if verb else nouns)
+
+
 def complete(document: dict[str, Any]) -> dict[str, Any]:
-    """The document with the body errors declared and problem schemas under their media type (in place)."""
+    """The document with operation ids by our rule, the body errors declared and problem schemas under their media
+    type (in place)."""
     _add_body_models(document)
-    for item in document.get("paths", {}).values():
+    for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
             if method == "parameters" or not isinstance(operation, dict):
                 continue
+            operation["operationId"] = operation_id(method, path, operation)
             responses = operation.setdefault("responses", {})
             if "requestBody" in operation:
                 for status, why in BODY_ERRORS.items():

@@ -23,6 +23,20 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://kpi.example/problems/"
 
 
+class FieldError(BaseModel):
+    """One invalid place of a request: where, what is wrong, and a stable machine-readable kind."""
+
+    model_config = ConfigDict(extra="allow")
+
+    location: str = Field(examples=["body.points.3.currency"], description="`body.…`, `query.…`, `path.…`, `header.…`")
+    message: str = Field(examples=["'spend' is money and this point states no currency: …"])
+    type: str = Field(
+        examples=["currency_missing"],
+        description="Stable kind of error (pydantic's, e.g. `missing`, `string_too_long`, or ours, e.g. "
+        "`unknown_metric`, `minor_units`); `invalid` when nothing more specific applies",
+    )
+
+
 class ProblemDetail(BaseModel):
     """RFC 9457 problem details, as every error of this API is returned."""
 
@@ -33,17 +47,69 @@ class ProblemDetail(BaseModel):
     status: int = Field(examples=[404])
     detail: str = Field(examples=["No API key 01a2…"])
     request_id: str | None = Field(default=None, description="Quote it when reporting a problem")
-    errors: list[dict[str, str]] | None = Field(
+    errors: list[FieldError] | None = Field(
         default=None, description="422 only: one entry per invalid field (`location`, `message`, `type`)"
     )
 
 
+class ValidationProblem(ProblemDetail):
+    """A 422: the request named by place, every invalid field listed; nothing was stored."""
+
+    errors: list[FieldError] = Field(description="One entry per invalid field")
+
+
+# An example of each problem the API answers with, as the documentation shows it.
+_EXAMPLES: dict[int, dict[str, Any]] = {
+    400: {"title": "Bad request", "slug": "bad-request", "detail": "There was an error parsing the body"},
+    401: {"title": "Authentication required", "slug": "unauthorized", "detail": "Missing or invalid API key."},
+    403: {
+        "title": "Not allowed for this key's role",
+        "slug": "forbidden",
+        "detail": "This needs a key with role admin or editor; this key is a viewer key.",
+    },
+    404: {"title": "Not found", "slug": "not-found", "detail": "No KPI 01a2f0c4-7d1e-7000-8000-000000000000."},
+    409: {
+        "title": "Conflict",
+        "slug": "conflict",
+        "detail": "Idempotency key 'crm-2026-11-02' was used for a different batch.",
+    },
+    413: {
+        "title": "Request body too large",
+        "slug": "payload-too-large",
+        "detail": "A batch may carry at most 100000 points; this one has 120000. Split it.",
+    },
+    422: {
+        "title": "Invalid input",
+        "slug": "validation-error",
+        "detail": "body.target_value: Field required",
+        "errors": [{"location": "body.target_value", "message": "Field required", "type": "missing"}],
+    },
+    429: {
+        "title": "Too many requests",
+        "slug": "too-many-requests",
+        "detail": "Too many failed sign-ins; retry after 30 s.",
+    },
+    503: {
+        "title": "Service unavailable",
+        "slug": "service-unavailable",
+        "detail": "The database is not answering; retry shortly.",
+    },
+}
+
+
+def _example(status: int) -> dict[str, Any]:
+    example = dict(_EXAMPLES[status])
+    slug = example.pop("slug")
+    return {"type": PROBLEM_BASE + slug, "status": status, **example, "request_id": "9f1c2b7e5d3a4c6b8e0f1a2b3c4d5e6f"}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries documenting problem+json errors."""
+    """OpenAPI `responses` entries documenting problem+json errors (a 422 with its typed `errors`), each with an
+    example."""
     return {
         status: {
-            "model": ProblemDetail,
-            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "model": ValidationProblem if status == 422 else ProblemDetail,
+            "content": {PROBLEM_MEDIA_TYPE: {"example": _example(status)} if status in _EXAMPLES else {}},
             "description": HTTPStatus(status).phrase,
         }
         for status in statuses
@@ -120,6 +186,13 @@ def problem_body(status: int, title: str, detail: str, slug: str, **extra: Any) 
     if request_id:
         body["request_id"] = request_id
     body.update(extra)
+    if status == 422 and "errors" not in body:  # a 422 always lists what is wrong, at least as the whole request
+        body["errors"] = [{"location": "request", "message": detail, "type": "invalid"}]
+    errors = body.get("errors")
+    if isinstance(errors, list):  # every entry has a kind, even where no more specific one was given
+        body["errors"] = [
+            {**error, "type": error.get("type") or "invalid"} if isinstance(error, dict) else error for error in errors
+        ]
     return body
 
 

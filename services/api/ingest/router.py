@@ -145,9 +145,14 @@ async def push_platform_report(
         points = ADAPTERS[source](payload, setup.config)
     except AdapterError as exc:
         where = service.in_body(exc.location)
-        raise Unprocessable(f"{where}: {exc.message}", errors=[{"location": where, "message": exc.message}]) from exc
+        raise Unprocessable(
+            f"{where}: {exc.message}", errors=[{"location": where, "message": exc.message, "type": "report_field"}]
+        ) from exc
     if not points:
-        raise Unprocessable("The report has no rows with metrics.")
+        raise Unprocessable(
+            "The report has no rows with metrics.",
+            errors=[{"location": "body", "message": "no rows with metrics", "type": "empty_report"}],
+        )
     service.check_size(len(points), state.settings.ingest_max_points)
     context = await ingest_context(session, caller.org_id)
     points = priced(points, context.money, context.default_currency(source, None))

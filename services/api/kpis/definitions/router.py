@@ -15,7 +15,7 @@ from services.api.schemas import Page
 from shared.kpis.evaluation import Direction
 from shared.kpis.models import KpiCategory, KpiKind
 
-router = APIRouter(tags=["KPIs"])
+router = APIRouter(tags=["kpis"])
 CONFLICT = problem_responses(409)
 
 

@@ -13,7 +13,7 @@ from services.api.problems import problem_responses
 from services.api.schemas import Day, Page
 from shared.kpis.models import Kpi, KpiTarget, PeriodKind
 
-router = APIRouter(tags=["KPI targets"])
+router = APIRouter(tags=["kpi targets"])
 CONFLICT = problem_responses(409)
 
 

@@ -10,7 +10,7 @@ from services.api.kpis.values import service as progress_service
 from services.api.kpis.values.schemas import KpiValues, ObjectiveProgress, SuggestedTarget
 from services.api.schemas import Day
 
-router = APIRouter(tags=["KPI targets"])
+router = APIRouter(tags=["kpi targets"])
 
 
 @router.get("/kpis/{kpi_id}/suggested-target", response_model=SuggestedTarget)
