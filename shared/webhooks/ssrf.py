@@ -187,7 +187,10 @@ async def resolve_safe(url: str, *, allowed_cidrs: list[str], resolve_timeout_s:
     for address in addresses:
         if problem := _refusal(address, allowed):
             shown = host if str(address) == host else f"{host} ({address})"
-            raise UnsafeUrl(f"{shown} is {problem}; webhooks go to public addresses only")
+            raise UnsafeUrl(
+                f"{shown} is {problem}; webhooks go to public addresses only (an operator may allow a network "
+                "with WEBHOOK_ALLOWED_CIDRS, e.g. for a receiver inside the cluster)"
+            )
 
     chosen = addresses[0]
     connect_host = f"[{chosen}]" if chosen.version == 6 else str(chosen)

@@ -181,8 +181,11 @@ async def validate_points(session: AsyncSession, points: list[Point], source: st
         unknown = sorted({p.metric for p in points} - metrics.keys())
         detail = f"Unknown metrics: {', '.join(unknown)}. " if unknown else ""
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        extra: dict[str, Any] = {"unknown_metrics": unknown} if unknown else {}  # named only when some are
         raise Unprocessable(
-            f"{detail}{found[0]['location']}: {found[0]['message']}{more}", errors=found, unknown_metrics=unknown
+            f"{detail}{found[0]['location']}: {found[0]['message']}{more}",
+            errors=found,
+            **extra,
         )
 
 

@@ -30,7 +30,9 @@ async def _safe_url(url: str, settings: Settings) -> None:
     try:
         await check_url(url, settings.webhook_allowed_cidrs)
     except UnsafeUrl as exc:
-        raise Unprocessable(f"body.url: {exc}", errors=[{"location": "body.url", "message": str(exc)}]) from exc
+        raise Unprocessable(
+            f"body.url: {exc}", errors=[{"location": "body.url", "message": str(exc), "type": "unsafe_url"}]
+        ) from exc
 
 
 async def _own_kpis(session: AsyncSession, kpi_ids: list[uuid.UUID]) -> None:

@@ -15,7 +15,7 @@ from services.api.problems import Conflict, NotFound, Unprocessable
 from shared.alerts.evaluate import reset_target_state
 from shared.jobs.handles import EVALUATE_KPIS
 from shared.kpis.compute import Window, kpi_values
-from shared.kpis.evaluation import Direction, Pacing, validate_target
+from shared.kpis.evaluation import Direction, Pacing, ThresholdMode, validate_target
 from shared.kpis.formula import parse_formula
 from shared.kpis.judging import thresholds_of
 from shared.kpis.models import Kpi, KpiTarget, KpiTargetRevision, PeriodKind
@@ -40,9 +40,16 @@ LEVEL_FIELDS = ("target_high", "warning", "critical", "warning_high", "critical_
 def _check_levels(kpi: Kpi, target: KpiTarget) -> None:
     problems = validate_target(kpi.direction, target.pacing, thresholds_of(kpi, target))
     if problems:
+        read = (
+            " (threshold_mode percent, the default: warning and critical were read as % of the target, so "
+            f"{plain_number(target.warning) if target.warning is not None else '-'} means that share of "
+            f"{plain_number(target.target_value)}; send threshold_mode: absolute to give the levels as values)"
+            if target.threshold_mode == ThresholdMode.percent
+            else " (threshold_mode absolute: the levels are values of the KPI)"
+        )
         raise Unprocessable(
-            f"The target's levels do not fit a {kpi.direction.value} KPI: {problems[0]}",
-            errors=[{"location": "body", "message": p, "type": "threshold_order"} for p in problems],
+            f"The target's levels do not fit a {kpi.direction.value} KPI: {problems[0]}{read}",
+            errors=[{"location": "body", "message": p + read, "type": "threshold_order"} for p in problems],
         )
 
 
@@ -74,8 +81,9 @@ async def _lock_kpi_and_refuse_overlap(
     clash = await session.scalar(stmt.limit(1))
     if clash is not None:
         raise Conflict(
-            f"KPI {kpi.name!r} already has a target for {clash.period_label or ''} "
-            f"{clash.start_date}..{clash.end_date}, which overlaps {start}..{end}.",
+            f"KPI {kpi.name!r} already has a target for "
+            f"{f'{clash.period_label} ' if clash.period_label else ''}{clash.start_date}..{clash.end_date}, which "
+            f"overlaps {start}..{end}.",
             overlapping_target_id=str(clash.id),
         )
 

@@ -1,0 +1,37 @@
+"""Answers an outside check found inconsistent (issue 17): each 422 entry typed, problems worded alike."""
+
+from tests.ingest_support import point, push
+
+
+async def test_a_day_out_of_range_is_refused_without_an_empty_unknown_metrics_list(client, keys):
+    r = await push(client, keys.headers("ingest"), [point("clicks", 1, "1999-12-31")])
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert "unknown_metrics" not in body and [e["type"] for e in body["errors"]] == ["day_range"], body
+    r = await push(client, keys.headers("ingest"), [point("clickz", 1, "2026-11-02")])
+    assert r.json()["unknown_metrics"] == ["clickz"], r.text
+
+
+async def test_a_private_webhook_url_names_the_setting_that_allows_it(client, org):
+    r = await client.post("/v1/webhook-endpoints", json={"url": "http://10.0.0.7/hook"}, headers=org.headers)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["type"] == "unsafe_url" and "WEBHOOK_ALLOWED_CIDRS" in error["message"], error
+
+
+async def test_levels_in_the_wrong_order_say_how_they_were_read(client, org):
+    kpi = {"name": "CPA", "category": "output", "formula": "spend / conversions", "unit": "currency"}
+    kpi_id = (await client.post("/v1/kpis", json={**kpi, "direction": "lower_is_better"}, headers=org.headers)).json()[
+        "id"
+    ]
+    target = {"start_date": "2026-11-01", "end_date": "2026-11-30", "target_value": "40", "warning": "10"}
+    r = await client.post(f"/v1/kpis/{kpi_id}/targets", json=target, headers=org.headers)
+    assert r.status_code == 422, r.text
+    assert "threshold_mode percent" in r.json()["detail"] and "threshold_mode: absolute" in r.json()["detail"]
+    ok = await client.post(f"/v1/kpis/{kpi_id}/targets", json={**target, "warning": "110"}, headers=org.headers)
+    assert ok.status_code == 201, ok.text
+    # A target without a period label overlapping it: the 409 reads without a gap where a label would be.
+    clash = {"start_date": "2026-11-15", "end_date": "2026-12-15", "target_value": "40", "warning": "110"}
+    r = await client.post(f"/v1/kpis/{kpi_id}/targets", json=clash, headers=org.headers)
+    assert r.status_code == 409 and "  " not in r.json()["detail"], r.text
+    assert "a target for 2026-11-01..2026-11-30, which overlaps" in r.json()["detail"], r.text
