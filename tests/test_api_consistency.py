@@ -35,3 +35,16 @@ async def test_levels_in_the_wrong_order_say_how_they_were_read(client, org):
     r = await client.post(f"/v1/kpis/{kpi_id}/targets", json=clash, headers=org.headers)
     assert r.status_code == 409 and "  " not in r.json()["detail"], r.text
     assert "a target for 2026-11-01..2026-11-30, which overlaps" in r.json()["detail"], r.text
+
+
+async def test_dates_out_of_order_point_at_the_later_date_in_plain_words(client, org):
+    plan = {"name": "Q", "start_date": "2026-11-30", "end_date": "2026-11-01"}
+    r = await client.post("/v1/plans", json=plan, headers=org.headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "location": "body.end_date",
+            "message": "end_date (2026-11-01) is before start_date (2026-11-30)",
+            "type": "date_order",
+        }
+    ]

@@ -286,8 +286,16 @@ def _location(loc: tuple) -> str:
     return readable(".".join(str(part) for part in loc))
 
 
+def _where(err: dict[str, Any]) -> tuple:
+    """An error's place; a date-order error found on the whole object is the later date's (`body.end_date`)."""
+    loc = tuple(err["loc"])
+    if err["type"] == "date_order" and (ctx := err.get("ctx")) and ctx.get("end_name") not in (None, *loc[-1:]):
+        return (*loc, ctx["end_name"])
+    return loc
+
+
 async def _on_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [{"location": _location(err["loc"]), "message": err["msg"], "type": err["type"]} for err in exc.errors()]
+    errors = [{"location": _location(_where(err)), "message": err["msg"], "type": err["type"]} for err in exc.errors()]
     first = errors[0] if errors else None
     detail = f"{first['location']}: {first['message']}" if first else "Invalid input"
     if len(errors) > 1:

@@ -184,6 +184,11 @@ Day = Annotated[date, AfterValidator(_sane_day)]
 
 
 def check_date_order(start: date | None, end: date | None, *, start_name: str, end_name: str) -> None:
-    """Raise ValueError (a 422 inside a pydantic validator) when end is before start."""
+    """Raise a `date_order` error (a 422 inside a pydantic validator, located at the later field by the problem
+    handler: `body.end_date`) when end is before start."""
     if start is not None and end is not None and end < start:
-        raise ValueError(f"{end_name} ({end}) is before {start_name} ({start})")
+        raise PydanticCustomError(
+            "date_order",
+            "{end_name} ({end}) is before {start_name} ({start})",
+            {"end_name": end_name, "end": str(end), "start_name": start_name, "start": str(start)},
+        )
