@@ -61,12 +61,17 @@ async def test_ready_is_503_naming_the_queue_when_redis_points_nowhere(settings,
 async def test_metrics_count_requests_by_route_template(client, org):
     await client.get("/v1/api-keys", headers=org.headers)
     await client.delete(f"/v1/api-keys/{org.admin_key_id}", headers=org.headers)
+    await client.get("/v1/teams", headers=org.headers)  # routers inside routers: labelled with their full path too
+    await client.get("/v1/kpis/not-an-id", headers=org.headers)
     r = await client.get("/metrics")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     text = r.text
     assert 'http_requests_total{method="GET",route="/v1/api-keys",status="200"}' in text
     assert 'http_requests_total{method="DELETE",route="/v1/api-keys/{key_id}",status="409"}' in text
+    assert 'http_requests_total{method="GET",route="/v1/teams",status="200"}' in text
+    assert 'http_requests_total{method="GET",route="/v1/kpis/{kpi_id}",status="422"}' in text
+    assert 'route="/teams"' not in text and 'route="/kpis/{kpi_id}"' not in text
     assert str(org.admin_key_id) not in text, "ids must not become label values"
     assert "http_request_duration_seconds_bucket" in text
     assert "kpi_jobs_queued " in text

@@ -5,6 +5,7 @@ import re
 import time
 import uuid
 
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +17,22 @@ from shared.logging import request_id_var
 log = logging.getLogger("api.access")
 error_log = logging.getLogger("api.errors")
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+_FULL_PATHS: dict[int, str] = {}  # id(route) → its path template with every parent router's prefix
+
+
+def _route_label(scope: Scope) -> str:
+    """The matched route's full path template (`/v1/kpis/{kpi_id}`): a route of a router included in another keeps
+    only its own part in `route.path` (`/kpis/{kpi_id}`), so the label is looked up in the app's route tree."""
+    route = scope.get("route")
+    if route is None:
+        return "unmatched"
+    if id(route) not in _FULL_PATHS and (app := scope.get("app")) is not None:
+        for context in iter_route_contexts(app.routes):
+            if context.path:
+                _FULL_PATHS.setdefault(id(context.original_route), context.path)
+    return _FULL_PATHS.get(id(route)) or getattr(route, "path", None) or "unmatched"
 
 
 class RequestContextMiddleware:
@@ -68,8 +85,7 @@ class RequestContextMiddleware:
                 await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            route_label = getattr(route, "path", None) or "unmatched"
+            route_label = _route_label(scope)
             HTTP_REQUESTS.labels(scope["method"], route_label, str(status["code"])).inc()
             HTTP_LATENCY.labels(scope["method"], route_label).observe(elapsed)
             log.info(
