@@ -26,10 +26,11 @@ run: migrate
 	@if [ -n "$$REDIS_URL" ]; then echo ">> REDIS_URL is set: jobs go to Redis. Start the worker too: make worker"; \
 	else echo ">> No REDIS_URL: jobs run inside this process (embedded mode)."; fi
 	@echo ">> API on http://$(HOST):$(PORT)  (docs: http://$(HOST):$(PORT)/docs)"
-	$(VENV)/bin/uvicorn services.api.main:create_app --factory --host $(HOST) --port $(PORT)
+	PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" \
+		$(VENV)/bin/uvicorn services.api.main:create_app --factory --host $(HOST) --port $(PORT)
 
 worker: install
-	$(PY) -m services.kpi_engine
+	PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" $(PY) -m services.kpi_engine
 
 # NAME="Acme Retail" make org  -> prints the org's first admin key
 org: migrate
