@@ -48,3 +48,18 @@ async def test_dates_out_of_order_point_at_the_later_date_in_plain_words(client,
             "type": "date_order",
         }
     ]
+
+
+async def test_an_empty_platform_report_is_an_empty_batch_done_at_once(client, keys):
+    ingest = keys.headers("ingest")
+    for source, report in (("meta", {"data": []}), ("google_ads", {"results": []}), ("tiktok", {"data": {"list": []}})):
+        r = await client.post(
+            f"/v1/ingest/{source}", json=report, headers={**ingest, "Idempotency-Key": f"quiet-{source}"}
+        )
+        assert r.status_code == 202 and r.json()["status"] == "done", (source, r.text)
+        batch = (await client.get(f"/v1/ingest/batches/{r.json()['batch_id']}", headers=ingest)).json()
+        assert (batch["status"], batch["point_count"], batch["inserted"], batch["error"]) == ("done", 0, 0, None)
+        again = await client.post(
+            f"/v1/ingest/{source}", json=report, headers={**ingest, "Idempotency-Key": f"quiet-{source}"}
+        )
+        assert again.status_code == 200 and again.json()["batch_id"] == r.json()["batch_id"], again.text

@@ -132,6 +132,9 @@ async def push_platform_report(
     not send daily is refused (422 says so), and every error names the report's row and field
     (`body.data[1].date_start`); see docs/domains/ingest-adapters.md for the field mapping.
 
+    A report with no rows (`{"data": []}`: a paused account, a day without delivery) is accepted as an empty batch,
+    `done` at once with 0 points, so a daily export does not fail on quiet days.
+
     Once the organisation set a signing secret for the source, a push without a valid `X-Hub-Signature-256`
     (Meta's scheme: `sha256=` + hex HMAC-SHA256 of the exact body bytes) is a 401 and nothing is stored.
     """
@@ -148,11 +151,6 @@ async def push_platform_report(
         raise Unprocessable(
             f"{where}: {exc.message}", errors=[{"location": where, "message": exc.message, "type": "report_field"}]
         ) from exc
-    if not points:
-        raise Unprocessable(
-            "The report has no rows with metrics.",
-            errors=[{"location": "body", "message": "no rows with metrics", "type": "empty_report"}],
-        )
     service.check_size(len(points), state.settings.ingest_max_points)
     context = await ingest_context(session, caller.org_id)
     points = priced(points, context.money, context.default_currency(source, None))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import defer as defer_column
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound, PayloadTooLarge, Unprocessable
 from services.api.text import ERROR_TYPE, find_unstorable, may_hold_unstorable
+from shared.db.base import utcnow
 from shared.db.engine import is_postgres
 from shared.db.scoping import bound_org
 from shared.ingest.models import BatchStatus, IngestBatch
@@ -219,7 +220,10 @@ async def accept_batch(
         earlier = await _replay(session, idempotency_key, fingerprint)
         if earlier is not None:
             return earlier
-    await validate_rows(session, rows, points, source)
+    empty = rows.count == 0  # a platform's report of a paused account: a batch with nothing to merge, done at once
+    if not empty:
+        await validate_rows(session, rows, points, source)
+    now = utcnow()
     dialect = postgresql if is_postgres(session) else sqlite
     batch_id = await session.scalar(
         dialect.insert(IngestBatch)
@@ -228,14 +232,16 @@ async def accept_batch(
             source=source,
             idempotency_key=idempotency_key,
             body_hash=fingerprint,
-            status=BatchStatus.pending,
-            point_rows=rows.data,
+            status=BatchStatus.done if empty else BatchStatus.pending,
+            point_rows=None if empty else rows.data,
             point_count=rows.count,
             key_count=rows.keys,
             # The month partitions the merge needs (validated above: the batch has at least one day).
-            first_day=date.fromisoformat(min(rows.summary.days)),
-            last_day=date.fromisoformat(max(rows.summary.days)),
-            enqueues=1,
+            first_day=None if empty else date.fromisoformat(min(rows.summary.days)),
+            last_day=None if empty else date.fromisoformat(max(rows.summary.days)),
+            enqueues=0 if empty else 1,
+            started_at=now if empty else None,
+            finished_at=now if empty else None,
             by_key_id=by_key_id,
         )
         .on_conflict_do_nothing(index_elements=["org_id", "idempotency_key"])
@@ -247,6 +253,8 @@ async def accept_batch(
         if earlier is None:
             raise Conflict(f"Idempotency key {idempotency_key!r} is in use by a concurrent request; retry.")
         return earlier
+    if empty:
+        return Accepted(batch_id, BatchStatus.done, True)
     PROCESS_BATCH.defer(session, job_id=process_job_id(batch_id, 1), batch_id=str(batch_id))
     return Accepted(batch_id, BatchStatus.pending, True)
 
