@@ -63,3 +63,20 @@ async def test_an_empty_platform_report_is_an_empty_batch_done_at_once(client, k
             f"/v1/ingest/{source}", json=report, headers={**ingest, "Idempotency-Key": f"quiet-{source}"}
         )
         assert again.status_code == 200 and again.json()["batch_id"] == r.json()["batch_id"], again.text
+
+
+async def test_a_json_route_answers_another_media_type_with_415_and_bad_json_with_where(client, org):
+    kpi = (
+        '{"name": "Leads", "category": "output", "formula": "leads", "unit": "count", "direction": "higher_is_better"}'
+    )
+    r = await client.post("/v1/kpis", content=kpi, headers={**org.headers, "Content-Type": "text/plain"})
+    assert r.status_code == 415 and r.headers["content-type"] == "application/problem+json", r.text
+    assert "application/json" in r.json()["detail"]
+    ok = await client.post("/v1/kpis", content=kpi, headers={**org.headers, "Content-Type": "application/json"})
+    assert ok.status_code == 201, ok.text
+    broken = '{"name": "Leads",\n "formula": }'
+    r = await client.post("/v1/kpis", content=broken, headers={**org.headers, "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert (error["location"], error["type"]) == ("body", "json_invalid")
+    assert error["message"].startswith("invalid JSON at line 2, column 13"), error

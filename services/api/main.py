@@ -13,6 +13,7 @@ from services.api.department.router import router as department_router
 from services.api.health.router import router as health_router
 from services.api.ingest.router import router as ingest_router
 from services.api.kpis.router import router as kpis_router
+from services.api.media import json_bodies
 from services.api.metrics.router import router as metrics_router
 from services.api.money.router import router as money_router
 from services.api.observability.middleware import RequestContextMiddleware
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=openapi.TAGS,
         lifespan=lifespan,
         # No query or path parameter, no header may carry text the store cannot hold (bodies: their models).
-        dependencies=[Depends(storable_parameters)],
+        dependencies=[Depends(storable_parameters), Depends(json_bodies)],
     )
     install_problem_handlers(app)
     app.add_middleware(

@@ -26,6 +26,7 @@ PROBLEM_SCHEMA = {"$ref": "#/components/schemas/ProblemDetail"}
 BODY_ERRORS = {
     400: "The body could not be read: JSON text must be UTF-8.",
     413: "The body is over the size limit (MAX_BODY_BYTES; INGEST_MAX_BODY_BYTES for /v1/ingest/).",
+    415: "The body is not of a media type the endpoint reads (JSON unless it says otherwise).",
 }
 
 

@@ -165,6 +165,10 @@ class PayloadTooLarge(Problem):
     status, slug, title = 413, "payload-too-large", "Request body too large"
 
 
+class UnsupportedMediaType(Problem):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 class Unprocessable(Problem):
     status, slug, title = 422, "validation-error", "Invalid input"
 
@@ -294,8 +298,31 @@ def _where(err: dict[str, Any]) -> tuple:
     return loc
 
 
+def _json_position(body: Any, position: int) -> str:
+    """Where in a body JSON decoding stopped, as people count: line and column (1-based)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body if isinstance(body, str) else None
+    if text is None:
+        return f"character {position + 1}"
+    before = text[:position]
+    return f"line {before.count(chr(10)) + 1}, column {position - (before.rfind(chr(10)) + 1) + 1}"
+
+
+def _message(err: dict[str, Any], body: Any) -> str:
+    if err["type"] == "json_invalid" and len(err["loc"]) == 2 and isinstance(err["loc"][1], int):
+        why = (err.get("ctx") or {}).get("error") or "not valid JSON"
+        return f"invalid JSON at {_json_position(body, err['loc'][1])}: {why}"
+    return err["msg"]
+
+
 async def _on_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [{"location": _location(_where(err)), "message": err["msg"], "type": err["type"]} for err in exc.errors()]
+    errors = [
+        {
+            "location": "body" if err["type"] == "json_invalid" else _location(_where(err)),
+            "message": _message(err, exc.body),
+            "type": err["type"],
+        }
+        for err in exc.errors()
+    ]
     first = errors[0] if errors else None
     detail = f"{first['location']}: {first['message']}" if first else "Invalid input"
     if len(errors) > 1:
