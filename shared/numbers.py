@@ -1,14 +1,22 @@
 """Decimals as text: the one place numbers are written out, for JSON and payloads (`plain_number`), money
 (`two_places`) and sentences (`show_number`)."""
 
-from decimal import Decimal
+from contextlib import suppress
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 _CENT = Decimal("0.01")
+_PLACES = 8
+_EIGHT_PLACES = Decimal(1).scaleb(-_PLACES)
 
 
 def plain_number(value: Decimal) -> str:
-    """A Decimal as plain text without exponent or trailing zeros: 100, 2.5, 0.0001 (JSON numbers as strings,
-    webhook payloads, reasons that quote a number exactly)."""
+    """A Decimal as plain text without exponent or trailing zeros, to at most 8 decimal places (the precision
+    points are accepted with): 100, 2.5, 0.0001, 0.33333333 — the one rendering of numbers in JSON, webhook
+    payloads and reasons that quote a number, whatever computed it (a ratio, a weekly value, a previous value)."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -_PLACES:
+        with suppress(InvalidOperation):  # more digits than the context holds: written as it is
+            value = value.quantize(_EIGHT_PLACES, rounding=ROUND_HALF_EVEN)
     text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")

@@ -1,6 +1,6 @@
 """Answers an outside check found inconsistent (issue 17): each 422 entry typed, problems worded alike."""
 
-from tests.ingest_support import point, push
+from tests.ingest_support import point, push, push_and_wait
 
 
 async def test_a_day_out_of_range_is_refused_without_an_empty_unknown_metrics_list(client, keys):
@@ -80,3 +80,14 @@ async def test_a_json_route_answers_another_media_type_with_415_and_bad_json_wit
     [error] = r.json()["errors"]
     assert (error["location"], error["type"]) == ("body", "json_invalid")
     assert error["message"].startswith("invalid JSON at line 2, column 13"), error
+
+
+async def test_numbers_are_written_one_way_at_most_eight_places(client, keys):
+    ingest, editor = keys.headers("ingest"), keys.headers("editor")
+    done = await push_and_wait(client, ingest, [point("clicks", 1, "2026-11-02"), point("leads", 3, "2026-11-02")])
+    assert done["status"] == "done", done
+    kpi = {"name": "Rate", "category": "output", "formula": "clicks / leads", "unit": "ratio"}
+    kpi_id = (await client.post("/v1/kpis", json={**kpi, "direction": "higher_is_better"}, headers=editor)).json()["id"]
+    for grain in ("day", "week", "month"):
+        r = await client.get(f"/v1/kpis/{kpi_id}/values?grain={grain}&from=2026-11-02&to=2026-11-02", headers=editor)
+        assert [v["value"] for v in r.json()["values"]] == ["0.33333333"], (grain, r.text)
