@@ -91,3 +91,17 @@ async def test_numbers_are_written_one_way_at_most_eight_places(client, keys):
     for grain in ("day", "week", "month"):
         r = await client.get(f"/v1/kpis/{kpi_id}/values?grain={grain}&from=2026-11-02&to=2026-11-02", headers=editor)
         assert [v["value"] for v in r.json()["values"]] == ["0.33333333"], (grain, r.text)
+
+
+async def test_bodies_read_by_their_routes_say_where_json_breaks_too(client, keys):
+    for path in ("/v1/ingest/metrics", "/v1/fx-rates"):
+        method = client.put if path == "/v1/fx-rates" else client.post
+        r = await method(
+            path,
+            content='{"points": [\n  {"metric": }]}',
+            headers={**keys.headers("admin"), "Content-Type": "application/json"},
+        )
+        assert r.status_code == 422, r.text
+        [error] = r.json()["errors"]
+        assert (error["location"], error["type"]) == ("body", "json_invalid"), error
+        assert error["message"].startswith("invalid JSON at line 2, column 14: Expecting value"), error

@@ -235,7 +235,8 @@ def _read_by_contract(
                         "input": {},
                         "ctx": {"error": exc.msg},
                     }
-                ]
+                ],
+                body=exc.doc,  # the decoded text: the problem says where, by line and column
             ) from exc
         except ValueError as exc:  # not UTF-8/16/32 text
             raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc

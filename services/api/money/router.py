@@ -57,10 +57,12 @@ async def put_rates(request: Request, session: SessionDep, _: Editor) -> FxRates
                     {
                         "type": "json_invalid",
                         "loc": ("body", exc.pos),
-                        "msg": f"JSON decode error: {exc.msg}",
+                        "msg": "JSON decode error",
                         "input": {},
+                        "ctx": {"error": exc.msg},
                     }
-                ]
+                ],
+                body=exc.doc,  # the decoded text: the problem says where, by line and column
             ) from exc
         except ValidationError as exc:
             raise RequestValidationError(
