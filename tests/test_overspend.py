@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select, update
 
+from services.api.webhooks.payloads import BudgetOverspendEvent
 from shared.alerts import budget as overspend
 from shared.jobs.context import job_session
 from shared.jobs.handles import CHECK_OVERSPEND
@@ -41,6 +42,7 @@ async def test_a_line_past_its_allocation_fires_once(client, keys, org, other_or
         [event] = await receiver.wait_for(1)
         body = json.loads(event.body)
         assert body["type"] == "budget.overspend"
+        BudgetOverspendEvent.model_validate(body)  # of its documented shape (the OpenAPI document's webhooks)
         assert (body["data"]["line"]["id"], body["data"]["actual"], body["data"]["overspend"]) == (
             line["id"],
             "110.00",

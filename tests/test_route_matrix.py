@@ -140,6 +140,7 @@ RULES: dict[str, Rule] = {
     "PATCH /v1/webhook-endpoints/{endpoint_id}": own(ADMIN),
     "DELETE /v1/webhook-endpoints/{endpoint_id}": own(ADMIN),
     "POST /v1/webhook-endpoints/{endpoint_id}/rotate-secret": own(ADMIN),
+    "POST /v1/webhook-endpoints/{endpoint_id}/test": own(ADMIN),
     "GET /v1/webhook-endpoints/{endpoint_id}/deliveries": own(ADMIN),
     "POST /v1/webhook-deliveries/{delivery_id}/retry": own(ADMIN),
     "GET /v1/operator-events": ADMIN,

@@ -25,6 +25,7 @@ from services.api.state import AppState
 from services.api.strategy.router import router as strategy_router
 from services.api.text import storable_parameters
 from services.api.throttle import AuthThrottle
+from services.api.webhooks.payloads import document_webhooks
 from services.api.webhooks.router import router as webhooks_router
 from shared.db.engine import make_database
 from shared.jobs.queue import InProcessQueue, make_queue
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dashboard_router,
     ):
         app.include_router(router)
+    document_webhooks(app)
     openapi.install(app)  # body errors declared on every operation that reads one; problem schemas by media type
     app.state.session_key = session_key(settings)
     return app

@@ -21,6 +21,9 @@ DELIVER_TIMEOUT_S = 60
 # an evaluation that opens a few alerts, each to a few endpoints. Past this many, the deliveries go to their own jobs
 # as before, so a large run does not hold its worker slot on many receivers (each send may take webhook_timeout_s).
 INLINE_DELIVERIES = 8
+# The version of every payload's shape (docs/domains/webhook-delivery.md, the OpenAPI document's `webhooks`): a
+# field added keeps it, a field removed or changed in meaning makes the next one.
+PAYLOAD_VERSION = 1
 
 
 def delivery_job_id(delivery_id: uuid.UUID, attempt: int, suffix: str = "") -> str:
@@ -81,13 +84,31 @@ async def emit(
     matching = [e for e in endpoints if _wants(e, type_, kpi_id, category)]
     if not matching:
         return None
+    return await emit_to(session, org_id=org_id, type_=type_, data=data, endpoints=matching)
+
+
+async def emit_to(
+    session: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    type_: EventType,
+    data: dict[str, Any],
+    endpoints: Sequence[WebhookEndpoint],
+) -> WebhookEvent:
+    """Record the event and a delivery to each of these endpoints (whatever they subscribe to), run as `emit`'s."""
+    matching = endpoints
     now = datetime.now(UTC)
     event = WebhookEvent(
         id=new_message_id(),
         org_id=org_id,
         type=type_,
         timestamp=int(now.timestamp()),
-        payload={"type": type_.value, "timestamp": now.isoformat(timespec="seconds"), "data": data},
+        payload={
+            "type": type_.value,
+            "version": PAYLOAD_VERSION,
+            "timestamp": now.isoformat(timespec="seconds"),
+            "data": data,
+        },
     )
     session.add(event)
     await session.flush()  # the event row first: deliveries reference it (no ORM relationship orders them)

@@ -19,6 +19,7 @@ class EventType(enum.StrEnum):
     kpi_no_data = "kpi.no_data"
     budget_overspend = "budget.overspend"
     ingest_batch_failed = "ingest.batch_failed"
+    webhook_test = "webhook.test"  # sent on request to one endpoint (POST /v1/webhook-endpoints/{id}/test)
 
 
 class DeliveryStatus(enum.StrEnum):

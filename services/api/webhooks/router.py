@@ -18,6 +18,7 @@ from services.api.webhooks.schemas import (
     EndpointWithSecret,
     OperatorEventOut,
     ReplayAccepted,
+    TestEventSent,
 )
 from shared.webhooks.models import EventType, WebhookEndpoint
 
@@ -79,6 +80,26 @@ async def rotate_secret(endpoint_id: uuid.UUID, session: SessionDep, _: Admin, s
     each request (two space-separated signatures), so receivers can switch without losing a webhook."""
     endpoint = await service.rotate_secret(session, endpoint_id=endpoint_id, settings=state.settings)
     return _out(endpoint, EndpointWithSecret, secret=endpoint.secret)
+
+
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/test",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(409),
+    response_model=TestEventSent,
+)
+async def send_test_event(endpoint_id: uuid.UUID, session: SessionDep, _: Admin, state: StateDep) -> TestEventSent:
+    """Send a signed `webhook.test` event to this endpoint now (admin only), through the normal delivery path: the
+    same signature headers, retries and delivery log as every event, whatever event types it subscribes to. Its
+    attempt shows in `GET /v1/webhook-endpoints/{endpoint_id}/deliveries` (the receiver's status code and answer).
+    A disabled endpoint is a 409."""
+    event = await service.send_test(session, endpoint_id=endpoint_id, settings=state.settings)
+    return TestEventSent(
+        event_id=event.id,
+        event_type=event.type.value,
+        endpoint_id=endpoint_id,
+        deliveries_url=f"/v1/webhook-endpoints/{endpoint_id}/deliveries?event_type={event.type.value}",
+    )
 
 
 @router.get("/webhook-endpoints/{endpoint_id}/deliveries", response_model=Page[AttemptOut])

@@ -112,3 +112,13 @@ class OperatorEventOut(Output):
         ]
     )
     created_at: Timestamp
+
+
+class TestEventSent(Output):
+    event_id: str = Field(examples=["msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"], description="The webhook-id it is sent with")
+    event_type: str = Field(examples=["webhook.test"])
+    endpoint_id: Id
+    deliveries_url: str = Field(
+        examples=["/v1/webhook-endpoints/01a2…/deliveries?event_type=webhook.test"],
+        description="Its attempts, with the receiver's status code and answer, appear in the endpoint's log",
+    )

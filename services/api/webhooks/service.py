@@ -13,9 +13,10 @@ from services.api.webhooks.schemas import EndpointCreate, EndpointUpdate
 from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.kpis.models import Kpi
 from shared.settings import Settings
-from shared.webhooks.events import delivery_job_id
+from shared.webhooks.events import delivery_job_id, emit_to
 from shared.webhooks.models import (
     DeliveryStatus,
+    EventType,
     OperatorEvent,
     WebhookAttempt,
     WebhookDelivery,
@@ -161,3 +162,22 @@ async def replay(session: AsyncSession, *, delivery_id: uuid.UUID) -> WebhookDel
         attempt=delivery.attempts + 1,
     )
     return delivery
+
+
+async def send_test(session: AsyncSession, *, endpoint_id: uuid.UUID, settings: Settings) -> WebhookEvent:
+    """A signed `webhook.test` event to this endpoint only (whatever it subscribes to), delivered after the commit
+    through the normal path: same signature, retries and delivery log as every event."""
+    endpoint = await get_or_404(session, WebhookEndpoint, endpoint_id)
+    if not endpoint.enabled:
+        raise Conflict(f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason}); enable it first.")
+    return await emit_to(
+        session,
+        org_id=endpoint.org_id,
+        type_=EventType.webhook_test,
+        endpoints=[endpoint],
+        data={
+            "endpoint_id": str(endpoint.id),
+            "message": "A test event: your endpoint receives and verifies this service's webhooks.",
+            "dashboard_url": f"{settings.public_base_url}/dashboard",
+        },
+    )
