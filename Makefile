@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/kpi_test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: install run worker migrate test test-sqlite test-postgres reliability lint format org bench clean
+.PHONY: install run worker migrate test test-sqlite test-postgres reliability lint format org bench sdk clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,9 @@ reliability: install
 # then how a queued burst spreads over one and two workers per WORKER_MAX_JOBS (tests/bench/spread.py, ~3 min);
 # then the scale issue's tables: reads against metric_daily size, scheduled evaluation against organisations
 # (tests/bench/scale.py, JSON in test-artifacts/bench-scale.json).
+sdk: install
+	$(PY) -m sdk.generate
+
 bench: install
 	$(PY) -m tests.bench.ingest
 	$(PY) -m tests.bench.webhook_latency

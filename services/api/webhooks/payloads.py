@@ -28,7 +28,7 @@ class _Payload(_Shape):
     )
 
 
-class KpiRef(_Shape):
+class EventKpi(_Shape):
     id: str
     name: str = Field(examples=["CPA"])
     category: str = Field(examples=["output"])
@@ -36,7 +36,7 @@ class KpiRef(_Shape):
     direction: str = Field(examples=["lower_is_better"])
 
 
-class TargetRef(_Shape):
+class EventTarget(_Shape):
     id: str
     period: str | None = Field(examples=["2026-11"])
     start_date: str = Field(examples=["2026-11-01"])
@@ -44,7 +44,7 @@ class TargetRef(_Shape):
     target_value: str = Field(examples=["20"])
 
 
-class EvaluationRef(_Shape):
+class EventEvaluation(_Shape):
     value: str | None = Field(examples=["24.5"])
     expected_to_date: str | None = Field(examples=["20"])
     forecast: str | None = Field(examples=["24.5"])
@@ -55,17 +55,17 @@ class EvaluationRef(_Shape):
     reason: str = Field(examples=["CPA is above the critical level 22 (confirmed by 2 evaluations)"])
 
 
-class AlertRef(_Shape):
+class EventAlert(_Shape):
     id: str
     status: str = Field(examples=["open"])
     severity: str = Field(examples=["critical"])
 
 
 class KpiEventData(_Shape):
-    kpi: KpiRef
-    target: TargetRef
-    evaluation: EvaluationRef
-    alert: AlertRef
+    kpi: EventKpi
+    target: EventTarget
+    evaluation: EventEvaluation
+    alert: EventAlert
     dashboard_url: str = Field(examples=["https://kpi.example/dashboard/kpis/01a2…"])
 
 
@@ -76,13 +76,13 @@ class KpiEvent(_Payload):
     data: KpiEventData
 
 
-class PlanRef(_Shape):
+class EventPlan(_Shape):
     id: str
     name: str = Field(examples=["November"])
     period: str | None = Field(examples=["2026-11"])
 
 
-class LineRef(_Shape):
+class EventLine(_Shape):
     id: str
     name: str | None
     channel: str | None = Field(examples=["meta"])
@@ -91,8 +91,8 @@ class LineRef(_Shape):
 
 
 class BudgetOverspendData(_Shape):
-    plan: PlanRef
-    line: LineRef
+    plan: EventPlan
+    line: EventLine
     planned: str = Field(examples=["3000.00"])
     actual: str = Field(examples=["3450.00"])
     overspend: str = Field(examples=["450.00"])
@@ -108,7 +108,7 @@ class BudgetOverspendEvent(_Payload):
     data: BudgetOverspendData
 
 
-class BatchRef(_Shape):
+class EventBatch(_Shape):
     id: str
     source: str = Field(examples=["meta"])
     points: int = Field(examples=[1200])
@@ -118,7 +118,7 @@ class BatchRef(_Shape):
 
 
 class IngestBatchFailedData(_Shape):
-    batch: BatchRef
+    batch: EventBatch
 
 
 class IngestBatchFailedEvent(_Payload):
