@@ -80,3 +80,51 @@ async def test_the_dashboard_renders_in_chromium_without_errors(app, client, key
     assert problems == []
     for path in shots.values():
         assert path.stat().st_size > 10_000, f"{path} looks empty"
+
+
+async def test_the_api_docs_render_with_no_network_but_the_service(app):
+    """/docs (Swagger UI) and /redoc (ReDoc) load their files from the service itself: with every other host
+    blocked, as where the service runs without internet, both render every operation."""
+    if shutil.which("chromium") is None:
+        support.unavailable("Chromium", "install Debian's `chromium` package (.ci/run does)")
+    from playwright.async_api import async_playwright
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.01)
+    base = f"http://127.0.0.1:{port}"
+    elsewhere: list[str] = []
+    support.ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+
+            async def only_the_service(route):
+                if route.request.url.startswith(base):
+                    await route.continue_()
+                else:
+                    elsewhere.append(route.request.url)
+                    await route.abort()
+
+            await page.route("**/*", only_the_service)
+            await page.goto(f"{base}/docs")
+            await page.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=20_000)
+            assert await page.locator(".swagger-ui .opblock").count() >= 100
+            assert "Marketing department" in await page.locator(".swagger-ui .info .title").inner_text()
+            await page.screenshot(path=str(support.ARTIFACTS / f"docs-{support.BACKEND}.png"))
+
+            await page.goto(f"{base}/redoc")
+            await page.wait_for_selector("li[data-item-id] label", timeout=20_000)  # ReDoc's menu, built from the spec
+            assert await page.locator("li[data-item-id]").count() >= 100
+            assert "Marketing department" in await page.locator("h1").first.inner_text()
+            await page.screenshot(path=str(support.ARTIFACTS / f"redoc-{support.BACKEND}.png"))
+            await browser.close()
+    finally:
+        server.should_exit = True
+        await serving
+    # Everything they need comes from the service; the one outside request is ReDoc's "powered by" logo, blocked
+    # here as it would be offline, without which the page is complete (checked above).
+    assert set(elsewhere) <= {"https://cdn.redoc.ly/redoc/logo-mini.svg"}, f"the docs reached out: {elsewhere}"

@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         openapi_tags=openapi.TAGS,
+        docs_url=None,  # served from local assets: openapi.install_docs
+        redoc_url=None,
         lifespan=lifespan,
         # No query or path parameter, no header may carry text the store cannot hold (bodies: their models).
         dependencies=[Depends(storable_parameters), Depends(json_bodies)],
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     document_webhooks(app)
-    openapi.install(app)  # body errors declared on every operation that reads one; problem schemas by media type
+    openapi.install(app)
+    openapi.install_docs(app)  # body errors declared on every operation that reads one; problem schemas by media type
     app.state.session_key = session_key(settings)
     return app
