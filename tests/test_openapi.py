@@ -121,3 +121,8 @@ async def test_a_422_entry_always_has_a_type(client, org):
     r = await client.post("/v1/ingest/meta", json=report, headers=org.headers)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
     assert [(e["location"], e["type"]) for e in r.json()["errors"]] == [("body.data[0].campaign_id", "report_field")]
+
+
+def test_the_document_names_its_server_and_documents_every_webhook():
+    assert SPEC["servers"] == [{"url": "/", "description": "This service"}]
+    assert "kpi.off_track" in SPEC["webhooks"] and "webhook.test" in SPEC["webhooks"]

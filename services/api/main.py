@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         openapi_tags=openapi.TAGS,
+        # Relative: the document's own host, wherever the service runs (behind a proxy too).
+        servers=[{"url": "/", "description": "This service"}],
         docs_url=None,  # served from local assets: openapi.install_docs
         redoc_url=None,
         lifespan=lifespan,
