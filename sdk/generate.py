@@ -18,11 +18,13 @@ def spec() -> dict:
     return create_app().openapi()
 
 
-def generate(into: Path) -> Path:
-    """Generate the SDK into `into/kpi_service_client` (replaced); returns the package's directory."""
+def generate(into: Path, openapi: dict | None = None) -> Path:
+    """Generate the SDK into `into/kpi_service_client` (replaced) from this OpenAPI document (default: a new app's,
+    which configures the process as `create_app` does: tests pass their running app's); returns the package's
+    directory."""
     into.mkdir(parents=True, exist_ok=True)
     document = into / "openapi.json"
-    document.write_text(json.dumps(spec(), indent=2, sort_keys=True) + "\n")
+    document.write_text(json.dumps(openapi or spec(), indent=2, sort_keys=True) + "\n")
     package = into / PACKAGE
     shutil.rmtree(package, ignore_errors=True)
     bin_dir = str(Path(sys.executable).parent)  # the generator formats its output with this venv's ruff

@@ -19,7 +19,8 @@ def _free_port() -> int:
 
 
 async def test_the_generated_sdk_creates_a_kpi_pushes_a_batch_and_reads_a_typed_error(app, client, org, tmp_path):
-    package_dir = await asyncio.to_thread(generate, tmp_path)
+    # From the running app's document: building another app here would reconfigure the process (its sealing key).
+    package_dir = await asyncio.to_thread(generate, tmp_path, app.openapi())
     assert (package_dir / "api" / "kpis" / "kpis_create.py").exists()
     assert (package_dir / "api" / "kpi_targets" / "kpis_targets_list.py").exists()
     sys.path.insert(0, str(tmp_path))
