@@ -105,3 +105,21 @@ async def test_bodies_read_by_their_routes_say_where_json_breaks_too(client, key
         [error] = r.json()["errors"]
         assert (error["location"], error["type"]) == ("body", "json_invalid"), error
         assert error["message"].startswith("invalid JSON at line 2, column 14: Expecting value"), error
+
+
+async def test_routes_that_read_their_own_body_answer_another_media_type_with_415(client, keys):
+    admin = {**keys.headers("admin"), "Content-Type": "application/xml"}
+    for method, path in (("POST", "/v1/ingest/metrics"), ("PUT", "/v1/fx-rates")):
+        r = await client.request(method, path, content="<points/>", headers=admin)
+        assert r.status_code == 415 and r.headers["content-type"] == "application/problem+json", (path, r.text)
+
+
+async def test_an_edit_that_puts_dates_out_of_order_is_typed_date_order_too(client, org):
+    plan = (await client.post("/v1/plans", json={"name": "Nov", "period_label": "2026-11"}, headers=org.headers)).json()
+    r = await client.patch(
+        f"/v1/plans/{plan['id']}",
+        json={"start_date": "2026-11-20", "end_date": "2026-11-10", "period_label": None},
+        headers=org.headers,
+    )
+    assert r.status_code == 422, r.text
+    assert [(e["location"], e["type"]) for e in r.json()["errors"]] == [("body.end_date", "date_order")], r.text

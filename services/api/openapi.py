@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from services.api.problems import PROBLEM_MEDIA_TYPE
+from services.api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 
 PROBLEM_SCHEMA = {"$ref": "#/components/schemas/ProblemDetail"}
 BODY_ERRORS = {
@@ -157,11 +157,14 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             if "requestBody" in operation:
                 for status, why in BODY_ERRORS.items():
+                    phrase = HTTPStatus(status).phrase
+                    example: dict[str, Any] = {"type": PROBLEM_BASE + phrase.lower().replace(" ", "-")}
+                    example |= {"title": phrase, "status": status, "detail": why}
                     responses.setdefault(
                         str(status),
                         {
                             "description": f"{HTTPStatus(status).phrase}: {why}",
-                            "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+                            "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA, "example": example}},
                         },
                     )
             for response in responses.values():

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.jobs.context import JobContext, job_session
 from shared.jobs.handles import CHECK_OVERSPEND
 from shared.jobs.registry import cron_job, job
+from shared.money.currencies import amount_text
 from shared.money.fx import MissingRate
-from shared.numbers import two_places
 from shared.orgs.clock import latest_today, local_today
 from shared.orgs.models import Org
 from shared.plans.actuals import ingested_by_lines
@@ -112,9 +112,10 @@ async def _check(ctx: JobContext, org_id: uuid.UUID | None, now: datetime | None
                         "team_id": str(line.team_id) if line.team_id else None,
                         "campaign_id": str(line.campaign_id) if line.campaign_id else None,
                     },
-                    "planned": two_places(line.planned_amount),
-                    "actual": two_places(actual),
-                    "overspend": two_places(actual - line.planned_amount),
+                    # Written as the budget API writes them: whole minor units of the budget's currency.
+                    "planned": amount_text(line.planned_amount, budget.currency),
+                    "actual": amount_text(actual, budget.currency),
+                    "overspend": amount_text(actual - line.planned_amount, budget.currency),
                     "currency": budget.currency,
                     "threshold_pct": settings.overspend_threshold_pct,
                     "dashboard_url": f"{settings.public_base_url}/dashboard",

@@ -40,3 +40,9 @@ def round_money(amount: Decimal, code: str) -> Decimal:
 def has_minor_units(amount: Decimal, code: str) -> bool:
     """Whether the amount is written in whole minor units of its currency (no 0.5 VND, no 0.001 USD)."""
     return amount == amount.quantize(quantum(code)) if amount.is_finite() else False
+
+
+def amount_text(amount: Decimal, code: str) -> str:
+    """An amount as the API writes it: whole minor units of its currency (VND "1500000", USD "1500.00", KWD
+    "1000.125"); a code CLDR does not know keeps two places."""
+    return str(round_money(amount, code)) if is_currency(code) else str(amount.quantize(Decimal("0.01")))

@@ -21,8 +21,8 @@ DELIVER_TIMEOUT_S = 60
 # an evaluation that opens a few alerts, each to a few endpoints. Past this many, the deliveries go to their own jobs
 # as before, so a large run does not hold its worker slot on many receivers (each send may take webhook_timeout_s).
 INLINE_DELIVERIES = 8
-# The version of every payload's shape (docs/domains/webhook-delivery.md, the OpenAPI document's `webhooks`): a
-# field added keeps it, a field removed or changed in meaning makes the next one.
+# The version of every payload's shape (docs/domains/webhook-delivery.md, the OpenAPI document's `webhooks`, whose
+# schemas list every field exactly): any change of fields, an added one too, makes the next version.
 PAYLOAD_VERSION = 1
 
 

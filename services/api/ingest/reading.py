@@ -38,7 +38,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
 from services.api.ingest.schemas import DIMENSION_NAME, MAX_DIMENSION_VALUE, MAX_DIMENSIONS, MetricBatchIn
-from services.api.text import may_hold_unstorable
+from services.api.problems import UnsupportedMediaType
+from services.api.text import may_hold_unstorable, readable
 from shared.ingest.currency import IngestContext, priced
 from shared.ingest.points import Mode, Point
 from shared.ingest.rows import RowsWriter, StagedRows
@@ -97,11 +98,14 @@ def read_batch(
     """The batch in `raw`, normalised (days local to the organisation, money amounts with their currency:
     `context`); a 422 (`RequestValidationError`) as the contract words it, a 400 for bytes that are not text, or
     what `check_size` raises for too many points — counted before any point is validated."""
-    if _is_json(content_type):
-        try:
-            return _read_fast(raw, check_size, context)
-        except _NotFast:
-            pass
+    if not _is_json(content_type):
+        raise UnsupportedMediaType(
+            f"A batch is JSON: send Content-Type: application/json (got {readable(content_type or '')})."
+        )
+    try:
+        return _read_fast(raw, check_size, context)
+    except _NotFast:
+        pass
     return _read_by_contract(raw, content_type, check_size, context)
 
 

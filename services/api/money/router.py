@@ -1,6 +1,7 @@
 """Routes: the exchange rates an organisation provides (JSON or CSV), read and removed."""
 
 import json
+import re
 from datetime import date
 from typing import Annotated
 
@@ -12,10 +13,12 @@ from services.api.deps import Editor, Reader, SessionDep
 from services.api.money import service
 from services.api.money.schemas import FxRatesIn, FxRatesPage, FxRatesStored
 from services.api.openapi import body_documented_as
-from services.api.problems import V1_ERRORS, problem_responses
+from services.api.problems import V1_ERRORS, UnsupportedMediaType, problem_responses
 from services.api.schemas import Currency, Day
+from services.api.text import readable
 
 CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
+_JSON = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 router = APIRouter(prefix="/v1/fx-rates", tags=["exchange rates"], responses=V1_ERRORS)
 
 _BODY = body_documented_as(FxRatesIn)
@@ -39,6 +42,10 @@ async def put_rates(request: Request, session: SessionDep, _: Editor) -> FxRates
     KPIs that read money from its first day (`reevaluating_since`)."""
     raw = await request.body()
     content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if content_type not in CSV_TYPES and not _JSON.match(content_type):
+        raise UnsupportedMediaType(
+            f"Rates are JSON (application/json) or CSV (text/csv); got {readable(content_type)}."
+        )
     if content_type in CSV_TYPES:
         try:
             text = raw.decode("utf-8-sig")

@@ -32,7 +32,9 @@ def _route_label(scope: Scope) -> str:
         for context in iter_route_contexts(app.routes):
             if context.path:
                 _FULL_PATHS.setdefault(id(context.original_route), context.path)
-    return _FULL_PATHS.get(id(route)) or getattr(route, "path", None) or "unmatched"
+        # A route the tree does not list (a mount's) keeps its own path, and is not looked for again.
+        _FULL_PATHS.setdefault(id(route), getattr(route, "path", None) or "unmatched")
+    return _FULL_PATHS[id(route)] if id(route) in _FULL_PATHS else getattr(route, "path", None) or "unmatched"
 
 
 class RequestContextMiddleware:

@@ -23,8 +23,10 @@ NEXT_STATUS = {
 }
 
 
-def _invalid(field: str, message: str) -> Unprocessable:
-    return Unprocessable(f"body.{field}: {message}", errors=[{"location": f"body.{field}", "message": message}])
+def _invalid(field: str, message: str, type_: str = "invalid") -> Unprocessable:
+    return Unprocessable(
+        f"body.{field}: {message}", errors=[{"location": f"body.{field}", "message": message, "type": type_}]
+    )
 
 
 def ensure_open(plan: Plan) -> None:
@@ -104,7 +106,7 @@ async def update_plan(session: AsyncSession, *, plan_id: uuid.UUID, body: PlanUp
     try:
         check_date_order(start, end, start_name="start_date", end_name="end_date")
     except ValueError as exc:
-        raise _invalid("end_date", str(exc)) from exc
+        raise _invalid("end_date", str(exc), "date_order") from exc
     if {"period_label", "start_date", "end_date"} & changes.keys():
         # The merged period: new dates under the stored label must still be that label's dates.
         _label_agrees(changes.get("period_label", plan.period_label), start, end)
@@ -225,7 +227,7 @@ async def update_campaign(
     try:
         check_date_order(start, end, start_name="start_date", end_name="end_date")
     except ValueError as exc:
-        raise _invalid("end_date", str(exc)) from exc
+        raise _invalid("end_date", str(exc), "date_order") from exc
     _inside_plan(plan, start, end)
     if "name" in changes:
         await _unique_name(session, plan.id, changes["name"], exclude=campaign.id)

@@ -1,8 +1,9 @@
 """The JSON each webhook event is delivered with, as documented in the OpenAPI document's `webhooks` section (one
 operation per event type) and checked against what is really sent (tests/test_webhook_payloads.py).
 
-Every payload is `{type, version, timestamp, data}`; `version` is the shape's version (1): a field added keeps it,
-one removed or changed in meaning makes the next. Numbers are strings (plain decimals, at most 8 places), as
+Every payload is `{type, version, timestamp, data}`; `version` is the shape's version (1). The schemas list every
+field exactly (`additionalProperties: false`), so a receiver may validate strictly: any change of fields, an
+added one too, makes the next version. Numbers are strings (plain decimals, at most 8 places), as
 in the API. Requests carry Standard Webhooks' headers: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
 """
 
@@ -16,7 +17,7 @@ from shared.webhooks.models import EventType
 
 
 class _Shape(BaseModel):
-    """Exactly these fields (the schema says `additionalProperties: false`): a field we add is a documented one."""
+    """Exactly these fields (the schema says `additionalProperties: false`): any change of fields is a new version."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 

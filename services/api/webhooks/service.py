@@ -151,7 +151,9 @@ async def replay(session: AsyncSession, *, delivery_id: uuid.UUID) -> WebhookDel
     delivery = await get_or_404(session, WebhookDelivery, delivery_id)
     endpoint = await get_or_404(session, WebhookEndpoint, delivery.endpoint_id)
     if not endpoint.enabled:
-        raise Conflict(f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason}); enable it first.")
+        raise Conflict(
+            f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason or 'by an admin'}); enable it first."
+        )
     delivery.status, delivery.next_attempt_at = DeliveryStatus.pending, datetime.now(UTC)
     await session.flush()
     DELIVER_WEBHOOK.defer(
@@ -169,7 +171,9 @@ async def send_test(session: AsyncSession, *, endpoint_id: uuid.UUID, settings: 
     through the normal path: same signature, retries and delivery log as every event."""
     endpoint = await get_or_404(session, WebhookEndpoint, endpoint_id)
     if not endpoint.enabled:
-        raise Conflict(f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason}); enable it first.")
+        raise Conflict(
+            f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason or 'by an admin'}); enable it first."
+        )
     return await emit_to(
         session,
         org_id=endpoint.org_id,

@@ -25,7 +25,7 @@ from services.api.schemas import (
     Timestamp,
     UpdateInput,
 )
-from shared.money.currencies import is_currency, round_money
+from shared.money.currencies import amount_text, is_currency
 
 
 class BudgetPut(Input):
@@ -49,9 +49,9 @@ def _in_minor_units(data: Any, currency: str) -> Any:
     out: dict[str, Any] = {}
     for key, value in data.items():
         if key in _AMOUNT_FIELDS and isinstance(value, str):
-            out[key] = str(round_money(Decimal(value), currency))
+            out[key] = amount_text(Decimal(value), currency)
         elif key == "ingested_as_reported" and isinstance(value, dict):
-            out[key] = {c: str(round_money(Decimal(v), c)) for c, v in value.items()}
+            out[key] = {c: amount_text(Decimal(v), c) for c, v in value.items()}
         else:
             out[key] = _in_minor_units(value, currency)
     return out
