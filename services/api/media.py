@@ -10,6 +10,11 @@ from services.api.text import readable
 _JSON_TYPES = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 
 
+def is_json_type(media_type: str) -> bool:
+    """`application/json` or any `application/…+json`."""
+    return bool(_JSON_TYPES.match(media_type))
+
+
 async def json_bodies(request: Request) -> None:
     """A route that reads a JSON body refuses another media type with a 415 naming the one it takes, before any
     field is validated (routes that read their body themselves, e.g. CSV uploads, are not affected)."""
@@ -19,7 +24,7 @@ async def json_bodies(request: Request) -> None:
     if field is None or isinstance(getattr(field, "field_info", None), params.Form):  # forms (the dashboard's)
         return
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type and not _JSON_TYPES.match(media_type):
+    if media_type and not is_json_type(media_type):
         raise UnsupportedMediaType(
             f"This endpoint reads a JSON body: send Content-Type: application/json (got {readable(media_type)})."
         )

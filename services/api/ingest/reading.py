@@ -38,7 +38,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
 from services.api.ingest.schemas import DIMENSION_NAME, MAX_DIMENSION_VALUE, MAX_DIMENSIONS, MetricBatchIn
-from services.api.problems import UnsupportedMediaType
+from services.api.problems import UnsupportedMediaType, invalid_json
 from services.api.text import may_hold_unstorable, readable
 from shared.ingest.currency import IngestContext, priced
 from shared.ingest.points import Mode, Point
@@ -230,18 +230,7 @@ def _read_by_contract(
         try:
             payload = json.loads(raw, parse_float=Decimal)  # a JSON number read exactly, as the fast way does
         except json.JSONDecodeError as exc:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "json_invalid",
-                        "loc": ("body", exc.pos),
-                        "msg": "JSON decode error",
-                        "input": {},
-                        "ctx": {"error": exc.msg},
-                    }
-                ],
-                body=exc.doc,  # the decoded text: the problem says where, by line and column
-            ) from exc
+            raise invalid_json(exc) from exc
         except ValueError as exc:  # not UTF-8/16/32 text
             raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
     if isinstance(payload, dict) and isinstance(payload.get("points"), list):

@@ -1,7 +1,6 @@
 """Routes: the exchange rates an organisation provides (JSON or CSV), read and removed."""
 
 import json
-import re
 from datetime import date
 from typing import Annotated
 
@@ -10,15 +9,15 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from services.api.deps import Editor, Reader, SessionDep
+from services.api.media import is_json_type
 from services.api.money import service
 from services.api.money.schemas import FxRatesIn, FxRatesPage, FxRatesStored
 from services.api.openapi import body_documented_as
-from services.api.problems import V1_ERRORS, UnsupportedMediaType, problem_responses
+from services.api.problems import V1_ERRORS, UnsupportedMediaType, invalid_json, problem_responses
 from services.api.schemas import Currency, Day
 from services.api.text import readable
 
 CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
-_JSON = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 router = APIRouter(prefix="/v1/fx-rates", tags=["exchange rates"], responses=V1_ERRORS)
 
 _BODY = body_documented_as(FxRatesIn)
@@ -42,7 +41,7 @@ async def put_rates(request: Request, session: SessionDep, _: Editor) -> FxRates
     KPIs that read money from its first day (`reevaluating_since`)."""
     raw = await request.body()
     content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-    if content_type not in CSV_TYPES and not _JSON.match(content_type):
+    if content_type not in CSV_TYPES and not is_json_type(content_type):
         raise UnsupportedMediaType(
             f"Rates are JSON (application/json) or CSV (text/csv); got {readable(content_type)}."
         )
@@ -59,18 +58,7 @@ async def put_rates(request: Request, session: SessionDep, _: Editor) -> FxRates
             payload = json.loads(raw) if raw else None
             body = FxRatesIn.model_validate({"rates": payload} if isinstance(payload, list) else payload)
         except json.JSONDecodeError as exc:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "json_invalid",
-                        "loc": ("body", exc.pos),
-                        "msg": "JSON decode error",
-                        "input": {},
-                        "ctx": {"error": exc.msg},
-                    }
-                ],
-                body=exc.doc,  # the decoded text: the problem says where, by line and column
-            ) from exc
+            raise invalid_json(exc) from exc
         except ValidationError as exc:
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
