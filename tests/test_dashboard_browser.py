@@ -3,22 +3,14 @@ the DevTools protocol, against the app served by uvicorn on loopback. Signs in t
 cards, charts and alerts render with no console errors or failed requests, fits a phone's width, and saves
 screenshots under test-artifacts/ (dashboard-<backend>.png, -phone.png, -kpi.png)."""
 
-import asyncio
 import shutil
-import socket
-
-import uvicorn
+from contextlib import AsyncExitStack
 
 from tests import support
 from tests.dashboard_support import DAYS, seed
+from tests.receiver import serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_the_dashboard_renders_in_chromium_without_errors(app, client, keys, org):
@@ -27,12 +19,8 @@ async def test_the_dashboard_renders_in_chromium_without_errors(app, client, key
     from playwright.async_api import async_playwright
 
     await seed(client, org.headers)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-        await asyncio.sleep(0.01)
-    base = f"http://127.0.0.1:{port}"
+    server = AsyncExitStack()
+    base = await server.enter_async_context(serving(app))
     support.ARTIFACTS.mkdir(exist_ok=True)
     shots = {name: support.ARTIFACTS / f"dashboard-{support.BACKEND}{name}.png" for name in ("", "-phone", "-kpi")}
     problems: list[str] = []
@@ -75,8 +63,7 @@ async def test_the_dashboard_renders_in_chromium_without_errors(app, client, key
             await page.screenshot(path=str(shots["-kpi"]), full_page=True)
             await browser.close()
     finally:
-        server.should_exit = True
-        await serving
+        await server.aclose()
     assert problems == []
     for path in shots.values():
         assert path.stat().st_size > 10_000, f"{path} looks empty"
@@ -89,12 +76,8 @@ async def test_the_api_docs_render_with_no_network_but_the_service(app):
         support.unavailable("Chromium", "install Debian's `chromium` package (.ci/run does)")
     from playwright.async_api import async_playwright
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-        await asyncio.sleep(0.01)
-    base = f"http://127.0.0.1:{port}"
+    server = AsyncExitStack()
+    base = await server.enter_async_context(serving(app))
     elsewhere: list[str] = []
     support.ARTIFACTS.mkdir(exist_ok=True)
     try:
@@ -123,8 +106,7 @@ async def test_the_api_docs_render_with_no_network_but_the_service(app):
             await page.screenshot(path=str(support.ARTIFACTS / f"redoc-{support.BACKEND}.png"))
             await browser.close()
     finally:
-        server.should_exit = True
-        await serving
+        await server.aclose()
     # Everything they need comes from the service; the one outside request is ReDoc's "powered by" logo, blocked
     # here as it would be offline, without which the page is complete (checked above).
     assert set(elsewhere) <= {"https://cdn.redoc.ly/redoc/logo-mini.svg"}, f"the docs reached out: {elsewhere}"

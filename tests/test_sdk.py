@@ -3,19 +3,12 @@ service: methods named after the operation ids, a KPI created, a batch pushed, a
 
 import asyncio
 import importlib
-import socket
 import sys
-
-import uvicorn
+from contextlib import AsyncExitStack
 
 from sdk.generate import PACKAGE, generate
 from tests.ingest_support import wait_done
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.receiver import serving
 
 
 async def test_the_generated_sdk_creates_a_kpi_pushes_a_batch_and_reads_a_typed_error(app, client, org, tmp_path):
@@ -32,13 +25,10 @@ async def test_the_generated_sdk_creates_a_kpi_pushes_a_batch_and_reads_a_typed_
     finally:
         sys.path.remove(str(tmp_path))
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-        await asyncio.sleep(0.01)
+    server = AsyncExitStack()
+    base = await server.enter_async_context(serving(app))
     try:
-        api = sdk.AuthenticatedClient(base_url=f"http://127.0.0.1:{port}", token=org.admin_key)
+        api = sdk.AuthenticatedClient(base_url=base, token=org.admin_key)
         body = models.KpiCreate.from_dict(
             {
                 "name": "CPA",
@@ -64,5 +54,4 @@ async def test_the_generated_sdk_creates_a_kpi_pushes_a_batch_and_reads_a_typed_
         assert refused.status_code == 422 and isinstance(refused.parsed, models.ValidationProblem), refused.content
         assert refused.parsed.errors and all(e.type_ and e.location for e in refused.parsed.errors)  # `type`, renamed
     finally:
-        server.should_exit = True
-        await serving
+        await server.aclose()
