@@ -60,13 +60,16 @@ class MetricWindow:
 WindowValues = Gapped[MetricWindow, Decimal | None]
 
 
-async def metric_windows(session: AsyncSession, windows: Iterable[MetricWindow]) -> WindowValues:
+async def metric_windows(
+    session: AsyncSession, windows: Iterable[MetricWindow], *, as_reported: bool = False
+) -> WindowValues:
     """Each window's aggregate (None: no data in it, or money that cannot be converted: `missing`). A fixed
     number of queries whatever the number of windows: the metrics' definitions, the days of every (organisation,
     metric, filter) asked with none or one dimension from metric_slices, and those with more from metric_daily,
     filtered and summed per day in the database; for money, the organisations' reporting currencies and rates.
     What comes back is at most one row per day and currency asked for, however many campaigns the days hold; each
-    day's money is converted at that day's rate, then each window is a slice of its series' days."""
+    day's money is converted at that day's rate, then each window is a slice of its series' days. `as_reported`:
+    also each money window's sums per currency before conversion (budget reports show them; evaluation does not)."""
     windows = set(windows)
     if not windows:
         return WindowValues({}, {})
@@ -93,13 +96,13 @@ async def metric_windows(session: AsyncSession, windows: Iterable[MetricWindow])
 
     values: dict[MetricWindow, Decimal | None] = {}
     missing: dict[MetricWindow, MissingRate] = {}
-    as_reported: dict[MetricWindow, dict[str, Decimal]] = {}
-    for w in money:  # each money window's sums as stored, per currency (before conversion)
+    reported: dict[MetricWindow, dict[str, Decimal]] = {}
+    for w in money if as_reported else ():  # each money window's sums as stored, per currency (before conversion)
         days, rows = series.get((w.org_id, w.metric, w.dimensions), ([], []))
         sums: dict[str, Decimal] = defaultdict(Decimal)
         for currency, total in rows[bisect_left(days, w.start) : bisect_right(days, w.end)]:
             sums[currency or reporting[w.org_id]] += Decimal(total.value_sum)
-        as_reported[w] = dict(sums)
+        reported[w] = dict(sums)
     for w in windows:
         days, totals = converted.get((w.org_id, w.metric, w.dimensions, w.currency if w in money else None), ([], []))
         within = totals[bisect_left(days, w.start) : bisect_right(days, w.end)]
@@ -109,7 +112,7 @@ async def metric_windows(session: AsyncSession, windows: Iterable[MetricWindow])
             continue
         how = w.how or Aggregation(definitions.get((w.org_id, w.metric), (Aggregation.sum, None))[0])
         values[w] = window_aggregate([t for t in within if isinstance(t, DayTotal)], how)
-    return WindowValues(values, missing, as_reported)
+    return WindowValues(values, missing, reported)
 
 
 Converted = dict[tuple[uuid.UUID, str, Filter, str | None], tuple[list[date], list[DayTotal | MissingRate]]]
@@ -304,7 +307,7 @@ async def ingested_spend(
         else None
         for q in queries
     ]
-    found = await metric_windows(session, [w for w in windows if w is not None])
+    found = await metric_windows(session, [w for w in windows if w is not None], as_reported=True)
     return [
         (Decimal(0), {})
         if w is None
