@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import date
-from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,10 +9,8 @@ from services.api.crud import get_or_404
 from services.api.plans.budgets import service as budget_service
 from services.api.reports.schemas import BudgetReportOut
 from shared.orgs.clock import session_today
-from shared.periods import elapsed_fraction
 from shared.plans.models import Plan
-
-SHARE = Decimal("0.0001")
+from shared.plans.pacing import pace
 
 
 async def budget_report(session: AsyncSession, *, plan_id: uuid.UUID, today: date | None = None) -> BudgetReportOut:
@@ -22,12 +19,11 @@ async def budget_report(session: AsyncSession, *, plan_id: uuid.UUID, today: dat
     time)."""
     plan = await get_or_404(session, Plan, plan_id)
     report = await budget_service.report(session, plan_id=plan_id)
-    elapsed = elapsed_fraction(plan.start_date, plan.end_date, today or await session_today(session))
-    actual = report.totals.actual
-    spent_share = (actual / report.total).quantize(SHARE) if report.total and actual is not None else None
+    today = today or await session_today(session)
+    paced = pace(total=report.total, actual=report.totals.actual, start=plan.start_date, end=plan.end_date, today=today)
     return BudgetReportOut(
         **report.model_dump(),
-        elapsed_share=elapsed.quantize(SHARE),
-        spent_share=spent_share,
-        pacing=None if spent_share is None else (spent_share - elapsed).quantize(SHARE),
+        elapsed_share=paced.elapsed_share,
+        spent_share=paced.spent_share,
+        pacing=paced.pacing,
     )

@@ -29,6 +29,7 @@ from shared.money.fx import MissingRate
 from shared.numbers import two_places
 from shared.plans.actuals import ingested_by_line
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
+from shared.plans.pacing import total_actual
 
 CENT = Decimal("0.01")
 # How many reallocations a refused line deletion names.
@@ -349,9 +350,7 @@ async def report(session: AsyncSession, *, plan_id: uuid.UUID) -> BudgetReport:
         by_channel[line.channel][0] += line.planned_amount
         by_channel[line.channel][1] = _plus(by_channel[line.channel][1], figures[line.id]["actual"])
     planned = sum((line.planned_amount for line in lines), Decimal(0))
-    actual: Decimal | None = Decimal(0)
-    for f in figures.values():
-        actual = _plus(actual, f["actual"])
+    actual = total_actual(lines, ingested)
     return BudgetReport(
         plan_id=plan_id,
         currency=budget.currency,
