@@ -1,0 +1,1 @@
+"""Notifications: channels (Slack, Teams, e-mail), routing, silences, quiet hours and digests."""
