@@ -10,6 +10,7 @@ from shared.money.models import FxRate
 from shared.orgs.models import ApiKey, Org, OrgSettingChange
 from shared.plans.models import Budget, BudgetLine, BudgetReallocation, Campaign, Plan
 from shared.strategy.models import BusinessGoal, Competitor, Objective, Segment
+from shared.webhooks.channels.models import NotificationChannel, NotificationRouting, Silence
 from shared.webhooks.models import OperatorEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "MetricPoint",
     "MetricSlice",
     "MetricSource",
+    "NotificationChannel",
+    "NotificationRouting",
     "Objective",
     "ObjectiveKpi",
     "OperatorEvent",
@@ -46,6 +49,7 @@ __all__ = [
     "Plan",
     "Position",
     "Segment",
+    "Silence",
     "Team",
     "WebhookAttempt",
     "WebhookDelivery",

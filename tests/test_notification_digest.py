@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import insert, update
 
+from shared.alerts.digest import digest_data, digest_window, next_digest_at
 from shared.alerts.models import KpiEvaluation
 from shared.db.base import uuid7
 from shared.db.scoping import allow_all_orgs, bind_org
 from shared.kpis.models import KpiTarget
-from shared.notifications.digest import digest_data, digest_window, next_digest_at
 from shared.orgs.models import Org
 from shared.plans.models import Budget, BudgetLine, Plan
 from shared.plans.pacing import PaceStatus, pace
@@ -27,8 +27,8 @@ UNTIL = datetime(2026, 11, 30, 1, tzinfo=UTC)
 NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 async def set_zone(state, org_id: uuid.UUID, tz: str) -> None:
@@ -127,13 +127,15 @@ class Week:
 
 
 async def a_week(state, org_id) -> Week:
-    """Four KPIs with November targets (off track, at risk, on track, no data), one whose only target was October's,
-    and the week's evaluations: changes inside the window, on its edges and outside it."""
+    """Five KPIs with November targets (off track, at risk, on track, no data, and one never evaluated, with no
+    data), one whose only target was October's, and the week's evaluations: changes inside the window, on its
+    edges and outside it."""
     await set_zone(state, org_id, HCM)
     leads, leads_t = await kpi_with_target(state, org_id, "Leads", "200")
     signups, signups_t = await kpi_with_target(state, org_id, "Signups", "50", category="impact")
     revenue, revenue_t = await kpi_with_target(state, org_id, "Revenue", "1000", unit="currency", formula="revenue")
     ctr, ctr_t = await kpi_with_target(state, org_id, "CTR", "2", unit="percent", formula="clicks / impressions")
+    await kpi_with_target(state, org_id, "Clicks")  # not evaluated yet: judged on reading, as the scorecard does
     nps = await make_kpi(state, org_id, name="NPS", formula="nps")
     await target(state, org_id, nps, date(2026, 10, 1), date(2026, 10, 31), "40", "2026-10")
     await evaluations(
@@ -185,10 +187,14 @@ async def a_week(state, org_id) -> Week:
     return Week(leads, signups, revenue, ctr)
 
 
-async def test_a_digest_counts_each_current_target_by_its_status_and_the_kpis_without_one(state, settings, org):
+async def test_a_digest_counts_each_current_target_by_its_status_and_the_kpis_without_one(
+    state, settings, org, other_org
+):
     await a_week(state, org.id)
+    await kpi_with_target(state, other_org.id, "Leads")  # another organisation's: not counted
+    await make_kpi(state, other_org.id, name="NPS", formula="nps")
     body = await digest_as_the_worker_reads_it(state, settings, org.id)
-    assert body["counts"] == {"on_track": 1, "at_risk": 1, "off_track": 1, "no_data": 1, "no_target": 1}
+    assert body["counts"] == {"on_track": 1, "at_risk": 1, "off_track": 1, "no_data": 2, "no_target": 1}
     assert body["org"] == {"name": "Org A", "time_zone": HCM, "reporting_currency": "USD"}
     assert body["frequency"] == "weekly"
     assert body["dashboard_url"] == f"{settings.public_base_url}/dashboard"
@@ -373,13 +379,15 @@ def test_a_daily_digest_falls_due_at_its_local_time_across_dst_changes(at, after
 
 
 def test_a_weekly_digest_falls_due_on_its_weekday_strictly_after():
-    monday_8 = {"frequency": "weekly", "at": time(8), "weekday": 0, "time_zone": BERLIN}
+    def monday_8(after: datetime) -> datetime:
+        return next_digest_at(frequency="weekly", at=time(8), weekday=0, time_zone=BERLIN, after=after)
+
     # Monday 23 March 08:00 CET is 07:00 UTC: at that instant, the next is a week later, in summer time
-    assert next_digest_at(**monday_8, after=utc(2026, 3, 23, 7)) == utc(2026, 3, 30, 6)
-    assert next_digest_at(**monday_8, after=utc(2026, 3, 23, 6, 59)) == utc(2026, 3, 23, 7)
-    assert next_digest_at(**monday_8, after=utc(2026, 3, 25, 12)) == utc(2026, 3, 30, 6)  # from a Wednesday
+    assert monday_8(utc(2026, 3, 23, 7)) == utc(2026, 3, 30, 6)
+    assert monday_8(utc(2026, 3, 23, 6, 59)) == utc(2026, 3, 23, 7)
+    assert monday_8(utc(2026, 3, 25, 12)) == utc(2026, 3, 30, 6)  # from a Wednesday
     # its window is the week of wall time before it: 167 hours across the change, so weeks meet exactly
-    since, until = digest_window(**monday_8, due=utc(2026, 3, 30, 6))
+    since, until = digest_window(frequency="weekly", at=time(8), weekday=0, time_zone=BERLIN, due=utc(2026, 3, 30, 6))
     assert (since, until) == (utc(2026, 3, 23, 7), utc(2026, 3, 30, 6))
     with pytest.raises(ValueError, match="weekday"):
         next_digest_at(frequency="weekly", at=time(8), weekday=None, time_zone=BERLIN, after=utc(2026, 3, 23))

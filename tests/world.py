@@ -7,7 +7,7 @@ sent event: that row is written straight to the database (no receiver, no waitin
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.db.scoping import bind_org
 from shared.webhooks.models import DeliveryStatus, EventType, WebhookDelivery, WebhookEvent
@@ -78,6 +78,10 @@ async def build_world(client, state, org: OrgHandle) -> World:
     await _post(client, "/v1/metrics", {"key": CUSTOM_METRIC, "name": "Demo requests", "unit": "count"}, h)
     # Nothing listens on port 9 of loopback (allowed by the tests' SSRF setting): sends fail fast.
     endpoint = await _post(client, "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/hook"}, h)
+    channel = await _post(
+        client, "/v1/notification-channels", {"name": "#alerts", "kind": "slack", "url": "http://127.0.0.1:9/hook"}, h
+    )
+    silence = await _post(client, "/v1/silences", {"ends_at": _in_days(30), "comment": "quiet"}, h)
     spare_key = await make_key(client, org, "viewer", "spare")
     spare_key_id = next(
         k["id"] for k in (await client.get("/v1/api-keys", headers=h)).json()["items"] if k["name"] == "spare"
@@ -110,10 +114,17 @@ async def build_world(client, state, org: OrgHandle) -> World:
             "day": "2026-11-01",
             "alert_id": alert["id"],
             "endpoint_id": endpoint["id"],
+            "channel_id": channel["id"],
+            "silence_id": silence["id"],
+            "silence_end": _in_days(30),  # a silence lasts at most 90 days from now
             "delivery_id": await _failed_delivery(state, org.id, uuid.UUID(endpoint["id"])),
         },
         spare_key=spare_key,
     )
+
+
+def _in_days(days: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
 
 
 async def _failed_delivery(state, org_id: uuid.UUID, endpoint_id: uuid.UUID) -> str:

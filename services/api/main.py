@@ -16,6 +16,7 @@ from services.api.kpis.router import router as kpis_router
 from services.api.media import json_bodies
 from services.api.metrics.router import router as metrics_router
 from services.api.money.router import router as money_router
+from services.api.notifications.router import router as notifications_router
 from services.api.observability.middleware import RequestContextMiddleware
 from services.api.orgs.router import router as orgs_router
 from services.api.plans.router import router as plans_router
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ingest_router,
         alerts_router,
         webhooks_router,
+        notifications_router,
         reports_router,
         dashboard_router,
     ):

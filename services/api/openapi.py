@@ -112,6 +112,11 @@ TAGS: list[dict[str, Any]] = [
         "description": "Signed webhook endpoints (Standard Webhooks), their deliveries and "
         "retries, and operator events.",
     },
+    {
+        "name": "notifications",
+        "description": "Slack, Microsoft Teams and e-mail channels, the routing of events to them, silences, "
+        "quiet hours and scheduled digests.",
+    },
     {"name": "reports", "description": "The KPI scorecard, the budget report and the department report (JSON or CSV)."},
     {"name": "operations", "description": "Liveness, readiness and Prometheus metrics."},
 ]

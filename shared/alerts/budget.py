@@ -102,6 +102,8 @@ async def _check(ctx: JobContext, org_id: uuid.UUID | None, now: datetime | None
                 session,
                 org_id=plan.org_id,
                 type_=EventType.budget_overspend,
+                team_id=line.team_id,
+                subject=f"line:{line.id}",
                 subscribers=subscribers,
                 data={
                     "plan": {"id": str(plan.id), "name": plan.name, "period": plan.period_label},

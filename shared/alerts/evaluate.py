@@ -21,6 +21,7 @@ from shared.alerts.models import Alert, AlertStatus, EvaluationTrigger, KpiEvalu
 from shared.db.base import uuid7
 from shared.db.engine import driver_connection, is_postgres
 from shared.db.faults import is_transient
+from shared.department.models import Member, Team
 from shared.jobs.context import JobContext, job_session
 from shared.jobs.handles import EVALUATE_KPIS
 from shared.jobs.queue import deferred_count, discard_deferred
@@ -541,6 +542,15 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else plain_number(value)
 
 
+async def _owner(session: AsyncSession, kpi: Kpi) -> dict[str, str | None] | None:
+    """The KPI owner's names, for notification channels (the session's identity map serves repeats)."""
+    if kpi.owner_team_id is None and kpi.owner_member_id is None:
+        return None
+    team = await session.get(Team, kpi.owner_team_id) if kpi.owner_team_id else None
+    member = await session.get(Member, kpi.owner_member_id) if kpi.owner_member_id else None
+    return {"name": member.name if member else None, "team": team.name if team else None}
+
+
 async def _notify(
     session: AsyncSession, settings: Settings, notice: Notice, alert: Alert, event_type: EventType | None
 ) -> None:
@@ -554,6 +564,9 @@ async def _notify(
         type_=event_type,
         kpi_id=kpi.id,
         category=kpi.category.value,
+        team_id=kpi.owner_team_id,
+        subject=f"target:{target.id}",
+        extra={"owner": await _owner(session, kpi)},
         subscribers=notice.subscribers,
         data={
             "kpi": {

@@ -240,6 +240,7 @@ async def _fail(session: AsyncSession, batch: IngestBatch, code: BatchErrorCode,
         session,
         org_id=batch.org_id,
         type_=EventType.ingest_batch_failed,
+        subject=f"batch:{batch.id}",
         data={
             "batch": {
                 "id": str(batch.id),

@@ -10,6 +10,7 @@ from shared.jobs.registry import JOBS, JobSpec
 JOB_MODULES = (
     "shared.alerts.budget",
     "shared.alerts.evaluate",
+    "shared.alerts.notices",
     "shared.ingest.housekeeping",
     "shared.ingest.pipeline",
     "shared.jobs.selftest",

@@ -19,16 +19,13 @@ lease over: the `webhooks.retry_due` sweep re-enqueues it like any overdue attem
 next number) logs the lost attempt as one that got no answer, then makes the next one. At least once, as ever.
 """
 
-import functools
 import logging
 import random
-import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import httpx
 from prometheus_client import Counter
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +35,8 @@ from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.jobs.registry import cron_job, job
 from shared.settings import Settings
 from shared.telemetry import JOB_REGISTRY
+from shared.webhooks.channels.models import NotificationChannel
+from shared.webhooks.channels.outbound import Outbound, outbound, send_outbound
 from shared.webhooks.events import DELIVER_TIMEOUT_S, delivery_job_id, event_body
 from shared.webhooks.models import (
     DeliveryStatus,
@@ -47,9 +46,8 @@ from shared.webhooks.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from shared.webhooks.sender import Attempt, Outcome, next_delay, send
+from shared.webhooks.sender import Attempt, Outcome, next_delay, post_safely
 from shared.webhooks.signing import headers as signed_headers
-from shared.webhooks.ssrf import UnsafeUrl, resolve_safe
 
 log = logging.getLogger(__name__)
 _rng = random.Random()  # noqa: S311 - retry jitter, not cryptography
@@ -71,6 +69,16 @@ ENDPOINTS_DISABLED = Counter(
 DisableCause = Literal["gone", "failing"]
 
 
+# Where a delivery goes: a webhook endpoint or a notification channel (the same enabled/failing/disabled fields).
+Destination = WebhookEndpoint | NotificationChannel
+
+
+async def destination(session: AsyncSession, delivery: WebhookDelivery) -> Destination:
+    if delivery.channel_id is not None:
+        return await session.get_one(NotificationChannel, delivery.channel_id)
+    return await session.get_one(WebhookEndpoint, delivery.endpoint_id)
+
+
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The current secret, plus the previous one while a rotation's overlap lasts."""
     secrets = [endpoint.secret]
@@ -79,21 +87,27 @@ def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     return secrets
 
 
-def disable(
-    session: AsyncSession, endpoint: WebhookEndpoint, *, cause: DisableCause, reason: str, now: datetime
-) -> None:
-    """Disable the endpoint; record an operator event, log a warning and count it, so someone hears of it."""
+def disable(session: AsyncSession, endpoint: Destination, *, cause: DisableCause, reason: str, now: datetime) -> None:
+    """Disable the endpoint or channel; record an operator event, log a warning and count it, so someone hears."""
     endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = False, reason, now
-    session.add(
-        OperatorEvent(
+    if isinstance(endpoint, NotificationChannel):
+        event = OperatorEvent(
+            org_id=endpoint.org_id,
+            kind="notification_channel_disabled",
+            channel_id=endpoint.id,
+            detail={"channel_id": str(endpoint.id), "name": endpoint.name, "reason": reason, "cause": cause},
+        )
+    else:
+        event = OperatorEvent(
             org_id=endpoint.org_id,
             kind="webhook_endpoint_disabled",
             endpoint_id=endpoint.id,
             detail={"endpoint_id": str(endpoint.id), "url": endpoint.url, "reason": reason, "cause": cause},
         )
-    )
+    session.add(event)
     log.warning(
-        "webhook endpoint %s disabled: %s",
+        "%s %s disabled: %s",
+        "notification channel" if isinstance(endpoint, NotificationChannel) else "webhook endpoint",
         endpoint.id,
         reason,
         extra={"org_id": str(endpoint.org_id), "endpoint_id": str(endpoint.id), "cause": cause},
@@ -112,6 +126,7 @@ class Claim:
     event_id: str
     body: bytes
     lost: int | None  # the number of an earlier claim this job found abandoned and logged
+    outbound: Outbound | None = None  # a notification channel's message (then url, secrets and body are unused)
 
 
 def _superseded(delivery: WebhookDelivery, attempt: int | None) -> bool:
@@ -134,7 +149,7 @@ async def _claim_open(session: AsyncSession, delivery: WebhookDelivery) -> bool:
 def _conclude(
     session: AsyncSession,
     delivery: WebhookDelivery,
-    endpoint: WebhookEndpoint,
+    endpoint: Destination,
     logged: WebhookAttempt,
     outcome: Outcome,
     *,
@@ -177,7 +192,8 @@ def _log_lost(
     lost = WebhookAttempt(
         org_id=delivery.org_id,
         delivery_id=delivery.id,
-        endpoint_id=endpoint.id,
+        endpoint_id=delivery.endpoint_id,
+        channel_id=delivery.channel_id,
         number=delivery.attempts,
         trigger="scheduled",
         attempted_at=claimed_at,
@@ -205,7 +221,7 @@ async def _claim(ctx: JobContext, delivery_id: str, *, attempt: int | None) -> C
             return {"delivery_id": delivery_id, "skipped": True}
         if _superseded(delivery, attempt):  # another job (a replay, the sweeper) already made this attempt
             return {"delivery_id": delivery_id, "skipped": True, "superseded": True, "attempts": delivery.attempts}
-        endpoint = await session.get_one(WebhookEndpoint, delivery.endpoint_id)
+        endpoint = await destination(session, delivery)
         now = datetime.now(UTC)
         lost = None
         if await _claim_open(session, delivery):
@@ -231,28 +247,19 @@ async def _claim(ctx: JobContext, delivery_id: str, *, attempt: int | None) -> C
             await session.rollback()
             return {"delivery_id": delivery_id, "skipped": True, "superseded": True}
         event = await session.get_one(WebhookEvent, delivery.event_id)
+        if isinstance(endpoint, NotificationChannel):
+            return Claim(number, now, "", [], event.id, b"", lost, outbound(endpoint, event))
         return Claim(number, now, endpoint.url, signing_secrets(endpoint, now), event.id, event_body(event), lost)
 
 
 async def _send(claim: Claim, settings: Settings) -> tuple[Attempt, bool]:
     """Step 2: the SSRF check (DNS included) and the HTTP call, with no database connection held; True if refused."""
-    try:  # checked again at delivery: DNS may now point somewhere it must not
-        target = await resolve_safe(claim.url, allowed_cidrs=settings.webhook_allowed_cidrs)
-    except UnsafeUrl as exc:
-        return Attempt(None, 0, None, str(exc), None, "retry"), True
+    if claim.outbound is not None:
+        return await send_outbound(claim.outbound, settings)
     # Same webhook-id and body on every attempt, but signed at the attempt's own time: receivers refuse a
     # webhook-timestamp more than 5 minutes old, and a retry hours later is no replayed capture.
     signed = signed_headers(claim.secrets, claim.event_id, int(claim.at.timestamp()), claim.body)
-    async with httpx.AsyncClient(verify=_tls_context(), trust_env=False) as client:
-        return await send(client, target, signed, claim.body, timeout_s=settings.webhook_timeout_s), False
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """The TLS settings every delivery verifies with (httpx's defaults: the certifi CA bundle, hostnames checked),
-    made once per process: loading the CA bundle took ~30 ms of every delivery, a third of an alert's first attempt
-    (an SSLContext is safe to share between connections)."""
-    return httpx.create_ssl_context()
+    return await post_safely(claim.url, signed, claim.body, settings)
 
 
 async def _record(
@@ -276,11 +283,12 @@ async def _record(
                 "webhook delivery %s: attempt %d finished after its claim was given up; not logged", delivery_id, number
             )
             return {**result, "discarded": True}
-        endpoint = await session.get_one(WebhookEndpoint, delivery.endpoint_id)
+        endpoint = await destination(session, delivery)
         logged = WebhookAttempt(
             org_id=delivery.org_id,
             delivery_id=delivery.id,
-            endpoint_id=endpoint.id,
+            endpoint_id=delivery.endpoint_id,
+            channel_id=delivery.channel_id,
             number=number,
             trigger=trigger,
             attempted_at=claim.at,

@@ -1,4 +1,5 @@
-"""Emitting webhook events: one event (one `webhook-id`), one delivery per matching endpoint, each its own job."""
+"""Emitting events: one event (one `webhook-id`), one delivery per matching webhook endpoint and per notification
+channel the organisation's routing picks (`shared.webhooks.channels.routing`), each delivery its own job."""
 
 import json
 import uuid
@@ -11,7 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.jobs.queue import inline_jobs
-from shared.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from shared.webhooks.channels.routing import Disposition, Facts, OrgRoutes, load_routes
+from shared.webhooks.models import (
+    WEBHOOK_EVENT_TYPES,
+    DeliveryStatus,
+    EventType,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from shared.webhooks.signing import new_message_id
 
 # A delivery job's timeout, and so its claim's lease (shared/webhooks/delivery.py). Here because `emit` needs it too,
@@ -50,12 +59,18 @@ def _wants(endpoint: WebhookEndpoint, type_: EventType, kpi_id: uuid.UUID | None
 
 
 class Subscribers:
-    """Organisations' enabled endpoints, each organisation's loaded once: a run that emits many events (an evaluation
-    of many KPIs) reads them once, not once per event."""
+    """Organisations' enabled endpoints and notification routes, each organisation's loaded once: a run that emits
+    many events (an evaluation of many KPIs) reads them once, not once per event."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._of: dict[uuid.UUID, Sequence[WebhookEndpoint]] = {}
+        self._routes: dict[uuid.UUID, OrgRoutes] = {}
+
+    async def routes(self, org_id: uuid.UUID, now: datetime) -> OrgRoutes:
+        if org_id not in self._routes:
+            self._routes[org_id] = await load_routes(self._session, org_id, now)
+        return self._routes[org_id]
 
     async def of(self, org_id: uuid.UUID) -> Sequence[WebhookEndpoint]:
         if org_id not in self._of:
@@ -75,16 +90,36 @@ async def emit(
     data: dict[str, Any],
     kpi_id: uuid.UUID | None = None,
     category: str | None = None,
+    team_id: uuid.UUID | None = None,
+    subject: str | None = None,
+    extra: dict[str, Any] | None = None,
     subscribers: Subscribers | None = None,
 ) -> WebhookEvent | None:
-    """Record the event and a delivery per subscribed endpoint; the deliveries run after the commit (the first
-    INLINE_DELIVERIES of a transaction by the job that commits it, when it runs jobs inline). A run that emits many
-    events passes one `Subscribers` to all of them."""
-    endpoints = await (subscribers or Subscribers(session)).of(org_id)
+    """Record the event, a delivery per subscribed endpoint and one per routed channel; the deliveries due now run
+    after the commit (the first INLINE_DELIVERIES of a transaction by the job that commits it, when it runs jobs
+    inline). A run that emits many events passes one `Subscribers` to all of them. `subject` (`target:<id>`) and
+    `extra` (facts only channels show) are for notifications; `team_id` is the KPI owner's (or budget line's)."""
+    subscribers = subscribers or Subscribers(session)
+    endpoints = await subscribers.of(org_id)
     matching = [e for e in endpoints if _wants(e, type_, kpi_id, category)]
-    if not matching:
+    now = datetime.now(UTC)
+    routes = await subscribers.routes(org_id, now)
+    facts = Facts(type_, category, team_id, kpi_id)
+    channels = routes.route(facts, now)
+    if not matching and not channels:
         return None
-    return await emit_to(session, org_id=org_id, type_=type_, data=data, endpoints=matching)
+    if channels:
+        extra = {**(extra or {}), "facts": facts.to_extra()}
+    return await emit_to(
+        session,
+        org_id=org_id,
+        type_=type_,
+        data=data,
+        endpoints=matching,
+        channels=channels,
+        subject=subject,
+        extra=extra,
+    )
 
 
 async def emit_to(
@@ -94,15 +129,22 @@ async def emit_to(
     type_: EventType,
     data: dict[str, Any],
     endpoints: Sequence[WebhookEndpoint],
+    channels: Sequence[Disposition] = (),
+    subject: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> WebhookEvent:
-    """Record the event and a delivery to each of these endpoints (whatever they subscribe to), run as `emit`'s."""
-    matching = endpoints
+    """Record the event and a delivery to each of these endpoints (whatever they subscribe to) and channels (as
+    disposed: due now, held or silenced), run as `emit`'s."""
+    if endpoints and type_ not in WEBHOOK_EVENT_TYPES:
+        raise ValueError(f"{type_.value} is for notification channels only")
     now = datetime.now(UTC)
     event = WebhookEvent(
         id=new_message_id(),
         org_id=org_id,
         type=type_,
         timestamp=int(now.timestamp()),
+        subject=subject,
+        extra=extra,
         payload={
             "type": type_.value,
             "version": PAYLOAD_VERSION,
@@ -113,10 +155,27 @@ async def emit_to(
     session.add(event)
     await session.flush()  # the event row first: deliveries reference it (no ORM relationship orders them)
     deliveries = [
-        WebhookDelivery(org_id=org_id, endpoint_id=e.id, event_id=event.id, next_attempt_at=now) for e in matching
+        WebhookDelivery(org_id=org_id, endpoint_id=e.id, event_id=event.id, next_attempt_at=now) for e in endpoints
+    ]
+    deliveries += [
+        WebhookDelivery(
+            org_id=org_id,
+            channel_id=d.channel.id,
+            event_id=event.id,
+            status=d.status,
+            next_attempt_at=d.due,
+            silence_id=d.silence_id,
+        )
+        for d in channels
     ]
     session.add_all(deliveries)
     await session.flush()
+    send_now(session, [d for d in deliveries if d.status == DeliveryStatus.pending])
+    return event
+
+
+def send_now(session: AsyncSession, deliveries: Sequence[WebhookDelivery]) -> None:
+    """Ask for each delivery's first attempt after the commit: inline by the committing job for the first few."""
     inline = inline_jobs(session, DELIVER_WEBHOOK.name)
     for delivery in deliveries:
         job_id, delivery_id = delivery_job_id(delivery.id, 1), str(delivery.id)
@@ -130,4 +189,3 @@ async def emit_to(
             inline += 1
         else:
             DELIVER_WEBHOOK.defer(session, job_id=job_id, delivery_id=delivery_id, attempt=1)
-    return event

@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, IdMixin, TimestampMixin, UpdatedMixin, UTCDateTime, str_enum
@@ -20,6 +20,13 @@ class EventType(enum.StrEnum):
     budget_overspend = "budget.overspend"
     ingest_batch_failed = "ingest.batch_failed"
     webhook_test = "webhook.test"  # sent on request to one endpoint (POST /v1/webhook-endpoints/{id}/test)
+    # Notification channels only (never sent to webhook endpoints): a channel's test, its scheduled digest.
+    notification_test = "notification.test"
+    notification_digest = "notification.digest"
+
+
+# What webhook endpoints may subscribe to and receive: every type but the channel-only ones.
+WEBHOOK_EVENT_TYPES = tuple(t for t in EventType if not t.value.startswith("notification."))
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -28,6 +35,10 @@ class DeliveryStatus(enum.StrEnum):
     failed = "failed"  # the schedule is exhausted
     gone = "gone"  # the receiver answered 410; the endpoint was disabled
     skipped = "skipped"  # the endpoint was disabled before this delivery went out
+    # Notification channels only:
+    held = "held"  # waiting for the organisation's quiet hours to end (`next_attempt_at`: their end)
+    silenced = "silenced"  # muted by a silence (`silence_id`): never sent
+    superseded = "superseded"  # held, then replaced by a later notification of the same subject before release
 
 
 class WebhookEndpoint(IdMixin, TimestampMixin, UpdatedMixin, OrgScoped, Base):
@@ -58,13 +69,31 @@ class WebhookEvent(TimestampMixin, OrgScoped, Base):
     payload: Mapped[dict] = mapped_column(JSON)
     # When the event happened (Unix s). Not the signed `webhook-timestamp`: each attempt signs its own send time.
     timestamp: Mapped[int] = mapped_column(Integer)
+    # What the event is about, e.g. `target:<id>`: held notifications of one subject collapse to the latest, and a
+    # silence's end re-notifies a subject whose alert is still open.
+    subject: Mapped[str | None] = mapped_column(String(80))
+    # Facts for notification channels that the versioned webhook payload does not carry (the KPI's owner, a note).
+    extra: Mapped[dict | None] = mapped_column(JSON)
 
 
 class WebhookDelivery(IdMixin, TimestampMixin, OrgScoped, Base):
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+    """An event's delivery to one webhook endpoint or one notification channel (exactly one of the two)."""
 
-    endpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        CheckConstraint("(endpoint_id IS NULL) <> (channel_id IS NULL)", name="one_destination"),
+    )
+
+    endpoint_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("notification_channels.id", ondelete="CASCADE"), index=True
+    )
+    silence_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("notification_silences.id", ondelete="SET NULL"), index=True
+    )
     event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True)
     status: Mapped[DeliveryStatus] = mapped_column(
         str_enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.pending
@@ -81,7 +110,12 @@ class WebhookAttempt(IdMixin, OrgScoped, Base):
     __tablename__ = "webhook_attempts"
 
     delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
-    endpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("notification_channels.id", ondelete="CASCADE"), index=True
+    )
     number: Mapped[int] = mapped_column(Integer)
     trigger: Mapped[str] = mapped_column(String(16))  # scheduled | manual
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -100,3 +134,4 @@ class OperatorEvent(IdMixin, TimestampMixin, OrgScoped, Base):
     kind: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(JSON)
     endpoint_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="SET NULL"))
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("notification_channels.id", ondelete="SET NULL"))

@@ -163,19 +163,15 @@ async def _resolve(host: str, port: int, timeout_s: float) -> list[IPAddress]:
     return addresses
 
 
-async def resolve_safe(url: str, *, allowed_cidrs: list[str], resolve_timeout_s: float = RESOLVE_TIMEOUT_S) -> Target:
-    """Resolve the URL's host (IPv4 and IPv6), check every address, and aim at the first (resolver order)."""
-    check_url_syntax(url)
-    parts = urlsplit(url)
-    scheme = parts.scheme
-    port = parts.port or _DEFAULT_PORTS[scheme]
-    hostname = parts.hostname
-    if not hostname:  # check_url_syntax refuses a URL without a host; this only tells the type checker
-        raise UnsafeUrl("the URL has no host")
+async def _checked_addresses(
+    hostname: str, port: int, allowed_cidrs: list[str], resolve_timeout_s: float, *, what: str, advice: str
+) -> tuple[str, IPAddress | None, list[IPAddress]]:
+    """The host (IDNA ASCII form), the IP it is if a literal, and every address it stands for, each one checked.
+    Raises UnsafeUrl naming the refused address, then `advice` (which setting opens a range) for the operator."""
     literal = _literal(hostname)
     if literal is not None:
         if getattr(literal, "scope_id", None):
-            raise UnsafeUrl("IPv6 zone identifiers are not allowed in webhook URLs")
+            raise UnsafeUrl(f"IPv6 zone identifiers are not allowed in {what}")
         host, addresses = hostname, [_unmapped(literal)]
     else:
         try:
@@ -187,10 +183,28 @@ async def resolve_safe(url: str, *, allowed_cidrs: list[str], resolve_timeout_s:
     for address in addresses:
         if problem := _refusal(address, allowed):
             shown = host if str(address) == host else f"{host} ({address})"
-            raise UnsafeUrl(
-                f"{shown} is {problem}; webhooks go to public addresses only (an operator may allow a network "
-                "with WEBHOOK_ALLOWED_CIDRS, e.g. for a receiver inside the cluster)"
-            )
+            raise UnsafeUrl(f"{shown} is {problem}; {advice}")
+    return host, literal, addresses
+
+
+async def resolve_safe(url: str, *, allowed_cidrs: list[str], resolve_timeout_s: float = RESOLVE_TIMEOUT_S) -> Target:
+    """Resolve the URL's host (IPv4 and IPv6), check every address, and aim at the first (resolver order)."""
+    check_url_syntax(url)
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    port = parts.port or _DEFAULT_PORTS[scheme]
+    hostname = parts.hostname
+    if not hostname:  # check_url_syntax refuses a URL without a host; this only tells the type checker
+        raise UnsafeUrl("the URL has no host")
+    host, literal, addresses = await _checked_addresses(
+        hostname,
+        port,
+        allowed_cidrs,
+        resolve_timeout_s,
+        what="webhook URLs",
+        advice="webhooks go to public addresses only (an operator may allow a network with WEBHOOK_ALLOWED_CIDRS, "
+        "e.g. for a receiver inside the cluster)",
+    )
 
     chosen = addresses[0]
     connect_host = f"[{chosen}]" if chosen.version == 6 else str(chosen)
@@ -215,3 +229,45 @@ async def check_url(url: str, allowed_cidrs: list[str]) -> Target:
     """Syntax and every resolved address, exactly as at delivery time (used when an endpoint is saved)."""
     check_url_syntax(url)
     return await resolve_safe(url, allowed_cidrs=allowed_cidrs)
+
+
+@dataclass(frozen=True)
+class CheckedHost:
+    """A checked host and port for a protocol other than HTTP (SMTP): connect to `address`, and verify TLS
+    against `host` (so a DNS answer that changes after the check cannot move the connection inside)."""
+
+    host: str  # IDNA ASCII form, IPv6 without brackets
+    port: int
+    address: str  # the checked IP to connect to
+
+
+def _check_host_syntax(host: str, port: int) -> str:
+    if not host or len(host) > 253:
+        raise UnsafeUrl("the host must be 1 to 253 characters")
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F or ch in "/@[]" for ch in host):
+        raise UnsafeUrl("the host may not contain spaces, control characters, '/', '@' or brackets")
+    if not 0 < port < 65536:
+        raise UnsafeUrl("the port must be between 1 and 65535")
+    if _literal(host) is not None:
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise UnsafeUrl(f"the host {host!r} is not a valid host name: {exc}") from exc
+
+
+async def check_host(
+    host: str,
+    port: int,
+    *,
+    allowed_cidrs: list[str],
+    advice: str = "only public addresses may be called (an operator may allow-list a network)",
+    resolve_timeout_s: float = RESOLVE_TIMEOUT_S,
+) -> CheckedHost:
+    """The webhook URLs' guard for a bare host and port (an SMTP server): every address the host resolves to
+    must pass; raises UnsafeUrl naming the refused address, then `advice`; otherwise aims at the first."""
+    ascii_host = _check_host_syntax(host, port)
+    checked, _literal_ip, addresses = await _checked_addresses(
+        ascii_host, port, allowed_cidrs, resolve_timeout_s, what="host names", advice=advice
+    )
+    return CheckedHost(host=checked, port=port, address=str(addresses[0]))

@@ -1,13 +1,26 @@
 """Request and response bodies of webhook endpoints and their deliveries."""
 
 import uuid
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator
 
 from services.api.schemas import Id, Input, Output, Text, Timestamp, UpdateInput
 from shared.kpis.models import KpiCategory
-from shared.webhooks.models import DeliveryStatus, EventType
+from shared.webhooks.models import WEBHOOK_EVENT_TYPES, DeliveryStatus
 from shared.webhooks.ssrf import UnsafeUrl, check_url_syntax
+
+# What an endpoint may subscribe to: not the notification channels' own `notification.*` events.
+WebhookEventType = Literal[
+    "kpi.at_risk",
+    "kpi.off_track",
+    "kpi.recovered",
+    "kpi.no_data",
+    "budget.overspend",
+    "ingest.batch_failed",
+    "webhook.test",
+]
+assert set(get_args(WebhookEventType)) == {t.value for t in WEBHOOK_EVENT_TYPES}
 
 
 def _url(url: str) -> str:
@@ -23,7 +36,7 @@ class EndpointCreate(Input):
 
     url: str = Field(max_length=2000, examples=["https://hooks.example.com/kpi"])
     description: Text | None = None
-    event_types: list[EventType] = Field(default_factory=list, examples=[["kpi.off_track", "kpi.recovered"]])
+    event_types: list[WebhookEventType] = Field(default_factory=list, examples=[["kpi.off_track", "kpi.recovered"]])
     kpi_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
     categories: list[KpiCategory] = Field(default_factory=list, examples=[["impact"]])
     enabled: bool = True
@@ -36,7 +49,7 @@ class EndpointUpdate(UpdateInput):
 
     url: str | None = Field(default=None, max_length=2000, examples=["https://hooks.example.com/kpi-v2"])
     description: Text | None = None
-    event_types: list[EventType] | None = None
+    event_types: list[WebhookEventType] | None = None
     kpi_ids: list[uuid.UUID] | None = None
     categories: list[KpiCategory] | None = None
     enabled: bool | None = None

@@ -13,6 +13,7 @@ from services.api.webhooks.schemas import EndpointCreate, EndpointUpdate
 from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.kpis.models import Kpi
 from shared.settings import Settings
+from shared.webhooks.delivery import destination
 from shared.webhooks.events import delivery_job_id, emit_to
 from shared.webhooks.models import (
     DeliveryStatus,
@@ -27,12 +28,13 @@ from shared.webhooks.signing import generate_secret
 from shared.webhooks.ssrf import UnsafeUrl, check_url
 
 
-async def _safe_url(url: str, settings: Settings) -> None:
+async def safe_url(url: str, settings: Settings, *, location: str = "body.url") -> None:
+    """422 when the URL is, or resolves to, an address the SSRF guard refuses (webhooks, Slack, Teams, SMTP)."""
     try:
         await check_url(url, settings.webhook_allowed_cidrs)
     except UnsafeUrl as exc:
         raise Unprocessable(
-            f"body.url: {exc}", errors=[{"location": "body.url", "message": str(exc), "type": "unsafe_url"}]
+            f"{location}: {exc}", errors=[{"location": location, "message": str(exc), "type": "unsafe_url"}]
         ) from exc
 
 
@@ -48,7 +50,7 @@ def _plain(values) -> list[str]:
 
 async def create_endpoint(session: AsyncSession, *, body: EndpointCreate, settings: Settings) -> WebhookEndpoint:
     """A new endpoint with a fresh `whsec_` secret; its URL must not point inside (SSRF guard)."""
-    await _safe_url(body.url, settings)
+    await safe_url(body.url, settings)
     await _own_kpis(session, body.kpi_ids)
     endpoint = WebhookEndpoint(
         url=body.url,
@@ -83,7 +85,7 @@ async def update_endpoint(
     endpoint = await get_or_404(session, WebhookEndpoint, endpoint_id)
     changes = body.changes()
     if "url" in changes:
-        await _safe_url(changes["url"], settings)
+        await safe_url(changes["url"], settings)
     if "kpi_ids" in changes:
         await _own_kpis(session, body.kpi_ids or [])
     for field in ("event_types", "kpi_ids", "categories"):
@@ -149,10 +151,11 @@ async def replay(session: AsyncSession, *, delivery_id: uuid.UUID) -> WebhookDel
     The job is for the next attempt number: if a scheduled retry is waiting, whichever of the two runs first
     sends and the other steps aside, so the replay never starts a second retry chain."""
     delivery = await get_or_404(session, WebhookDelivery, delivery_id)
-    endpoint = await get_or_404(session, WebhookEndpoint, delivery.endpoint_id)
+    endpoint = await destination(session, delivery)
     if not endpoint.enabled:
+        noun = "Channel" if delivery.channel_id is not None else "Endpoint"
         raise Conflict(
-            f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason or 'by an admin'}); enable it first."
+            f"{noun} {endpoint.id} is disabled ({endpoint.disabled_reason or 'by an admin'}); enable it first."
         )
     delivery.status, delivery.next_attempt_at = DeliveryStatus.pending, datetime.now(UTC)
     await session.flush()

@@ -12,6 +12,7 @@ organisation's local date at `until`.
 """
 
 import uuid
+from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -232,9 +233,12 @@ async def _budget_pacing(
     ).all()
     plan_of = {budget.id: plan for plan, budget in plans}
     ingested = await ingested_by_lines(session, [(plan_of[line.budget_id], line) for line in lines])
+    lines_of: dict[uuid.UUID, list[BudgetLine]] = defaultdict(list)
+    for line in lines:
+        lines_of[line.budget_id].append(line)
     rows = []
     for plan, budget in plans:
-        actual = total_actual([line for line in lines if line.budget_id == budget.id], ingested)
+        actual = total_actual(lines_of[budget.id], ingested)
         paced = pace(total=budget.total, actual=actual, start=plan.start_date, end=plan.end_date, today=today)
         rows.append((plan, budget, paced, actual))
     # Most ahead of time first; a plan whose spend cannot be converted last (nothing is known of its pace).
@@ -243,7 +247,7 @@ async def _budget_pacing(
         {
             "plan": {"id": str(plan.id), "name": plan.name, "period": plan.period_label},
             "currency": budget.currency,
-            "planned": amount_text(budget.total, budget.currency),
+            "planned": amount_text(budget.total, budget.currency),  # the budget's total: what spent_share divides by
             "actual": None if actual is None else amount_text(actual, budget.currency),
             "elapsed_share": _text(paced.elapsed_share),
             "spent_share": _text(paced.spent_share),

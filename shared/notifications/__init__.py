@@ -1,1 +1,0 @@
-"""Notifications: channels (Slack, Teams, e-mail), routing, silences, quiet hours and digests."""
