@@ -58,6 +58,9 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await db.dispose()
 
 
+RESULT_KEPT_S = 300
+
+
 def _cron_jobs() -> list:
     """arq crons from the catalogue, at the clock times of their intervals; `unique` (arq's default) keeps two
     workers from running one tick twice."""
@@ -67,6 +70,9 @@ def _cron_jobs() -> list:
             cast(WorkerCoroutine, _counted(spec.name, JOBS[spec.name].func)),
             name=spec.name,
             run_at_startup=True,
+            # A cron job asked for by name (a sweep run at once, a test's time travel) is this entry too: keep its
+            # result a while, as other jobs' are, so the caller can read it.
+            keep_result=RESULT_KEPT_S,
             **cron_times(spec.every_s),
         )
         for spec in CRONS.values()
@@ -128,7 +134,7 @@ class WorkerSettings:
     # A worker claims at most max_jobs ready jobs per poll and runs them at once: the knob that decides how a burst
     # spreads over several workers (docs/operations.md "Running N replicas").
     max_jobs = _settings.worker_max_jobs
-    keep_result = 300
+    keep_result = RESULT_KEPT_S
     poll_delay = _settings.worker_poll_delay_s
 
 
