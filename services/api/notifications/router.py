@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.api.crud import get_or_404
 from services.api.deps import Admin, Editor, Reader, SessionDep, StateDep
 from services.api.notifications import service
 from services.api.notifications.schemas import (
@@ -78,7 +77,7 @@ async def list_channels(session: SessionDep, _: Admin, page: PageDep) -> Page[Ch
 @router.get("/notification-channels/{channel_id}", response_model=ChannelOut)
 async def get_channel(channel_id: uuid.UUID, session: SessionDep, _: Admin) -> ChannelOut:
     """One channel, with why it was disabled if it was (410 from Slack/Teams, or failing for days)."""
-    return _channel_out(await get_or_404(session, NotificationChannel, channel_id))
+    return _channel_out(await service.get_channel(session, channel_id=channel_id))
 
 
 @router.patch("/notification-channels/{channel_id}", response_model=ChannelOut)
@@ -233,7 +232,7 @@ async def list_silences(
 @router.get("/silences/{silence_id}", response_model=SilenceOut)
 async def get_silence(silence_id: uuid.UUID, session: SessionDep, _: Reader) -> SilenceOut:
     """One silence: what it matches, why and by whom, and whether it is pending, active or expired."""
-    return _silence_out(await get_or_404(session, Silence, silence_id), datetime.now(UTC))
+    return _silence_out(await service.get_silence(session, silence_id=silence_id), datetime.now(UTC))
 
 
 @router.delete("/silences/{silence_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(409))

@@ -146,6 +146,14 @@ async def delete_channel(session: AsyncSession, *, channel_id: uuid.UUID) -> Non
     await session.delete(channel)
 
 
+async def get_channel(session: AsyncSession, *, channel_id: uuid.UUID) -> NotificationChannel:
+    return await get_or_404(session, NotificationChannel, channel_id)
+
+
+async def get_silence(session: AsyncSession, *, silence_id: uuid.UUID) -> Silence:
+    return await get_or_404(session, Silence, silence_id)
+
+
 async def list_channels(session: AsyncSession, *, page: PageParams):
     return await fetch_page(session, select(NotificationChannel), NotificationChannel.id, page)
 
