@@ -407,3 +407,75 @@ async def test_channels_routing_and_silences_refuse_what_cannot_work(client, key
         headers=admin,
     )
     assert r.status_code == 422, "channel-only events are not for webhook endpoints"
+
+
+async def test_routing_by_the_kpi_owners_team_and_the_owner_shown_in_the_message(client, keys):
+    admin, ingest = keys.headers("admin"), keys.headers("ingest")
+    team = (await client.post("/v1/teams", json={"name": "Paid media"}, headers=admin)).json()
+    member = (
+        await client.post("/v1/members", json={"name": "Linh Tran", "email": "linh@example.com"}, headers=admin)
+    ).json()
+    async with AsyncExitStack() as stack:
+        slack, teams, email, slack_rx, teams_rx, smtp = await three_channels(client, admin, stack)
+        await route(
+            client,
+            admin,
+            rules=[{"name": "paid media", "match": {"team_ids": [team["id"]]}, "channel_ids": [email["id"]]}],
+            default_channel_ids=[slack["id"]],
+        )
+        kpi_id = await cpa_with_target(client, admin)
+        r = await client.patch(
+            f"/v1/kpis/{kpi_id}", json={"owner_team_id": team["id"], "owner_member_id": member["id"]}, headers=admin
+        )
+        assert r.status_code == 200, r.text
+        await push_and_wait(client, ingest, [point("spend", 200, DAY), point("conversions", 10, DAY)])
+        [mail] = await smtp.wait_for(1)
+        plain = mail.parsed().get_body(("plain",)).get_content()
+        assert "Linh Tran" in plain and "Paid media" in plain
+        await settled(client, admin, email["id"], 1)
+        assert slack_rx.requests == [], "the team's rule matched: the default route is not used"
+
+
+async def test_an_smtp_refusal_is_retried_on_the_schedule_and_logged(client, keys):
+    admin = keys.headers("admin")
+    async with running_smtp_server(fail_next=1) as smtp:
+        email = await channel(
+            client,
+            admin,
+            name="Ops",
+            kind="email",
+            email={
+                "host": smtp.host,
+                "port": smtp.port,
+                "security": "none",
+                "sender": "kpi@example.com",
+                "recipients": ["ops@example.com"],
+            },
+        )
+        assert (await client.post(f"/v1/notification-channels/{email['id']}/test", headers=admin)).status_code == 202
+        [mail] = await smtp.wait_for(1, timeout_s=30)
+        assert smtp.refused == 1
+        [delivery] = await settled(client, admin, email["id"], 1)
+        assert delivery["status"] == "delivered"
+        assert [(a["number"], a["status_code"], a["outcome"]) for a in delivery["attempts"]] == [
+            (1, 451, "retry"),
+            (2, 250, "delivered"),
+        ]
+        assert "451" in (delivery["attempts"][0]["error"] or delivery["attempts"][0]["response_excerpt"] or "")
+        assert mail.parsed()["Message-ID"].startswith(f"<{delivery['event_id']}.")
+
+
+async def test_a_change_of_time_zone_moves_digests_to_the_same_local_time(client, keys):
+    admin = keys.headers("admin")
+    async with running_receiver() as rx:
+        digest = {"frequency": "daily", "time": "08:30"}
+        slack = await channel(client, admin, name="#daily", kind="slack", url=rx.url, digest=digest)
+        assert slack["digest"] == {"frequency": "daily", "time": "08:30", "weekday": None}
+        assert datetime.fromisoformat(slack["next_digest_at"]).astimezone(UTC).strftime("%H:%M") == "08:30"
+        r = await client.patch("/v1/org", json={"time_zone": "America/New_York"}, headers=admin)
+        assert r.status_code == 200 and "digest" in r.json()["changes"][0]["effects"]
+        moved = (await client.get(f"/v1/notification-channels/{slack['id']}", headers=admin)).json()
+        local = datetime.fromisoformat(moved["next_digest_at"]).astimezone(ZoneInfo("America/New_York"))
+        assert local.strftime("%H:%M") == "08:30"
+        r = await client.patch(f"/v1/notification-channels/{slack['id']}", json={"digest": None}, headers=admin)
+        assert r.status_code == 200 and r.json()["digest"] is None and r.json()["next_digest_at"] is None

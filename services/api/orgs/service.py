@@ -1,7 +1,7 @@
 """Organisations and API keys: creation, lookup, listing and revocation."""
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.orgs.keys import generate_key, secret_matches, split_key
 from services.api.pagination import PageParams, fetch_page
 from services.api.problems import Conflict, NotFound
+from shared.alerts.notices import schedule_next
 from shared.db.base import utcnow
 from shared.db.scoping import bind_org
 from shared.jobs.handles import EVALUATE_KPIS
@@ -17,6 +18,7 @@ from shared.kpis.models import KpiTarget
 from shared.metrics.catalogue import seed_standard_metrics
 from shared.orgs.clock import local_today, remember_zone
 from shared.orgs.models import ApiKey, Org, OrgSettingChange, Role
+from shared.webhooks.channels.models import NotificationChannel
 
 # Recording every use would turn each read into a write; once a minute is precise enough to audit keys.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -111,7 +113,8 @@ EFFECTS = {
     "time_zone": (
         "Points with a timestamp pushed from now on are bucketed into local days in {new}; points already stored "
         "keep their days. Today, pacing, current periods, scheduled evaluations, period close, reminders and "
-        "dashboard defaults now use the date in {new}."
+        "dashboard defaults now use the date in {new}; notification quiet hours and digest times are read as "
+        "local times in {new}."
     ),
     "reporting_currency": (
         "KPI values and reports in money are converted into {new} at each day's rate from now on (KPIs are "
@@ -163,11 +166,21 @@ async def update_org(
         session.add(change)
         recorded.append(change)
     remember_zone(session, org.id, org.time_zone)
+    if org.time_zone != old_zone:
+        await _reschedule_digests(session, org.time_zone, now or datetime.now(UTC))
     await session.flush()
     if recorded:
         since = min(local_today(old_zone, now), local_today(org.time_zone, now))
         await _evaluate_current_targets(session, org, since=since)
     return org, recorded
+
+
+async def _reschedule_digests(session: AsyncSession, time_zone: str, now: datetime) -> None:
+    """Digests keep their local time (09:00 stays 09:00) in the new zone: each channel's next one moves."""
+    for channel in await session.scalars(
+        select(NotificationChannel).where(NotificationChannel.digest_frequency.is_not(None))
+    ):
+        schedule_next(channel, time_zone, now)
 
 
 async def _evaluate_current_targets(session: AsyncSession, org: Org, *, since: date) -> None:
