@@ -304,7 +304,11 @@ async def test_a_weekly_digest_arrives_at_its_local_time_once(client, keys, stat
             return await state.queue.result(job_id, timeout_s=30)
 
         assert await sweep(due - timedelta(minutes=1)) == 0
-        assert await sweep(due) == 2
+        # Two sweeps at the due time at once (two workers): each channel's digest is sent once.
+        job_ids = [f"digests-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+        for job_id in job_ids:
+            await state.queue.enqueue("notifications.digests", job_id=job_id, now=due.isoformat())
+        assert sum([await state.queue.result(job_id, timeout_s=30) for job_id in job_ids]) == 2
         [msg] = await slack_rx.wait_for(1)
         body = json.loads(msg.body)
         assert "digest" in body["text"].lower() and body["blocks"][0]["type"] == "header"
@@ -479,3 +483,54 @@ async def test_a_change_of_time_zone_moves_digests_to_the_same_local_time(client
         assert local.strftime("%H:%M") == "08:30"
         r = await client.patch(f"/v1/notification-channels/{slack['id']}", json={"digest": None}, headers=admin)
         assert r.status_code == 200 and r.json()["digest"] is None and r.json()["next_digest_at"] is None
+
+
+async def kpi_at(client, admin, name: str, warning: str, critical: str) -> str:
+    kpi = await client.post(
+        "/v1/kpis",
+        json={
+            "name": name,
+            "category": "output",
+            "formula": "spend / conversions",
+            "unit": "currency",
+            "direction": "lower_is_better",
+        },
+        headers=admin,
+    )
+    assert kpi.status_code == 201, kpi.text
+    target = await client.post(
+        f"/v1/kpis/{kpi.json()['id']}/targets",
+        json={
+            "period": "2026-11",
+            "target_value": "10",
+            "threshold_mode": "absolute",
+            "warning": warning,
+            "critical": critical,
+            "pacing": "none",
+        },
+        headers=admin,
+    )
+    assert target.status_code == 201, target.text
+    return kpi.json()["id"]
+
+
+async def test_two_sweeps_at_once_release_each_held_notification_once(client, keys, state):
+    admin, ingest = keys.headers("admin"), keys.headers("ingest")
+    tz = (await client.get("/v1/org", headers=admin)).json()["time_zone"]
+    async with running_receiver() as slack_rx:
+        slack = await channel(client, admin, name="#alerts", kind="slack", url=slack_rx.url)
+        await route(client, admin, default_channel_ids=[slack["id"]], quiet_hours=quiet_around_now(tz))
+        for i in range(4):
+            await kpi_at(client, admin, f"CPA {i}", warning="12", critical=str(15 + i))
+        await push_and_wait(client, ingest, [point("spend", 130, DAY), point("conversions", 10, DAY)])  # all at risk
+        held = [d for d in await deliveries(client, admin, slack["id"]) if d["status"] == "held"]
+        assert len(held) == 4
+        after = (datetime.fromisoformat(held[0]["next_attempt_at"]) + timedelta(seconds=1)).isoformat()
+        job_ids = [f"release-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+        for job_id in job_ids:
+            await state.queue.enqueue("notifications.release_held", job_id=job_id, now=after)
+        released = [await state.queue.result(job_id, timeout_s=20) for job_id in job_ids]
+        assert sum(released) == 4, released
+        final = await settled(client, admin, slack["id"], 4)
+        assert [d["status"] for d in final] == ["delivered"] * 4
+        assert len(slack_rx.requests) == 4, "each held notification sent once"

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shared.alerts.digest import digest_data, digest_window, next_digest_at
 from shared.alerts.models import Alert, AlertStatus
@@ -32,45 +33,69 @@ def _now(now: str | None) -> datetime:
     return datetime.fromisoformat(now).astimezone(UTC) if now else datetime.now(UTC)
 
 
-def subject_of_target(target_id: uuid.UUID) -> str:
-    return f"target:{target_id}"
-
-
 @cron_job(name="notifications.release_held", every_s=60)
 async def release_held(ctx: JobContext, now: str | None = None) -> int:
     """Send what quiet hours held, once they are over: per channel and subject (a KPI target), only the latest
-    (the others become `superseded`): a night of at-risk/off-track/recovered flapping is one message, not five."""
+    (the others become `superseded`): a night of at-risk/off-track/recovered flapping is one message, not five.
+
+    Each delivery is taken with a conditional UPDATE (`status` still `held`), so two sweeps at once (two workers;
+    or SQLite, which has no row locks) release each delivery once: the second finds it taken."""
     at = _now(now)
     async with job_session(ctx) as session:
         rows = (
             await session.execute(
-                select(WebhookDelivery, WebhookEvent.subject)
+                select(WebhookDelivery.id, WebhookDelivery.channel_id, WebhookEvent.subject)
                 .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
                 .where(WebhookDelivery.status == DeliveryStatus.held, WebhookDelivery.next_attempt_at <= at)
                 .order_by(WebhookEvent.timestamp, WebhookDelivery.id)
                 .limit(BATCH)
-                .with_for_update(skip_locked=True, of=WebhookDelivery)
             )
         ).all()
-        latest: dict[tuple[uuid.UUID | None, str], WebhookDelivery] = {}
-        for delivery, subject in rows:
-            key = (delivery.channel_id, subject or str(delivery.id))
+        latest: dict[tuple[uuid.UUID | None, str], uuid.UUID] = {}
+        replaced: list[uuid.UUID] = []
+        for delivery_id, channel_id, subject in rows:
+            key = (channel_id, subject or str(delivery_id))
             if key in latest:
-                latest[key].status, latest[key].next_attempt_at = DeliveryStatus.superseded, None
-            latest[key] = delivery
-        for delivery in latest.values():
-            delivery.status, delivery.next_attempt_at = DeliveryStatus.pending, at
-        await session.flush()
-        send_now(session, list(latest.values()))
-    return len(latest)
+                replaced.append(latest[key])
+            latest[key] = delivery_id
+        await _take_held(session, replaced, DeliveryStatus.superseded, None)
+        released = await _take_held(session, list(latest.values()), DeliveryStatus.pending, at)
+        send_now(session, released)
+    return len(released)
+
+
+async def _take_held(
+    session: AsyncSession, ids: list[uuid.UUID], status: DeliveryStatus, due: datetime | None
+) -> list[uuid.UUID]:
+    """Move these deliveries out of `held`, those still in it; the ids this call moved."""
+    if not ids:
+        return []
+    taken = await session.scalars(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == DeliveryStatus.held)
+        .values(status=status, next_attempt_at=due)
+        .returning(WebhookDelivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(taken)
 
 
 async def conclude_silence(session: AsyncSession, silence: Silence, now: datetime, subscribers: Subscribers) -> int:
     """The silence is over: for each KPI target whose notifications it muted and whose alert is still open, one
     notification of the alert's latest state, to the channels it was muted for (as routing disposes them now:
     another silence or quiet hours may still apply). Muted events are not replayed; a target whose alert resolved
-    meanwhile gets nothing. Returns how many subjects were re-notified."""
-    silence.concluded_at = now
+    meanwhile gets nothing. Returns how many subjects were re-notified.
+
+    Concluded once: a conditional UPDATE claims it (the sweep and a DELETE of the silence may meet)."""
+    claimed: CursorResult[Any] = await session.execute(  # type: ignore[assignment]  # an UPDATE's result
+        update(Silence)
+        .where(Silence.id == silence.id, Silence.concluded_at.is_(None))
+        .values(concluded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return 0
+    set_committed_value(silence, "concluded_at", now)
     muted = (
         await session.execute(
             select(WebhookDelivery.channel_id, WebhookEvent)
@@ -135,13 +160,15 @@ async def silences_ended(ctx: JobContext, now: str | None = None) -> int:
                 .where(Silence.ends_at <= at, Silence.concluded_at.is_(None))
                 .order_by(Silence.ends_at)
                 .limit(100)
-                .with_for_update(skip_locked=True)
             )
         ).all()
         subscribers = Subscribers(session)
+        concluded = 0
         for silence in ended:
+            before = silence.concluded_at
             await conclude_silence(session, silence, at, subscribers)
-    return len(ended)
+            concluded += before is None and silence.concluded_at is not None
+    return concluded
 
 
 def _schedule(channel: NotificationChannel) -> dict[str, Any] | None:
@@ -176,15 +203,19 @@ async def send_digests(ctx: JobContext, now: str | None = None) -> int:
                 .where(NotificationChannel.enabled.is_(True), NotificationChannel.next_digest_at <= at)
                 .order_by(NotificationChannel.next_digest_at)
                 .limit(100)
-                .with_for_update(skip_locked=True)
             )
         ).all()
         orgs = {o.id: o for o in (await session.scalars(select(Org).where(Org.id.in_({c.org_id for c in due})))).all()}
+        sent = 0
         for channel in due:
-            org, schedule = orgs[channel.org_id], _schedule(channel)
-            if schedule is None or channel.next_digest_at is None:
+            org, schedule, until = orgs[channel.org_id], _schedule(channel), channel.next_digest_at
+            if schedule is None or until is None:
                 continue
-            since, until = digest_window(**schedule, time_zone=org.time_zone, due=channel.next_digest_at)
+            if not await _claim_digest(
+                session, channel, until, next_digest_at(**schedule, time_zone=org.time_zone, after=at)
+            ):
+                continue  # another sweep sends this one
+            since, _ = digest_window(**schedule, time_zone=org.time_zone, due=until)
             data = await digest_data(
                 session, org=org, frequency=schedule["frequency"], since=since, until=until, settings=settings
             )
@@ -198,6 +229,23 @@ async def send_digests(ctx: JobContext, now: str | None = None) -> int:
                 subject=f"digest:{channel.id}",
                 extra={"org_name": org.name},
             )
-            channel.last_digest_at = until
-            schedule_next(channel, org.time_zone, at)
-    return len(due)
+            sent += 1
+    return sent
+
+
+async def _claim_digest(
+    session: AsyncSession, channel: NotificationChannel, due: datetime, following: datetime
+) -> bool:
+    """Take this digest (its `next_digest_at` is still `due`) and schedule the following one, in one conditional
+    UPDATE: two sweeps at once (two workers; or SQLite, without row locks) send it once."""
+    claimed: CursorResult[Any] = await session.execute(  # type: ignore[assignment]  # an UPDATE's result
+        update(NotificationChannel)
+        .where(NotificationChannel.id == channel.id, NotificationChannel.next_digest_at == due)
+        .values(next_digest_at=following, last_digest_at=due)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
+    set_committed_value(channel, "next_digest_at", following)
+    set_committed_value(channel, "last_digest_at", due)
+    return True

@@ -170,15 +170,15 @@ async def emit_to(
     ]
     session.add_all(deliveries)
     await session.flush()
-    send_now(session, [d for d in deliveries if d.status == DeliveryStatus.pending])
+    send_now(session, [d.id for d in deliveries if d.status == DeliveryStatus.pending])
     return event
 
 
-def send_now(session: AsyncSession, deliveries: Sequence[WebhookDelivery]) -> None:
+def send_now(session: AsyncSession, delivery_ids: Sequence[uuid.UUID]) -> None:
     """Ask for each delivery's first attempt after the commit: inline by the committing job for the first few."""
     inline = inline_jobs(session, DELIVER_WEBHOOK.name)
-    for delivery in deliveries:
-        job_id, delivery_id = delivery_job_id(delivery.id, 1), str(delivery.id)
+    for delivery_uuid in delivery_ids:
+        job_id, delivery_id = delivery_job_id(delivery_uuid, 1), str(delivery_uuid)
         if inline is not None and inline < INLINE_DELIVERIES:
             # The job that commits this makes attempt 1 itself, at once; the same job, enqueued a claim's lease later,
             # makes it only if that never happened (the worker died in between): it finds the attempt taken and
