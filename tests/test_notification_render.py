@@ -605,3 +605,10 @@ def test_a_channel_test_names_the_channel():
 def test_an_email_without_recipients_is_a_callers_mistake():
     with pytest.raises(ValueError, match="at least one recipient"):
         email_message(kpi_event(), EXTRA, sender=SENDER, recipients=[])
+
+
+def test_a_digest_says_how_many_status_changes_its_data_left_out():
+    event = digest(10)
+    event["data"]["status_changes_total"] = 37  # the digest data lists 10 and gives the total
+    text, _html = check_email(render_email(event))
+    assert "…and 27 more on the dashboard" in text

@@ -23,7 +23,7 @@ def routes(*, mode="first", rules=(), default=(), quiet=None, silences=(), tz="U
         default_channel_ids=list(default),
         quiet_hours=quiet,
     )
-    return OrgRoutes(tz, channels, routing, list(silences))  # type: ignore[arg-type]
+    return OrgRoutes(tz, "Acme", channels, routing, list(silences))  # type: ignore[arg-type]
 
 
 OFF = Facts(EventType.kpi_off_track, "output", TEAM, KPI)

@@ -420,7 +420,7 @@ async def test_routing_by_the_kpi_owners_team_and_the_owner_shown_in_the_message
         await client.post("/v1/members", json={"name": "Linh Tran", "email": "linh@example.com"}, headers=admin)
     ).json()
     async with AsyncExitStack() as stack:
-        slack, teams, email, slack_rx, teams_rx, smtp = await three_channels(client, admin, stack)
+        slack, _teams, email, slack_rx, _teams_rx, smtp = await three_channels(client, admin, stack)
         await route(
             client,
             admin,
@@ -534,3 +534,62 @@ async def test_two_sweeps_at_once_release_each_held_notification_once(client, ke
         final = await settled(client, admin, slack["id"], 4)
         assert [d["status"] for d in final] == ["delivered"] * 4
         assert len(slack_rx.requests) == 4, "each held notification sent once"
+
+
+async def test_a_held_notification_overtaken_or_silenced_during_quiet_hours_is_not_sent_when_they_end(
+    client, keys, state
+):
+    admin, ingest = keys.headers("admin"), keys.headers("ingest")
+    tz = (await client.get("/v1/org", headers=admin)).json()["time_zone"]
+    async with running_receiver() as slack_rx:
+        slack = await channel(client, admin, name="#alerts", kind="slack", url=slack_rx.url)
+        await route(client, admin, default_channel_ids=[slack["id"]], quiet_hours=quiet_around_now(tz))
+        overtaken = await kpi_at(client, admin, "CPA overtaken", warning="12", critical="15")
+        muted = await kpi_at(client, admin, "CPA muted", warning="12", critical="99")
+        # Both at risk (held); then the first goes off track (critical: sent at once), the second stays at risk.
+        await push_and_wait(client, ingest, [point("spend", 130, DAY), point("conversions", 10, DAY)])
+        await push_and_wait(client, ingest, [point("spend", 200, DAY)])
+        [critical] = await slack_rx.wait_for(1)
+        assert "CPA overtaken" in json.loads(critical.body)["text"]
+        r = await client.post(
+            "/v1/silences",
+            json={
+                "ends_at": (datetime.now(UTC) + timedelta(hours=3)).isoformat(),
+                "match": {"kpi_ids": [muted]},
+                "comment": "known issue",
+            },
+            headers=admin,
+        )
+        silence_id = r.json()["id"]
+        held = [d for d in await deliveries(client, admin, slack["id"]) if d["status"] == "held"]
+        assert len(held) == 2
+        after = (datetime.fromisoformat(held[0]["next_attempt_at"]) + timedelta(seconds=1)).isoformat()
+        job_id = f"release-{uuid.uuid4().hex[:8]}"
+        await state.queue.enqueue("notifications.release_held", job_id=job_id, now=after)
+        assert await state.queue.result(job_id, timeout_s=20) == 0
+        final = {d["id"]: d for d in await deliveries(client, admin, slack["id"])}
+        assert sorted((final[d["id"]]["status"], final[d["id"]]["silence_id"]) for d in held) == sorted(
+            [("superseded", None), ("silenced", silence_id)]
+        )
+        assert len(slack_rx.requests) == 1 and overtaken
+
+
+async def test_digests_missed_while_no_worker_ran_are_sent_as_one_that_leaves_no_gap(client, keys, state):
+    admin = keys.headers("admin")
+    async with running_receiver() as rx:
+        slack = await channel(
+            client, admin, name="#daily", kind="slack", url=rx.url, digest={"frequency": "daily", "time": "08:30"}
+        )
+        due = datetime.fromisoformat(slack["next_digest_at"])
+        job_id = f"digests-{uuid.uuid4().hex[:8]}"
+        await state.queue.enqueue(
+            "notifications.digests", job_id=job_id, now=(due + timedelta(days=2, hours=1)).isoformat()
+        )
+        assert await state.queue.result(job_id, timeout_s=30) == 1
+        [msg] = await rx.wait_for(1)
+        header = json.loads(msg.body)["blocks"][0]["text"]["text"]
+        first, last = (due - timedelta(days=1)).date(), (due + timedelta(days=2)).date()
+        assert f"{first.day} {first:%b}" in header and f"{last.day} {last:%b}" in header, header
+        after = (await client.get(f"/v1/notification-channels/{slack['id']}", headers=admin)).json()
+        assert datetime.fromisoformat(after["last_digest_at"]) == due + timedelta(days=2)
+        assert datetime.fromisoformat(after["next_digest_at"]) == due + timedelta(days=3)

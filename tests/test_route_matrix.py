@@ -457,6 +457,7 @@ ID_KINDS = {
     "team_ids": "team_id",
     "channel_ids": "channel_id",
     "default_channel_ids": "channel_id",
+    "channel_id": "channel_id",
 }
 # "METHOD /path field" -> why another organisation's id cannot be sent there. Empty: every field is exercised.
 ID_FIELDS_NOT_EXERCISED: dict[str, str] = {}

@@ -7,14 +7,14 @@ Each runs every minute and takes `now` (ISO 8601) for tests that travel in time;
 import copy
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from shared.alerts.digest import digest_data, digest_window, next_digest_at
+from shared.alerts.digest import digest_data, digest_window, next_digest_at, previous_digest_at
 from shared.alerts.models import Alert, AlertStatus
 from shared.jobs.context import JobContext, job_session
 from shared.jobs.registry import cron_job
@@ -37,6 +37,8 @@ def _now(now: str | None) -> datetime:
 async def release_held(ctx: JobContext, now: str | None = None) -> int:
     """Send what quiet hours held, once they are over: per channel and subject (a KPI target), only the latest
     (the others become `superseded`): a night of at-risk/off-track/recovered flapping is one message, not five.
+    A held one older than a notification of its subject already sent (a critical one is never held) is stale:
+    superseded too. One that a silence made since then matches is silenced, as if it came now.
 
     Each delivery is taken with a conditional UPDATE (`status` still `held`), so two sweeps at once (two workers;
     or SQLite, which has no row locks) release each delivery once: the second finds it taken."""
@@ -44,28 +46,67 @@ async def release_held(ctx: JobContext, now: str | None = None) -> int:
     async with job_session(ctx) as session:
         rows = (
             await session.execute(
-                select(WebhookDelivery.id, WebhookDelivery.channel_id, WebhookEvent.subject)
+                select(WebhookDelivery, WebhookEvent)
                 .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
                 .where(WebhookDelivery.status == DeliveryStatus.held, WebhookDelivery.next_attempt_at <= at)
-                .order_by(WebhookEvent.timestamp, WebhookDelivery.id)
+                .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
                 .limit(BATCH)
             )
         ).all()
-        latest: dict[tuple[uuid.UUID | None, str], uuid.UUID] = {}
+        latest: dict[tuple[uuid.UUID | None, str], tuple[WebhookDelivery, WebhookEvent]] = {}
         replaced: list[uuid.UUID] = []
-        for delivery_id, channel_id, subject in rows:
-            key = (channel_id, subject or str(delivery_id))
+        for delivery, event in rows:
+            key = (delivery.channel_id, event.subject or str(delivery.id))
             if key in latest:
-                replaced.append(latest[key])
-            latest[key] = delivery_id
+                replaced.append(latest[key][0].id)
+            latest[key] = (delivery, event)
+        sent = await _last_sent(session, {k for k in latest if k[1].startswith("target:")})
+        silenced: dict[uuid.UUID, list[uuid.UUID]] = {}
+        subscribers = Subscribers(session)
+        for key, (delivery, event) in list(latest.items()):
+            if key in sent and sent[key] > delivery.created_at:
+                replaced.append(latest.pop(key)[0].id)
+                continue
+            routes = await subscribers.routes(delivery.org_id, at)
+            silence = routes.silence_for(Facts.from_extra(event.type, event.extra or {}), at)
+            if silence is not None:
+                silenced.setdefault(silence.id, []).append(latest.pop(key)[0].id)
         await _take_held(session, replaced, DeliveryStatus.superseded, None)
-        released = await _take_held(session, list(latest.values()), DeliveryStatus.pending, at)
+        for silence_id, ids in silenced.items():
+            await _take_held(session, ids, DeliveryStatus.silenced, None, silence_id=silence_id)
+        released = await _take_held(session, [d.id for d, _ in latest.values()], DeliveryStatus.pending, at)
         send_now(session, released)
     return len(released)
 
 
+async def _last_sent(
+    session: AsyncSession, keys: set[tuple[uuid.UUID | None, str]]
+) -> dict[tuple[uuid.UUID | None, str], datetime]:
+    """When each (channel, subject) last had a notification that was not held, muted or replaced (one query)."""
+    if not keys:
+        return {}
+    found = await session.execute(
+        select(WebhookDelivery.channel_id, WebhookEvent.subject, func.max(WebhookDelivery.created_at))
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .where(
+            WebhookDelivery.channel_id.in_({c for c, _ in keys if c is not None}),
+            WebhookEvent.subject.in_({s for _, s in keys}),
+            WebhookDelivery.status.not_in(
+                (DeliveryStatus.held, DeliveryStatus.silenced, DeliveryStatus.superseded, DeliveryStatus.skipped)
+            ),
+        )
+        .group_by(WebhookDelivery.channel_id, WebhookEvent.subject)
+    )
+    return {(channel_id, subject or ""): at for channel_id, subject, at in found if at is not None}
+
+
 async def _take_held(
-    session: AsyncSession, ids: list[uuid.UUID], status: DeliveryStatus, due: datetime | None
+    session: AsyncSession,
+    ids: list[uuid.UUID],
+    status: DeliveryStatus,
+    due: datetime | None,
+    *,
+    silence_id: uuid.UUID | None = None,
 ) -> list[uuid.UUID]:
     """Move these deliveries out of `held`, those still in it; the ids this call moved."""
     if not ids:
@@ -73,7 +114,7 @@ async def _take_held(
     taken = await session.scalars(
         update(WebhookDelivery)
         .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == DeliveryStatus.held)
-        .values(status=status, next_attempt_at=due)
+        .values(status=status, next_attempt_at=due, silence_id=silence_id)
         .returning(WebhookDelivery.id)
         .execution_options(synchronize_session=False)
     )
@@ -191,13 +232,13 @@ def schedule_next(channel: NotificationChannel, tz: str, after: datetime) -> Non
 
 @cron_job(name="notifications.digests", every_s=60)
 async def send_digests(ctx: JobContext, now: str | None = None) -> int:
-    """Each channel whose digest is due gets it: the window from the schedule's previous time to this one (a day,
-    or a week, of local time). A digest missed while no worker ran is sent once, late, not once per missed day; the
-    next is scheduled after now."""
+    """Each channel whose digest is due gets it: from the last digest sent (the first: the schedule's previous time)
+    to this one, a day or a week of local time. Digests missed while no worker ran are sent as one, late, covering
+    up to the latest scheduled time passed; the next is scheduled after now."""
     at = _now(now)
     settings = ctx["settings"]
     async with job_session(ctx) as session:
-        due: Sequence[NotificationChannel] = (
+        channels: Sequence[NotificationChannel] = (
             await session.scalars(
                 select(NotificationChannel)
                 .where(NotificationChannel.enabled.is_(True), NotificationChannel.next_digest_at <= at)
@@ -205,17 +246,22 @@ async def send_digests(ctx: JobContext, now: str | None = None) -> int:
                 .limit(100)
             )
         ).all()
-        orgs = {o.id: o for o in (await session.scalars(select(Org).where(Org.id.in_({c.org_id for c in due})))).all()}
+        orgs = {
+            o.id: o for o in (await session.scalars(select(Org).where(Org.id.in_({c.org_id for c in channels})))).all()
+        }
         sent = 0
-        for channel in due:
-            org, schedule, until = orgs[channel.org_id], _schedule(channel), channel.next_digest_at
-            if schedule is None or until is None:
+        for channel in channels:
+            org, schedule, due = orgs[channel.org_id], _schedule(channel), channel.next_digest_at
+            if schedule is None or due is None:
                 continue
-            if not await _claim_digest(
-                session, channel, until, next_digest_at(**schedule, time_zone=org.time_zone, after=at)
-            ):
+            # Late (no worker ran at its time): one digest up to the latest scheduled time that has passed, from
+            # the last one sent, so successive digests still meet without a gap.
+            tz = org.time_zone
+            until = max(due, previous_digest_at(**schedule, time_zone=tz, before=at + timedelta(microseconds=1)))
+            since = channel.last_digest_at or digest_window(**schedule, time_zone=tz, due=due)[0]
+            following = next_digest_at(**schedule, time_zone=tz, after=at)
+            if not await _claim_digest(session, channel, due, until, following):
                 continue  # another sweep sends this one
-            since, _ = digest_window(**schedule, time_zone=org.time_zone, due=until)
             data = await digest_data(
                 session, org=org, frequency=schedule["frequency"], since=since, until=until, settings=settings
             )
@@ -234,18 +280,18 @@ async def send_digests(ctx: JobContext, now: str | None = None) -> int:
 
 
 async def _claim_digest(
-    session: AsyncSession, channel: NotificationChannel, due: datetime, following: datetime
+    session: AsyncSession, channel: NotificationChannel, due: datetime, until: datetime, following: datetime
 ) -> bool:
     """Take this digest (its `next_digest_at` is still `due`) and schedule the following one, in one conditional
     UPDATE: two sweeps at once (two workers; or SQLite, without row locks) send it once."""
     claimed: CursorResult[Any] = await session.execute(  # type: ignore[assignment]  # an UPDATE's result
         update(NotificationChannel)
         .where(NotificationChannel.id == channel.id, NotificationChannel.next_digest_at == due)
-        .values(next_digest_at=following, last_digest_at=due)
+        .values(next_digest_at=following, last_digest_at=until)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
         return False
     set_committed_value(channel, "next_digest_at", following)
-    set_committed_value(channel, "last_digest_at", due)
+    set_committed_value(channel, "last_digest_at", until)
     return True

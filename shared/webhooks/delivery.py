@@ -110,7 +110,11 @@ def disable(session: AsyncSession, endpoint: Destination, *, cause: DisableCause
         "notification channel" if isinstance(endpoint, NotificationChannel) else "webhook endpoint",
         endpoint.id,
         reason,
-        extra={"org_id": str(endpoint.org_id), "endpoint_id": str(endpoint.id), "cause": cause},
+        extra={
+            "org_id": str(endpoint.org_id),
+            "channel_id" if isinstance(endpoint, NotificationChannel) else "endpoint_id": str(endpoint.id),
+            "cause": cause,
+        },
     )
     ENDPOINTS_DISABLED.labels(cause).inc()
 

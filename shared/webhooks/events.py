@@ -109,7 +109,7 @@ async def emit(
     if not matching and not channels:
         return None
     if channels:
-        extra = {**(extra or {}), "facts": facts.to_extra()}
+        extra = {**(extra or {}), "facts": facts.to_extra(), "org_name": routes.org_name}
     return await emit_to(
         session,
         org_id=org_id,

@@ -155,7 +155,7 @@ async def list_deliveries(
 )
 async def retry_delivery(delivery_id: uuid.UUID, session: SessionDep, _: Admin) -> ReplayAccepted:
     """Send a channel's delivery again now (a manual attempt): a failed one, or a held or silenced one on purpose."""
-    delivery = await webhooks.replay(session, delivery_id=delivery_id)
+    delivery = await webhooks.replay(session, delivery_id=delivery_id, to_channel=True)
     return ReplayAccepted(delivery_id=delivery.id, status=delivery.status)
 
 

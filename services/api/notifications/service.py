@@ -29,6 +29,7 @@ from shared.orgs.models import ApiKey
 from shared.settings import Settings
 from shared.webhooks.channels.models import ChannelKind, NotificationChannel, NotificationRouting, Silence
 from shared.webhooks.channels.routing import Disposition
+from shared.webhooks.channels.smtp import REFUSAL_ADVICE
 from shared.webhooks.events import Subscribers, emit_to
 from shared.webhooks.models import DeliveryStatus, EventType, WebhookAttempt, WebhookDelivery, WebhookEvent
 from shared.webhooks.ssrf import UnsafeUrl, check_host
@@ -39,7 +40,7 @@ MAX_SILENCE = timedelta(days=90)
 async def safe_host(host: str, port: int, settings: Settings) -> None:
     """422 when the SMTP host is, or resolves to, an address the SSRF guard refuses."""
     try:
-        await check_host(host, port, allowed_cidrs=settings.webhook_allowed_cidrs)
+        await check_host(host, port, allowed_cidrs=settings.webhook_allowed_cidrs, advice=REFUSAL_ADVICE)
     except UnsafeUrl as exc:
         message = str(exc)
         raise Unprocessable(

@@ -140,9 +140,13 @@ async def list_operator_events(
     page: PageDep,
     kind: Annotated[str | None, Query(max_length=64, examples=["webhook_endpoint_disabled"])] = None,
     endpoint_id: uuid.UUID | None = None,
+    channel_id: uuid.UUID | None = None,
 ) -> Page[OperatorEventOut]:
-    """What an operator should know about, oldest first (admin only): today, every webhook endpoint that
-    delivery disabled (`kind` `webhook_endpoint_disabled`), with its URL, the reason, and `cause` `gone`
-    (the receiver answered 410) or `failing` (every delivery failed for `WEBHOOK_DISABLE_AFTER_DAYS`)."""
-    events, cursor = await service.list_operator_events(session, page=page, kind=kind, endpoint_id=endpoint_id)
+    """What an operator should know about, oldest first (admin only): every webhook endpoint that delivery
+    disabled (`kind` `webhook_endpoint_disabled`), with its URL, and every notification channel
+    (`notification_channel_disabled`), with its name; each with the reason and `cause` `gone` (the receiver
+    answered 410) or `failing` (every delivery failed for `WEBHOOK_DISABLE_AFTER_DAYS`)."""
+    events, cursor = await service.list_operator_events(
+        session, page=page, kind=kind, endpoint_id=endpoint_id, channel_id=channel_id
+    )
     return Page[OperatorEventOut](items=[OperatorEventOut.model_validate(e) for e in events], next_cursor=cursor)

@@ -114,6 +114,9 @@ class OperatorEventOut(Output):
     id: Id
     kind: str = Field(examples=["webhook_endpoint_disabled"])
     endpoint_id: Id | None = Field(description="The webhook endpoint concerned, if any (null once it is deleted)")
+    channel_id: Id | None = Field(
+        default=None, description="The notification channel concerned, if any (null once it is deleted)"
+    )
     detail: dict = Field(
         examples=[
             {

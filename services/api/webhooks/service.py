@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.crud import apply_changes, get_or_404, require_refs
 from services.api.pagination import PageParams, encode_cursor, fetch_page
-from services.api.problems import Conflict, Unprocessable
+from services.api.problems import Conflict, NotFound, Unprocessable
 from services.api.webhooks.schemas import EndpointCreate, EndpointUpdate
 from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.kpis.models import Kpi
@@ -134,7 +134,12 @@ async def list_attempts(session: AsyncSession, *, endpoint_id: uuid.UUID, page: 
 
 
 async def list_operator_events(
-    session: AsyncSession, *, page: PageParams, kind: str | None, endpoint_id: uuid.UUID | None
+    session: AsyncSession,
+    *,
+    page: PageParams,
+    kind: str | None,
+    endpoint_id: uuid.UUID | None,
+    channel_id: uuid.UUID | None = None,
 ):
     """The organisation's operator events, oldest first."""
     stmt = select(OperatorEvent)
@@ -142,15 +147,19 @@ async def list_operator_events(
         stmt = stmt.where(OperatorEvent.kind == kind)
     if endpoint_id is not None:
         stmt = stmt.where(OperatorEvent.endpoint_id == endpoint_id)
+    if channel_id is not None:
+        stmt = stmt.where(OperatorEvent.channel_id == channel_id)
     return await fetch_page(session, stmt, OperatorEvent.id, page)
 
 
-async def replay(session: AsyncSession, *, delivery_id: uuid.UUID) -> WebhookDelivery:
+async def replay(session: AsyncSession, *, delivery_id: uuid.UUID, to_channel: bool = False) -> WebhookDelivery:
     """Send a delivery again now, with the same webhook-id (a manual attempt).
 
     The job is for the next attempt number: if a scheduled retry is waiting, whichever of the two runs first
     sends and the other steps aside, so the replay never starts a second retry chain."""
     delivery = await get_or_404(session, WebhookDelivery, delivery_id)
+    if (delivery.channel_id is not None) != to_channel:  # each route replays its own kind of delivery
+        raise NotFound(f"No {'notification' if to_channel else 'webhook'} delivery {delivery_id}.")
     endpoint = await destination(session, delivery)
     if not endpoint.enabled:
         noun = "Channel" if delivery.channel_id is not None else "Endpoint"

@@ -87,9 +87,14 @@ def _budget(entry: Mapping[str, Any]) -> Item:
     return Item(label, safe_url(entry.get("url")), " · ".join(parts), status_of(entry.get("status")))
 
 
-def _list(title: str, entries: object, empty: str, item: Callable[[Mapping[str, Any]], Item]) -> ItemList:
+def _list(
+    title: str, entries: object, empty: str, item: Callable[[Mapping[str, Any]], Item], total: object = None
+) -> ItemList:
+    """At most LIST_LIMIT items, and how many more there are: of the list, or of `total` when the data was
+    already cut short (the digest data lists 10 status changes and gives their total)."""
     rows = list(entries) if isinstance(entries, list) else []
-    return ItemList(title, tuple(item(e) for e in rows[:LIST_LIMIT]), empty, max(len(rows) - LIST_LIMIT, 0))
+    whole = total if isinstance(total, int) and total >= len(rows) else len(rows)
+    return ItemList(title, tuple(item(e) for e in rows[:LIST_LIMIT]), empty, max(whole - min(len(rows), LIST_LIMIT), 0))
 
 
 def _counts(counts: Mapping[str, Any]) -> tuple[Fact, ...]:
@@ -112,7 +117,13 @@ def digest_content(payload: Mapping[str, Any], extra: Extra | None) -> Content:
     covered = day_range(data.get("from"), data.get("to"))
     name = f"{words(data.get('frequency') or 'periodic')} KPI digest"
     lists = (
-        _list("Status changes", data.get("status_changes"), "No status changes", lambda e: _change(e, zone)),
+        _list(
+            "Status changes",
+            data.get("status_changes"),
+            "No status changes",
+            lambda e: _change(e, zone),
+            data.get("status_changes_total"),
+        ),
         _list("Worst attainment", data.get("worst_attainment"), "No KPI targets to rank", _attainment),
         _list("Budget pacing", data.get("budget_pacing"), "No budgets to pace", _budget),
     )

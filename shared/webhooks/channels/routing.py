@@ -144,6 +144,7 @@ class OrgRoutes:
     """One organisation's enabled channels, routing and silences in force, read once per run."""
 
     tz: str
+    org_name: str
     channels: dict[str, NotificationChannel]
     routing: NotificationRouting | None
     silences: Sequence[Silence]
@@ -164,11 +165,17 @@ class OrgRoutes:
                 picked = list(routing.default_channel_ids)
         return [c for c in picked if c in self.channels]
 
-    def dispose(self, channel: NotificationChannel, facts: Facts, now: datetime) -> Disposition:
-        """Silenced beats held; critical notifications are never held."""
+    def silence_for(self, facts: Facts, now: datetime) -> Silence | None:
+        """The first silence in force at `now` that matches."""
         for silence in self.silences:
             if silence.starts_at <= now < silence.ends_at and matches(silence.matchers, facts):
-                return Disposition(channel, DeliveryStatus.silenced, None, silence.id)
+                return silence
+        return None
+
+    def dispose(self, channel: NotificationChannel, facts: Facts, now: datetime) -> Disposition:
+        """Silenced beats held; critical notifications are never held."""
+        if (silence := self.silence_for(facts, now)) is not None:
+            return Disposition(channel, DeliveryStatus.silenced, None, silence.id)
         if facts.severity != Severity.critical:
             held_until = quiet_until(self.routing.quiet_hours if self.routing else None, self.tz, now)
             if held_until is not None:
@@ -180,11 +187,12 @@ class OrgRoutes:
 
 
 async def load_routes(session: AsyncSession, org_id: uuid.UUID, now: datetime) -> OrgRoutes:
-    """Three small reads (the org's zone, its enabled channels, its routing and silences in force)."""
-    tz = await session.scalar(select(Org.time_zone).where(Org.id == org_id)) or "UTC"
+    """Four small reads (the org's zone and name, its routing, its enabled channels, its silences in force)."""
+    org = (await session.execute(select(Org.time_zone, Org.name).where(Org.id == org_id))).one_or_none()
+    tz, name = org if org is not None else ("UTC", "")
     routing = await session.scalar(select(NotificationRouting).where(NotificationRouting.org_id == org_id))
     if routing is None:
-        return OrgRoutes(tz, {}, None, [])
+        return OrgRoutes(tz, name, {}, None, [])
     channels = (
         await session.scalars(
             select(NotificationChannel).where(
@@ -197,4 +205,4 @@ async def load_routes(session: AsyncSession, org_id: uuid.UUID, now: datetime) -
             select(Silence).where(Silence.org_id == org_id, Silence.starts_at <= now, Silence.ends_at > now)
         )
     ).all()
-    return OrgRoutes(tz, {str(c.id): c for c in channels}, routing, silences)
+    return OrgRoutes(tz, name, {str(c.id): c for c in channels}, routing, silences)

@@ -31,7 +31,10 @@ from shared.webhooks.ssrf import CheckedHost, UnsafeUrl, check_host
 Security = Literal["starttls", "tls", "none"]
 _ERROR_CHARS = 500
 QUIT_TIMEOUT_S = 2.0
-_REFUSAL_ADVICE = "e-mail goes to public SMTP servers only (an operator may allow-list a network for a relay inside)"
+REFUSAL_ADVICE = (
+    "e-mail goes to public SMTP servers only (an operator may allow a network with WEBHOOK_ALLOWED_CIDRS, e.g. for "
+    "a relay inside)"
+)
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ async def send_email(
     started = time.perf_counter()
     try:
         checked = await check_host(
-            smtp.host, smtp.port, allowed_cidrs=list(allowed_cidrs), advice=_REFUSAL_ADVICE, resolve_timeout_s=timeout_s
+            smtp.host, smtp.port, allowed_cidrs=list(allowed_cidrs), advice=REFUSAL_ADVICE, resolve_timeout_s=timeout_s
         )
     except UnsafeUrl as exc:
         error = _short(f"Refused: the SMTP server {exc}", _ERROR_CHARS)
