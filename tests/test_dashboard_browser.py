@@ -1,7 +1,8 @@
 """The dashboard in a real browser: Debian's headless Chromium (installed by .ci/run), driven by playwright over
 the DevTools protocol, against the app served by uvicorn on loopback. Signs in through the form, checks the
 cards, charts and alerts render with no console errors or failed requests, fits a phone's width, and saves
-screenshots under test-artifacts/ (dashboard-<backend>.png, -phone.png, -kpi.png)."""
+screenshots under test-artifacts/ (dashboard-<backend>.png, -phone.png, -kpi.png, and dashboard-notifications.png
+of the notifications page)."""
 
 import shutil
 from contextlib import AsyncExitStack
@@ -9,6 +10,7 @@ from contextlib import AsyncExitStack
 from tests import support
 from tests.dashboard_support import DAYS, seed
 from tests.receiver import serving
+from tests.test_notifications import channel, route
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -19,10 +21,21 @@ async def test_the_dashboard_renders_in_chromium_without_errors(app, client, key
     from playwright.async_api import async_playwright
 
     await seed(client, org.headers)
+    digest = {"frequency": "weekly", "time": "09:00", "weekday": "monday"}
+    slack = await channel(
+        client, org.headers, name="#marketing-alerts", kind="slack", url="http://127.0.0.1:9/s/T0/B0/x", digest=digest
+    )
+    await route(
+        client,
+        org.headers,
+        rules=[{"name": "Critical to chat", "match": {"severities": ["critical"]}, "channel_ids": [slack["id"]]}],
+        quiet_hours={"start": "22:00", "end": "07:00"},
+    )
     server = AsyncExitStack()
     base = await server.enter_async_context(serving(app))
     support.ARTIFACTS.mkdir(exist_ok=True)
     shots = {name: support.ARTIFACTS / f"dashboard-{support.BACKEND}{name}.png" for name in ("", "-phone", "-kpi")}
+    shots["-notifications"] = support.ARTIFACTS / "dashboard-notifications.png"
     problems: list[str] = []
     try:
         async with async_playwright() as pw:
@@ -61,6 +74,16 @@ async def test_the_dashboard_renders_in_chromium_without_errors(app, client, key
             await page.wait_for_selector(".chart-wide svg.chart")
             assert await page.locator(".chart-wide polyline.level-critical").count() == 1
             await page.screenshot(path=str(shots["-kpi"]), full_page=True)
+
+            await page.click("nav.site a[href='/dashboard/notifications']")
+            await page.wait_for_url(f"{base}/dashboard/notifications")
+            assert await page.locator("table.channels tbody tr").count() == 1
+            assert await page.locator("table.rules tbody tr").count() == 1
+            assert "Weekly on Monday at 09:00" in await page.locator("table.channels").inner_text()
+            await page.screenshot(path=str(shots["-notifications"]), full_page=True)
+            await page.set_viewport_size({"width": 390, "height": 844})
+            overflow = await page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"the notifications page is {overflow}px wider than a phone"
             await browser.close()
     finally:
         await server.aclose()

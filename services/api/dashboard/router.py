@@ -1,7 +1,8 @@
 """The dashboard: server-rendered HTML for managers at /dashboard, signed in with a session cookie.
 
 Pages: /dashboard/login (a viewer, editor or admin API key), /dashboard (status cards by category with
-charts, budget bars, open alerts, objectives, the org chart), /dashboard/kpis/{id} (one KPI in detail).
+charts, budget bars, open alerts, objectives, the org chart), /dashboard/kpis/{id} (one KPI in detail),
+/dashboard/notifications (the channels, routing and silences, read-only).
 No JavaScript; one self-hosted stylesheet; a strict Content-Security-Policy.
 """
 
@@ -15,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from services.api.alerts import service as alerts_service
-from services.api.dashboard import auth, views
+from services.api.dashboard import auth, notifications, views
 from services.api.dashboard.charts import number
 from services.api.deps import SessionDep, StateDep
 from services.api.orgs import service as org_service
@@ -24,6 +25,7 @@ from services.api.problems import Conflict, NotFound, TooManyRequests
 from services.api.text import readable, unstorable
 from services.api.throttle import ThrottleDep
 from shared.orgs.clock import session_today
+from shared.orgs.models import Role
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -204,6 +206,24 @@ async def kpi_detail(request: Request, session: SessionDep, kpi_id: str):
     except (ValueError, NotFound):
         return error_page(request, 404, "KPI not found", "No KPI with this id in your organisation.", viewer)
     return page(request, "kpi.html", {**data, "viewer": viewer, "csrf": _csrf(request, viewer)})
+
+
+@router.get("/notifications")
+async def notifications_page(request: Request, session: SessionDep):
+    """Where alerts and digests go: the channels, the routing and the silences in force (admins change them through
+    the API; the page tells them how when a part is empty)."""
+    viewer = await auth.current_viewer(request, session)
+    if viewer is None:
+        return RedirectResponse(auth.login_url(request), status_code=303)
+    data = await notifications.notifications_page(session, org_id=viewer.org_id)
+    context = {
+        **data,
+        "viewer": viewer,
+        "csrf": _csrf(request, viewer),
+        "is_admin": viewer.role == Role.admin,
+        "can_silence": viewer.role in auth.ACKNOWLEDGING_ROLES,
+    }
+    return page(request, "notifications.html", context)
 
 
 @router.post("/alerts/{alert_id}/ack")
