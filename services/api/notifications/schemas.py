@@ -89,8 +89,10 @@ class ChannelCreate(Input):
 
 class ChannelUpdate(UpdateInput):
     name: Name = OMITTED
-    url: str | None = Field(default=None, max_length=2000)
-    email: EmailSettings | None = None
+    url: str = Field(default=OMITTED, max_length=2000, description="Slack and Teams channels only")
+    email: EmailSettings | None = Field(
+        default=None, description="E-mail channels only; replaced whole (null is refused: an e-mail channel needs it)"
+    )
     digest: DigestSchedule | None = Field(default=None, description="null: no digest")
     enabled: bool = OMITTED
 

@@ -103,9 +103,9 @@ async def update_channel(
     channel = await get_or_404(session, NotificationChannel, channel_id)
     changes = body.changes()
     if "url" in changes:
-        if channel.kind == ChannelKind.email or changes["url"] is None:
+        if channel.kind == ChannelKind.email:
             raise Unprocessable(
-                "body.url: only Slack and Teams channels have a URL, and it cannot be removed",
+                "body.url: only Slack and Teams channels have a URL",
                 errors=[{"location": "body.url", "message": "not for this channel", "type": "invalid"}],
             )
         await safe_url(changes["url"], settings)
@@ -113,7 +113,7 @@ async def update_channel(
     if "email" in changes:
         if channel.kind != ChannelKind.email or body.email is None:
             raise Unprocessable(
-                "body.email: only e-mail channels have SMTP settings, and they cannot be removed",
+                "body.email: only e-mail channels have SMTP settings, and an e-mail channel cannot do without them",
                 errors=[{"location": "body.email", "message": "not for this channel", "type": "invalid"}],
             )
         await safe_host(body.email.host, body.email.port, settings)
