@@ -55,3 +55,46 @@ async def test_the_database_holds_the_secret_sealed_and_the_service_reads_it_pla
         bind_org(session, org.id)
         endpoint = await session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.id == uuid.UUID(endpoint_id)))
         assert (endpoint.secret, endpoint.previous_secret) == (new_secret, secret)
+
+
+async def test_channel_credentials_are_sealed_at_rest_and_never_answered(client, keys, state):
+    admin = keys.headers("admin")
+    url = "http://127.0.0.1:9/services/T0AAA/B0BBB/secret-part-xyz"
+    slack = await client.post(
+        "/v1/notification-channels", json={"name": "#a", "kind": "slack", "url": url}, headers=admin
+    )
+    email = await client.post(
+        "/v1/notification-channels",
+        json={
+            "name": "mail",
+            "kind": "email",
+            "email": {
+                "host": "127.0.0.1",
+                "port": 2525,
+                "username": "bot",
+                "password": "hunter2-smtp-pass",
+                "sender": "kpi@example.com",
+                "recipients": ["a@example.com"],
+            },
+        },
+        headers=admin,
+    )
+    assert slack.status_code == email.status_code == 201, (slack.text, email.text)
+    listed = (await client.get("/v1/notification-channels", headers=admin)).text
+    assert "secret-part-xyz" not in listed and "hunter2-smtp-pass" not in listed
+    assert email.json()["email"]["has_password"] is True and "password" not in email.json()["email"]
+    async with state.db.sessionmaker() as session:
+        stored = (
+            (
+                await session.execute(
+                    text("SELECT secret FROM notification_channels WHERE id IN (:a, :b)").bindparams(
+                        bindparam("a", type_=Uuid()), bindparam("b", type_=Uuid())
+                    ),
+                    {"a": uuid.UUID(slack.json()["id"]), "b": uuid.UUID(email.json()["id"])},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(stored) == 2 and all(s.startswith(PREFIX) for s in stored)
+    assert not any("secret-part-xyz" in s or "hunter2" in s for s in stored)
