@@ -107,3 +107,29 @@ def test_a_silence_beats_quiet_hours_and_quiet_hours_never_hold_a_critical_notif
 def test_quiet_hours_are_local_wall_clock_time_and_may_run_past_midnight(quiet, tz, now, until):
     end = quiet_until(quiet, tz, now)
     assert (end.strftime("%Y-%m-%dT%H:%M") if end else None) == until
+
+
+def test_a_message_that_cannot_be_built_is_a_failed_attempt_not_a_crash():
+    from shared.webhooks.channels.models import ChannelKind
+    from shared.webhooks.channels.outbound import outbound
+
+    channel = SimpleNamespace(
+        id=uuid.uuid4(),
+        kind=ChannelKind.email,
+        secret=None,
+        config={
+            "host": "127.0.0.1",
+            "port": 25,
+            "security": "none",
+            "username": None,
+            "sender": "KPI <kpi@example.com>\nBcc: evil@example.com",  # stored before addresses were checked
+            "recipients": ["a@example.com"],
+        },
+    )
+    event = SimpleNamespace(
+        id="msg_1",
+        payload={"type": "notification.test", "version": 1, "timestamp": "2026-12-01T00:00:00+00:00", "data": {}},
+        extra=None,
+    )
+    out = outbound(channel, event)  # type: ignore[arg-type]
+    assert out.error and out.error.startswith("the message could not be built")

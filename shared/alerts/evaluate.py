@@ -566,7 +566,8 @@ async def _notify(
         category=kpi.category.value,
         team_id=kpi.owner_team_id,
         subject=f"target:{target.id}",
-        extra={"owner": await _owner(session, kpi)},
+        # The owner's names are for channels only: read when the organisation has some.
+        extra={"owner": await _owner(session, kpi)} if await notice.subscribers.has_channels(kpi.org_id) else None,
         subscribers=notice.subscribers,
         data={
             "kpi": {

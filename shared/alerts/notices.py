@@ -60,11 +60,14 @@ async def release_held(ctx: JobContext, now: str | None = None) -> int:
             if key in latest:
                 replaced.append(latest[key][0].id)
             latest[key] = (delivery, event)
-        sent = await _last_sent(session, {k for k in latest if k[1].startswith("target:")})
+        targets = {k for k in latest if k[1].startswith("target:")}
+        sent = await _last_of(session, targets, NOT_SENT, exclude=True)
+        # A newer held one beyond this batch (over BATCH due at once) goes out instead, in a later batch.
+        newer_held = await _last_of(session, targets, (DeliveryStatus.held,))
         silenced: dict[uuid.UUID, list[uuid.UUID]] = {}
         subscribers = Subscribers(session)
         for key, (delivery, event) in list(latest.items()):
-            if key in sent and sent[key] > delivery.created_at:
+            if max(sent.get(key, delivery.created_at), newer_held.get(key, delivery.created_at)) > delivery.created_at:
                 replaced.append(latest.pop(key)[0].id)
                 continue
             routes = await subscribers.routes(delivery.org_id, at)
@@ -79,21 +82,28 @@ async def release_held(ctx: JobContext, now: str | None = None) -> int:
     return len(released)
 
 
-async def _last_sent(
-    session: AsyncSession, keys: set[tuple[uuid.UUID | None, str]]
+# What was never sent (nor is being sent): a notification newer than a held or muted one is one not of these.
+NOT_SENT = (DeliveryStatus.held, DeliveryStatus.silenced, DeliveryStatus.superseded, DeliveryStatus.skipped)
+
+
+async def _last_of(
+    session: AsyncSession,
+    keys: set[tuple[uuid.UUID | None, str]],
+    statuses: tuple[DeliveryStatus, ...],
+    *,
+    exclude: bool = False,
 ) -> dict[tuple[uuid.UUID | None, str], datetime]:
-    """When each (channel, subject) last had a notification that was not held, muted or replaced (one query)."""
+    """When each (channel, subject) last had a delivery in `statuses` (or, `exclude`, in none of them): one query."""
     if not keys:
         return {}
+    wanted = WebhookDelivery.status.not_in(statuses) if exclude else WebhookDelivery.status.in_(statuses)
     found = await session.execute(
         select(WebhookDelivery.channel_id, WebhookEvent.subject, func.max(WebhookDelivery.created_at))
         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
         .where(
             WebhookDelivery.channel_id.in_({c for c, _ in keys if c is not None}),
             WebhookEvent.subject.in_({s for _, s in keys}),
-            WebhookDelivery.status.not_in(
-                (DeliveryStatus.held, DeliveryStatus.silenced, DeliveryStatus.superseded, DeliveryStatus.skipped)
-            ),
+            wanted,
         )
         .group_by(WebhookDelivery.channel_id, WebhookEvent.subject)
     )
@@ -139,20 +149,23 @@ async def conclude_silence(session: AsyncSession, silence: Silence, now: datetim
     set_committed_value(silence, "concluded_at", now)
     muted = (
         await session.execute(
-            select(WebhookDelivery.channel_id, WebhookEvent)
+            select(WebhookDelivery.channel_id, WebhookDelivery.created_at, WebhookEvent)
             .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
             .where(WebhookDelivery.silence_id == silence.id, WebhookDelivery.status == DeliveryStatus.silenced)
-            .order_by(WebhookEvent.timestamp)
+            .order_by(WebhookDelivery.created_at)
         )
     ).all()
-    latest: dict[str, tuple[WebhookEvent, list[uuid.UUID]]] = {}
-    for channel_id, event in muted:
+    latest: dict[str, tuple[WebhookEvent, dict[uuid.UUID, datetime]]] = {}
+    for channel_id, muted_at, event in muted:
         if not event.subject or not event.subject.startswith("target:") or channel_id is None:
             continue  # budget and ingest events are one-off: there is nothing "still open" to say
-        channels = latest[event.subject][1] if event.subject in latest else []
-        latest[event.subject] = (event, [*channels, channel_id] if channel_id not in channels else channels)
+        channels = latest[event.subject][1] if event.subject in latest else {}
+        latest[event.subject] = (event, {**channels, channel_id: muted_at})
     if not latest:
         return 0
+    # A channel told something newer about the target since (a notification the silence did not match) has
+    # nothing stale repeated to it.
+    sent = await _last_of(session, {(c, s) for s, (_, cs) in latest.items() for c in cs}, NOT_SENT, exclude=True)
     target_ids = [uuid.UUID(subject.removeprefix("target:")) for subject in latest]
     alerts = {
         a.target_id: a
@@ -161,7 +174,7 @@ async def conclude_silence(session: AsyncSession, silence: Silence, now: datetim
         ).all()
     }
     routes = await subscribers.routes(silence.org_id, now)
-    sent = 0
+    renotified = 0
     for subject, (event, channel_ids) in latest.items():
         alert = alerts.get(uuid.UUID(subject.removeprefix("target:")))
         if alert is None or event.type == EventType.kpi_recovered:
@@ -171,7 +184,9 @@ async def conclude_silence(session: AsyncSession, silence: Silence, now: datetim
         extra = dict(event.extra or {})
         facts = Facts.from_extra(event.type, extra)
         disposed = [
-            routes.dispose(routes.channels[str(c)], facts, now) for c in channel_ids if str(c) in routes.channels
+            routes.dispose(routes.channels[str(c)], facts, now)
+            for c, muted_at in channel_ids.items()
+            if str(c) in routes.channels and sent.get((c, subject), muted_at) <= muted_at
         ]
         if not disposed:
             continue
@@ -186,8 +201,8 @@ async def conclude_silence(session: AsyncSession, silence: Silence, now: datetim
             subject=subject,
             extra=extra,
         )
-        sent += 1
-    return sent
+        renotified += 1
+    return renotified
 
 
 @cron_job(name="notifications.silences_ended", every_s=60)

@@ -67,6 +67,10 @@ class Subscribers:
         self._of: dict[uuid.UUID, Sequence[WebhookEndpoint]] = {}
         self._routes: dict[uuid.UUID, OrgRoutes] = {}
 
+    async def has_channels(self, org_id: uuid.UUID) -> bool:
+        """The organisation routes to at least one enabled channel (what only channels show need not be read)."""
+        return bool((await self.routes(org_id, datetime.now(UTC))).channels)
+
     async def routes(self, org_id: uuid.UUID, now: datetime) -> OrgRoutes:
         if org_id not in self._routes:
             self._routes[org_id] = await load_routes(self._session, org_id, now)

@@ -2,11 +2,11 @@
 
 import re
 import uuid
-from datetime import datetime
-from email.utils import parseaddr
+from datetime import UTC, datetime, timedelta
+from email.utils import getaddresses
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
 from services.api.schemas import OMITTED, Id, Input, Name, Output, Text, Timestamp, UpdateInput
 from shared.kpis.models import KpiCategory
@@ -14,6 +14,7 @@ from shared.webhooks.channels.models import ChannelKind, DigestFrequency
 from shared.webhooks.channels.routing import ROUTED_TYPES, Severity
 from shared.webhooks.models import DeliveryStatus
 
+MAX_AHEAD = timedelta(days=366)  # how far ahead a silence may start or end
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 RoutedType = Literal[
@@ -26,9 +27,12 @@ ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$
 
 
 def _address(value: str) -> str:
-    _, address = parseaddr(value)
-    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", address):
-        raise ValueError("not an e-mail address (name@example.com, or Name <name@example.com>)")
+    """Exactly one address, with or without a display name; no control character (a newline would be a header)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("an e-mail address cannot hold a line break or another control character")
+    found = getaddresses([value])
+    if len(found) != 1 or not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+", found[0][1]):
+        raise ValueError("not one e-mail address (name@example.com, or Name <name@example.com>)")
     return value
 
 
@@ -190,13 +194,21 @@ class SilenceCreate(Input):
     match: Match = Field(default_factory=Match)
     comment: Text = Field(min_length=1, examples=["Black Friday launch: spend spikes are expected"])
 
-    @model_validator(mode="after")
-    def _ends_after_start(self) -> "SilenceCreate":
-        for field in ("starts_at", "ends_at"):
-            value = getattr(self, field)
-            if value is not None and value.tzinfo is None:
-                raise ValueError(f"{field} needs a UTC offset (2026-11-30T02:00:00Z)")
-        return self
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _an_instant_within_a_year(cls, value: datetime | None) -> datetime | None:
+        """With a UTC offset, and within a year from now (the service bounds the silence's length)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("needs a UTC offset (2026-11-30T02:00:00Z)")
+        try:
+            at = value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("out of range") from exc
+        if at > datetime.now(UTC) + MAX_AHEAD:
+            raise ValueError("at most a year from now")
+        return at
 
 
 class SilenceOut(Output):

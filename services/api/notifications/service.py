@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.crud import apply_changes, get_or_404, require_refs
@@ -71,13 +71,12 @@ def digest_of(channel: NotificationChannel) -> DigestSchedule | None:
 
 
 def target_of(channel: NotificationChannel) -> str:
-    """Where the channel posts, without the secret part of a webhook URL (its path beyond the first segment)."""
+    """Where the channel posts: a webhook URL's scheme and host only (its path and query may hold the token)."""
     if channel.kind == ChannelKind.email:
         config = channel.config
         return f"{config['host']}:{config['port']} → {', '.join(config['recipients'])}"
     parts = urlsplit(channel.secret or "")
-    first = parts.path.strip("/").split("/")[0]
-    return f"{parts.scheme}://{parts.netloc}/{first + '/' if first else ''}…"
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}/…"
 
 
 async def create_channel(session: AsyncSession, *, body: ChannelCreate, settings: Settings) -> NotificationChannel:
@@ -288,11 +287,21 @@ async def end_silence(session: AsyncSession, *, silence_id: uuid.UUID, key_id: u
     """End it now: what it muted and is still open is notified at once (once: an expired silence is a 409)."""
     silence = await get_or_404(session, Silence, silence_id)
     now = datetime.now(UTC)
-    if silence.ends_at <= now:
-        raise Conflict(f"Silence {silence.id} already ended at {silence.ends_at.isoformat()}.")
     key_name = await session.scalar(select(ApiKey.name).where(ApiKey.id == key_id))
-    silence.ends_at, silence.ended_early_at, silence.ended_by = now, now, key_name or str(key_id)
-    silence.starts_at = min(silence.starts_at, now)
-    await session.flush()
+    # Conditional: of two DELETEs at once, one ends it and the other is told it had ended.
+    ended: CursorResult[Any] = await session.execute(  # type: ignore[assignment]  # an UPDATE's result
+        update(Silence)
+        .where(Silence.id == silence.id, Silence.ends_at > now)
+        .values(
+            ends_at=now,
+            ended_early_at=now,
+            ended_by=key_name or str(key_id),
+            starts_at=case((Silence.starts_at > now, now), else_=Silence.starts_at),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if ended.rowcount != 1:
+        raise Conflict(f"Silence {silence.id} already ended at {silence.ends_at.isoformat()}.")
+    await session.refresh(silence)
     await conclude_silence(session, silence, now, Subscribers(session))
     return silence

@@ -30,6 +30,7 @@ class Outbound:
     body: bytes = b""
     smtp: SmtpSettings | None = None
     message: EmailMessage | None = None
+    error: str | None = None  # the message could not be built: the attempt fails without sending (and is logged)
 
 
 def smtp_settings(channel: NotificationChannel) -> SmtpSettings:
@@ -45,6 +46,15 @@ def smtp_settings(channel: NotificationChannel) -> SmtpSettings:
 
 
 def outbound(channel: NotificationChannel, event: WebhookEvent) -> Outbound:
+    """The message for this channel; one that cannot be built (settings the e-mail package refuses) is an attempt
+    that fails and is logged, retried on the schedule like any other, never a job that crashes unlogged."""
+    try:
+        return _outbound(channel, event)
+    except (ValueError, TypeError, KeyError) as exc:
+        return Outbound(channel.kind, error=f"the message could not be built: {type(exc).__name__}: {exc}"[:500])
+
+
+def _outbound(channel: NotificationChannel, event: WebhookEvent) -> Outbound:
     extra = dict(event.extra or {})
     if channel.kind == ChannelKind.email:
         smtp = smtp_settings(channel)
@@ -61,7 +71,9 @@ def outbound(channel: NotificationChannel, event: WebhookEvent) -> Outbound:
 
 
 async def send_outbound(out: Outbound, settings: Settings) -> tuple[Attempt, bool]:
-    """Send it; True when the SSRF guard refused the address (nothing was sent)."""
+    """Send it; True when nothing was sent: the SSRF guard refused the address, or the message could not be built."""
+    if out.error is not None:
+        return Attempt(None, 0, None, out.error, None, "retry"), True
     if out.kind == ChannelKind.email:
         assert out.smtp is not None and out.message is not None
         sent = await send_email(

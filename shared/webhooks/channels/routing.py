@@ -162,7 +162,7 @@ class OrgRoutes:
                     break
         else:
             if not picked:
-                picked = list(routing.default_channel_ids)
+                picked = list(dict.fromkeys(routing.default_channel_ids))  # each once
         return [c for c in picked if c in self.channels]
 
     def silence_for(self, facts: Facts, now: datetime) -> Silence | None:
