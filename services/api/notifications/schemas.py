@@ -117,7 +117,7 @@ class ChannelOut(Output):
     kind: ChannelKind
     target: str = Field(
         description="Where it posts, without the secret part of the URL",
-        examples=["https://hooks.slack.com/services/T000/…"],
+        examples=["https://hooks.slack.com/…"],
     )
     email: EmailOut | None
     digest: DigestSchedule | None
