@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from tests.smtp_server import running_smtp_server
 from tests.test_dashboard import sign_in
-from tests.test_notifications import channel, route, settled
+from tests.test_notifications import channel, route, settled, smtp_settings
 
 ZONE = "Asia/Ho_Chi_Minh"
 SLACK_SECRET = "T0ABCDEF/B0GHIJKL/x1Secr3tPathZ"
@@ -72,15 +72,13 @@ async def test_an_admin_sees_channels_routing_and_silences_in_words_without_secr
             admin,
             name="Marketing leads",
             kind="email",
-            email={
-                "host": smtp.host,
-                "port": smtp.port,
-                "security": "none",
-                "username": "alerts",
-                "password": SMTP_PASSWORD,
-                "sender": "KPI alerts <kpi@example.com>",
-                "recipients": ["lead@example.com"],
-            },
+            email=smtp_settings(
+                smtp,
+                username="alerts",
+                password=SMTP_PASSWORD,
+                sender="KPI alerts <kpi@example.com>",
+                recipients=["lead@example.com"],
+            ),
         )
         teams = await channel(client, admin, name="Marketing (Teams)", kind="teams", url=TEAMS_URL, enabled=False)
         await route(

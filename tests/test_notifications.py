@@ -36,13 +36,9 @@ async def three_channels(
         admin,
         name="Marketing leads",
         kind="email",
-        email={
-            "host": smtp.host,
-            "port": smtp.port,
-            "security": "none",
-            "sender": "KPI alerts <kpi@example.com>",
-            "recipients": ["lead@example.com", "cmo@example.com"],
-        },
+        email=smtp_settings(
+            smtp, sender="KPI alerts <kpi@example.com>", recipients=["lead@example.com", "cmo@example.com"]
+        ),
     )
     return slack, teams, email, slack_rx, teams_rx, smtp
 
@@ -69,6 +65,18 @@ async def settled(client, admin, channel_id: str, count: int) -> list[dict]:
             return items
         await asyncio.sleep(0.05)
     raise AssertionError(f"deliveries never settled: {items}")
+
+
+def smtp_settings(smtp, **fields) -> dict:
+    """E-mail settings for the test SMTP server (no TLS on loopback)."""
+    return {
+        "host": smtp.host,
+        "port": smtp.port,
+        "security": "none",
+        "sender": "kpi@example.com",
+        "recipients": ["ops@example.com"],
+        **fields,
+    }
 
 
 def block_kit_text(body: dict) -> str:
@@ -286,13 +294,7 @@ async def test_a_weekly_digest_arrives_at_its_local_time_once(client, keys, stat
             admin,
             name="CMO",
             kind="email",
-            email={
-                "host": smtp.host,
-                "port": smtp.port,
-                "security": "none",
-                "sender": "kpi@example.com",
-                "recipients": ["cmo@example.com"],
-            },
+            email=smtp_settings(smtp, sender="kpi@example.com", recipients=["cmo@example.com"]),
             digest=digest,
         )
         await cpa_with_target(client, admin)
@@ -454,13 +456,7 @@ async def test_an_smtp_refusal_is_retried_on_the_schedule_and_logged(client, key
             admin,
             name="Ops",
             kind="email",
-            email={
-                "host": smtp.host,
-                "port": smtp.port,
-                "security": "none",
-                "sender": "kpi@example.com",
-                "recipients": ["ops@example.com"],
-            },
+            email=smtp_settings(smtp, sender="kpi@example.com", recipients=["ops@example.com"]),
         )
         assert (await client.post(f"/v1/notification-channels/{email['id']}/test", headers=admin)).status_code == 202
         [mail] = await smtp.wait_for(1, timeout_s=30)

@@ -11,37 +11,12 @@ from shared.webhooks.channels.render import email_message
 from shared.webhooks.channels.smtp import Security, SmtpSettings, send_email
 from shared.webhooks.ssrf import UnsafeUrl, check_host
 from tests.smtp_server import free_port, running_smtp_server, tls_contexts
+from tests.test_notification_render import kpi_event
 
 LOOPBACK = ["127.0.0.0/8"]
 SENDER = "alerts@kpi.example"
 
-EVENT = {
-    "type": "kpi.off_track",
-    "version": 1,
-    "timestamp": "2026-11-20T05:00:00+00:00",
-    "data": {
-        "kpi": {"id": "k1", "name": "CPA", "category": "output", "unit": "currency", "direction": "lower_is_better"},
-        "target": {
-            "id": "t1",
-            "period": "2026-11",
-            "start_date": "2026-11-01",
-            "end_date": "2026-11-30",
-            "target_value": "20",
-        },
-        "evaluation": {
-            "value": "24.5",
-            "expected_to_date": "20",
-            "forecast": "24.5",
-            "attainment_pct": "81.63",
-            "status": "off_track",
-            "previous_status": "at_risk",
-            "provisional": False,
-            "reason": "CPA is above the critical level 22",
-        },
-        "alert": {"id": "a1", "status": "open", "severity": "critical"},
-        "dashboard_url": "https://kpi.example/dashboard/kpis/k1",
-    },
-}
+EVENT = kpi_event()  # an off-track CPA, as tests/test_notification_render.py renders it
 
 
 def settings_for(
