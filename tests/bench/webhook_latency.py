@@ -8,6 +8,8 @@ limit   = one job round trip through the same queue and worker (enqueue the self
           were jobs of their own; a batch changing more than INLINE_EVALUATION_KPIS KPIs still takes two.)
 latency = push a batch that flips CPA across its critical level (off_track, then recovered, in turn); the clock
           stops when the receiver has the request.
+slack   = the same transitions as a Slack message (Block Kit) to a second receiver, through the routing's default
+          route: the notification channel's latency from the same 202.
 """
 
 import argparse
@@ -72,12 +74,19 @@ async def main(n: int) -> None:
     }
     worker = support.start_worker(env, f"{queue_name}:health-check", REDIS)
     latencies: list[float] = []
+    slack_latencies: list[float] = []
     try:
         app = create_app(settings)
-        async with client_for(app) as c, running_receiver() as receiver:
+        async with client_for(app) as c, running_receiver() as receiver, running_receiver() as slack:
             headers = await setup_org(c)
             r = await c.post("/v1/webhook-endpoints", json={"url": receiver.url}, headers=headers)
             r.raise_for_status()
+            r = await c.post(
+                "/v1/notification-channels", json={"name": "#bench", "kind": "slack", "url": slack.url}, headers=headers
+            )
+            r.raise_for_status()
+            routing = {"default_channel_ids": [r.json()["id"]]}
+            (await c.put("/v1/notification-routing", json=routing, headers=headers)).raise_for_status()
             await c.post(
                 "/v1/ingest/metrics", json={"points": [point("spend", 200, DAY)], "currency": "USD"}, headers=headers
             )
@@ -90,6 +99,8 @@ async def main(n: int) -> None:
                 assert r.status_code == 202, r.text
                 await receiver.wait_for(i + 1, timeout_s=30)
                 latencies.append(time.perf_counter() - started)
+                await slack.wait_for(i + 1, timeout_s=30)
+                slack_latencies.append(time.perf_counter() - started)
             types = [json.loads(req.body)["type"] for req in receiver.requests]
     finally:
         support.stop_worker(worker)
@@ -102,6 +113,12 @@ async def main(n: int) -> None:
     print(
         f"          min {min(latencies) * 1000:.1f} ms, p90 {centiles[89] * 1000:.1f} ms, "
         f"p99 {centiles[98] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+    )
+    slack_median = statistics.median(slack_latencies)
+    slack_centiles = statistics.quantiles(slack_latencies, n=100)
+    print(
+        f"slack     median: {slack_median * 1000:7.1f} ms ({slack_median / limit:.1f}x limit), "
+        f"p90 {slack_centiles[89] * 1000:.1f} ms, p99 {slack_centiles[98] * 1000:.1f} ms"
     )
 
 
