@@ -230,9 +230,9 @@ async def test_a_silenced_alert_that_resolved_is_not_announced_when_the_silence_
         # The sweep concludes it once its time is over (time travel: the sweep is told it is 31 minutes later).
         later = (datetime.now(UTC) + timedelta(minutes=31)).isoformat()
         job_id = f"silences-{uuid.uuid4().hex[:8]}"
-        await state.queue.enqueue("notifications.silences_ended", job_id=job_id, now=later)
+        await state.queue.enqueue("notifications.sweep", job_id=job_id, now=later)
         # The sweeps are global (every organisation's): other tests' silences may end in the same sweep.
-        assert await state.queue.result(job_id, timeout_s=20) >= 1
+        assert (await state.queue.result(job_id, timeout_s=20))["concluded"] >= 1
         assert (await client.get(f"/v1/silences/{silence_id}", headers=admin)).json()["concluded_at"]
         statuses = [d["status"] for d in await deliveries(client, admin, slack["id"])]
         assert statuses == ["silenced", "silenced"] and slack_rx.requests == []
@@ -270,7 +270,7 @@ async def test_quiet_hours_hold_what_is_not_critical_and_send_only_the_latest_wh
         # what it counts may include other tests' organisations, so this one's deliveries are what is checked.)
         for at, still_held in ((end - timedelta(minutes=1), 2), (end + timedelta(seconds=30), 0)):
             job_id = f"release-{uuid.uuid4().hex[:8]}"
-            await state.queue.enqueue("notifications.release_held", job_id=job_id, now=at.isoformat())
+            await state.queue.enqueue("notifications.sweep", job_id=job_id, now=at.isoformat())
             await state.queue.result(job_id, timeout_s=20)
             statuses = [d["status"] for d in await deliveries(client, admin, slack["id"])]
             assert statuses.count("held") == still_held, statuses
@@ -305,8 +305,8 @@ async def test_a_weekly_digest_arrives_at_its_local_time_once(client, keys, stat
 
         async def sweep(at: datetime) -> int:
             job_id = f"digests-{uuid.uuid4().hex[:8]}"
-            await state.queue.enqueue("notifications.digests", job_id=job_id, now=at.isoformat())
-            return await state.queue.result(job_id, timeout_s=30)
+            await state.queue.enqueue("notifications.sweep", job_id=job_id, now=at.isoformat())
+            return (await state.queue.result(job_id, timeout_s=30))["digests"]
 
         # The sweep is global (other tests' channels may be due too): this organisation's channels are checked.
         await sweep(due - timedelta(minutes=1))
@@ -314,8 +314,8 @@ async def test_a_weekly_digest_arrives_at_its_local_time_once(client, keys, stat
         # Two sweeps at the due time at once (two workers): each channel's digest is sent once.
         job_ids = [f"digests-{uuid.uuid4().hex[:8]}" for _ in range(2)]
         for job_id in job_ids:
-            await state.queue.enqueue("notifications.digests", job_id=job_id, now=due.isoformat())
-        assert sum([await state.queue.result(job_id, timeout_s=30) for job_id in job_ids]) >= 2
+            await state.queue.enqueue("notifications.sweep", job_id=job_id, now=due.isoformat())
+        assert sum([(await state.queue.result(job_id, timeout_s=30))["digests"] for job_id in job_ids]) >= 2
         [msg] = await slack_rx.wait_for(1)
         body = json.loads(msg.body)
         assert "digest" in body["text"].lower() and body["blocks"][0]["type"] == "header"
@@ -530,8 +530,8 @@ async def test_two_sweeps_at_once_release_each_held_notification_once(client, ke
         after = (datetime.fromisoformat(held[0]["next_attempt_at"]) + timedelta(seconds=1)).isoformat()
         job_ids = [f"release-{uuid.uuid4().hex[:8]}" for _ in range(3)]
         for job_id in job_ids:
-            await state.queue.enqueue("notifications.release_held", job_id=job_id, now=after)
-        released = [await state.queue.result(job_id, timeout_s=20) for job_id in job_ids]
+            await state.queue.enqueue("notifications.sweep", job_id=job_id, now=after)
+        released = [(await state.queue.result(job_id, timeout_s=20))["released"] for job_id in job_ids]
         assert sum(released) >= 4, released  # global sweeps: other tests' held ones may count too
         final = await settled(client, admin, slack["id"], 4)
         assert [d["status"] for d in final] == ["delivered"] * 4
@@ -567,7 +567,7 @@ async def test_a_held_notification_overtaken_or_silenced_during_quiet_hours_is_n
         assert len(held) == 2
         after = (datetime.fromisoformat(held[0]["next_attempt_at"]) + timedelta(seconds=1)).isoformat()
         job_id = f"release-{uuid.uuid4().hex[:8]}"
-        await state.queue.enqueue("notifications.release_held", job_id=job_id, now=after)
+        await state.queue.enqueue("notifications.sweep", job_id=job_id, now=after)
         await state.queue.result(job_id, timeout_s=20)
         final = {d["id"]: d for d in await deliveries(client, admin, slack["id"])}
         assert sorted((final[d["id"]]["status"], final[d["id"]]["silence_id"]) for d in held) == sorted(
@@ -585,9 +585,9 @@ async def test_digests_missed_while_no_worker_ran_are_sent_as_one_that_leaves_no
         due = datetime.fromisoformat(slack["next_digest_at"])
         job_id = f"digests-{uuid.uuid4().hex[:8]}"
         await state.queue.enqueue(
-            "notifications.digests", job_id=job_id, now=(due + timedelta(days=2, hours=1)).isoformat()
+            "notifications.sweep", job_id=job_id, now=(due + timedelta(days=2, hours=1)).isoformat()
         )
-        assert await state.queue.result(job_id, timeout_s=30) >= 1
+        assert (await state.queue.result(job_id, timeout_s=30))["digests"] >= 1
         [msg] = await rx.wait_for(1)
         header = json.loads(msg.body)["blocks"][0]["text"]["text"]
         first, last = (due - timedelta(days=1)).date(), (due + timedelta(days=2)).date()

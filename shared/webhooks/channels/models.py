@@ -89,5 +89,5 @@ class Silence(IdMixin, TimestampMixin, OrgScoped, Base):
     created_by_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     ended_early_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_by: Mapped[str | None] = mapped_column(String(200))
-    # When what is still open was notified after it ended (the `notifications.silences_ended` sweep, or its DELETE).
+    # When what is still open was notified after it ended (the `notifications.sweep` cron, or its DELETE).
     concluded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
