@@ -16,7 +16,7 @@ from shared.kpis.formula import Formula, parse_formula
 from shared.kpis.judging import Judgement, judge, target_window
 from shared.kpis.models import Kpi, KpiTarget
 from shared.kpis.state_machine import TargetState
-from shared.metrics.queries import MetricWindow, dimension_filter, metric_windows
+from shared.metrics.queries import Filter, MetricWindow, dimension_filter, metric_windows
 from shared.money.fx import Gapped
 
 
@@ -25,6 +25,18 @@ class Window:
     kpi_id: uuid.UUID
     start: date
     end: date  # inclusive
+    # Dimension values to narrow to, on top of the KPI's own filter (`dimension_filter(...)`; the dashboard's
+    # drill-down). One that contradicts the KPI's filter matches nothing: the window has no data.
+    dimensions: Filter = ()
+
+
+def _where(kpi: Kpi, window: Window) -> Filter | None:
+    """The window's dimension filter: the KPI's own and the window's; None when they contradict each other."""
+    own = dict(kpi.dimension_filter or {})
+    for dimension, value in window.dimensions:
+        if own.setdefault(dimension, value) != value:
+            return None
+    return dimension_filter(own)
 
 
 def formulas_of(kpis: Iterable[Kpi]) -> dict[uuid.UUID, Formula]:
@@ -43,9 +55,13 @@ async def window_aggregates(
     by_id = {kpi.id: kpi for kpi in kpis}
     formulas = formulas if formulas is not None else formulas_of(by_id.values())
     wanted = {}
+    nothing: dict[Window, dict[str, Decimal | None]] = {}
     for window in set(windows):
         kpi = by_id[window.kpi_id]
-        where = dimension_filter(kpi.dimension_filter)
+        where = _where(kpi, window)
+        if where is None:
+            nothing[window] = dict.fromkeys(formulas[kpi.id].metrics)
+            continue
         wanted[window] = {
             key: MetricWindow(kpi.org_id, key, window.start, window.end, where) for key in formulas[kpi.id].metrics
         }
@@ -55,9 +71,8 @@ async def window_aggregates(
         gap = next((found.missing[mw] for mw in per_key.values() if mw in found.missing), None)
         if gap is not None:
             missing[window] = gap
-    return Gapped(
-        {window: {key: found[mw] for key, mw in per_key.items()} for window, per_key in wanted.items()}, missing
-    )
+    values = {window: {key: found[mw] for key, mw in per_key.items()} for window, per_key in wanted.items()}
+    return Gapped(values | nothing, missing)
 
 
 async def kpi_values(

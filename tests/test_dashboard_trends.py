@@ -1,0 +1,162 @@
+"""A KPI period by period for the dashboard's trend charts (services/api/dashboard/trends.py): each month's value
+as the evaluation computes it (ratios of sums), the target of each month with its acceptable band, the current
+month to date, and a fixed number of statements however many KPIs are charted."""
+
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from services.api.dashboard.trends import TrendPoint, trends
+from shared.db.scoping import bind_org
+from shared.kpis.models import Kpi
+from shared.periods import Period, parse_period
+from tests.ingest_support import point, push_and_wait
+from tests.kpi_support import make_kpi
+
+TODAY = date(2026, 11, 15)
+LAST = parse_period("2026-11")
+FIRST_PUSHED = date(2025, 10, 1)  # two months before the twelve the chart shows
+DAYS = (3, 10, 20)  # the days of each month with data; 2026-11-20 is after TODAY
+
+
+def months() -> list[date]:
+    out, day = [], FIRST_PUSHED
+    while day <= LAST.start:
+        out.append(day)
+        day = (day + timedelta(days=32)).replace(day=1)
+    return out
+
+
+def spend(month: int, day: int) -> int:
+    return 10 * month + day
+
+
+def conversions(month: int, day: int) -> int:
+    return 1 + (month + day) % 4
+
+
+async def seeded(client, state, org) -> dict[str, Kpi]:
+    points = [
+        point(metric, f(i, d), str(first.replace(day=d)), channel="meta")
+        for i, first in enumerate(months())
+        for d in DAYS
+        for metric, f in (("spend", spend), ("conversions", conversions))
+    ]
+    batch = await push_and_wait(client, org.headers, points, source="meta")
+    assert batch["status"] == "done", batch
+    ids = {}
+    for name, formula, unit, direction in (
+        ("Conversions", "conversions", "count", "higher_is_better"),
+        ("CPA", "spend / conversions", "currency", "lower_is_better"),
+    ):
+        body = {"name": name, "category": "output", "formula": formula, "unit": unit, "direction": direction}
+        r = await client.post("/v1/kpis", json=body, headers=org.headers)
+        assert r.status_code == 201, r.text
+        ids[name] = uuid.UUID(r.json()["id"])
+    targets = [
+        ("CPA", {"period": "2026-03", "target_value": "20", "threshold_mode": "absolute", "warning": "25"}),
+        ("Conversions", {"period": "2026-06", "target_value": "10", "warning": "90"}),  # warning 90% of 10 = 9
+        ("Conversions", {"period": "2026-Q3", "target_value": "9", "threshold_mode": "absolute", "warning": "8"}),
+        ("Conversions", {"period": "2026-11", "target_value": "100", "pacing": "linear"}),
+    ]
+    for name, body in targets:
+        r = await client.post(f"/v1/kpis/{ids[name]}/targets", json=body, headers=org.headers)
+        assert r.status_code == 201, r.text
+    async with state.db.sessionmaker() as session:
+        bind_org(session, org.id)
+        loaded = (await session.scalars(select(Kpi).where(Kpi.id.in_(ids.values())))).all()
+    return {kpi.name: kpi for kpi in loaded}
+
+
+async def trend_of(state, org, kpis: list[Kpi]) -> dict:
+    async with state.db.sessionmaker() as session:
+        bind_org(session, org.id)
+        return await trends(session, kpis, kind="month", last=LAST, today=TODAY)
+
+
+def by_label(points: list[TrendPoint]) -> dict[str, TrendPoint]:
+    return {p.period.label: p for p in points}
+
+
+async def test_each_month_is_the_sum_or_the_ratio_of_sums_of_its_days_up_to_today(client, state, org):
+    kpis = await seeded(client, state, org)
+    got = await trend_of(state, org, list(kpis.values()))
+    shown = [m for m in months() if m >= date(2025, 12, 1)]
+    for name in ("Conversions", "CPA"):
+        assert [p.period.label for p in got[kpis[name].id]] == [f"{m:%Y-%m}" for m in shown]
+    for i, first in enumerate(months()):
+        if first not in shown:
+            continue
+        days = [d for d in DAYS if first.replace(day=d) <= TODAY]
+        label = f"{first:%Y-%m}"
+        conv = sum(conversions(i, d) for d in days)
+        cost = sum(spend(i, d) for d in days)
+        assert by_label(got[kpis["Conversions"].id])[label].value == conv
+        assert by_label(got[kpis["CPA"].id])[label].value == Decimal(cost) / Decimal(conv)
+    # A ratio of sums, not the mean of the days' ratios: the two differ on this data.
+    march = by_label(got[kpis["CPA"].id])["2026-03"].value
+    i = months().index(date(2026, 3, 1))
+    assert march != sum(Decimal(spend(i, d)) / conversions(i, d) for d in DAYS) / len(DAYS)
+
+
+async def test_targets_and_bands_attach_to_their_periods_and_the_current_month_is_to_date(client, state, org):
+    kpis = await seeded(client, state, org)
+    got = await trend_of(state, org, list(kpis.values()))
+    cpa, conv = by_label(got[kpis["CPA"].id]), by_label(got[kpis["Conversions"].id])
+
+    assert [label for label, p in cpa.items() if p.target is not None] == ["2026-03"]
+    assert cpa["2026-03"].band == (Decimal(20), Decimal(25))
+    assert cpa["2026-03"].off_target == (cpa["2026-03"].value > 25)
+    assert cpa["2026-02"].band is None and cpa["2026-02"].off_target is None
+
+    # June's own target; July to September the quarter's (the target covering each month's last day).
+    assert conv["2026-06"].target == 10 and conv["2026-06"].band == (Decimal(9), Decimal(10))
+    for month in ("2026-07", "2026-08", "2026-09"):
+        assert conv[month].target == 9 and conv[month].band == (Decimal(8), Decimal(9))
+        assert conv[month].off_target == (conv[month].value < 8)
+    assert conv["2026-05"].target is None and conv["2026-10"].target is None
+
+    # November is to date: its days up to the 15th, the full (unpaced) target, not judged against it.
+    november = conv["2026-11"]
+    assert november.to_date and not conv["2026-10"].to_date
+    assert november.target == 100 and november.off_target is None
+    assert all(not p.to_date for label, p in conv.items() if label != "2026-11")
+
+
+async def test_a_period_after_today_has_no_value(client, state, org):
+    kpis = await seeded(client, state, org)
+    async with state.db.sessionmaker() as session:
+        bind_org(session, org.id)
+        got = await trends(session, [kpis["CPA"]], kind="month", last=parse_period("2027-01"), today=TODAY, count=4)
+    points = got[kpis["CPA"].id]
+    assert [p.period.label for p in points] == ["2026-10", "2026-11", "2026-12", "2027-01"]
+    assert [p.value is None for p in points] == [False, False, True, True]
+    assert [p.to_date for p in points] == [False, True, False, False]
+
+
+async def test_periods_before_1900_are_left_out(client, state, org):
+    kpis = await seeded(client, state, org)
+    async with state.db.sessionmaker() as session:
+        bind_org(session, org.id)
+        first = Period("1900", "year", date(1900, 1, 1), date(1900, 12, 31))
+        got = await trends(session, [kpis["CPA"]], kind="year", last=parse_period("1901"), today=TODAY, count=5)
+    assert [p.period for p in got[kpis["CPA"].id]] == [first, parse_period("1901")]
+
+
+async def test_the_statements_do_not_grow_with_the_kpis(client, state, org, count_queries):
+    kpis = await seeded(client, state, org)
+    for n in range(4):
+        await make_kpi(state, org.id, name=f"Extra {n}", formula=["spend", "conversions * 2", "spend / 3", "clicks"][n])
+    async with state.db.sessionmaker() as session:
+        bind_org(session, org.id)
+        everything = (await session.scalars(select(Kpi))).all()
+    assert len(everything) == 6
+    counts = []
+    for chosen in (list(kpis.values()), everything):
+        with count_queries as counted:
+            got = await trend_of(state, org, chosen)
+        assert len(got) == len(chosen)
+        counts.append(counted.count)
+    assert counts[0] == counts[1]
