@@ -131,3 +131,21 @@ async def test_the_statements_do_not_grow_with_the_values(client, state, org, co
 async def test_no_data_no_breakdown(client, state, org):
     kpis = await seeded(client, state, org)
     assert await drill(state, org, kpis["CPA"], start=date(2020, 1, 1), end=date(2020, 1, 31)) == {}
+
+
+def test_a_share_bar_fills_its_share_of_the_track_and_says_so_in_words():
+    from xml.etree import ElementTree
+
+    from services.api.dashboard.charts import share_bar
+
+    def parsed(markup):
+        return ElementTree.fromstring(str(markup))  # noqa: S314 - our own markup, built in this test
+
+    svg = parsed(share_bar(0.25, label="<meta> 25 %", width=160))
+    svg_ns = "{http://www.w3.org/2000/svg}"
+    track, fill = svg.iter(f"{svg_ns}rect")
+    assert (track.get("class"), fill.get("class")) == ("share-track", "share-fill")
+    assert (track.get("width"), fill.get("width")) == ("160", "40.0")
+    assert svg.get("aria-label") == svg.find(f"{svg_ns}title").text == "<meta> 25 %"
+    assert "<meta>" not in str(share_bar(0.25, label="<meta>"))
+    assert [parsed(share_bar(s, label="x"))[2].get("width") for s in (-1, 2)] == ["0.0", "160.0"]

@@ -6,6 +6,7 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from services.api.dashboard.trends import TrendPoint, trends
@@ -160,3 +161,116 @@ async def test_the_statements_do_not_grow_with_the_kpis(client, state, org, coun
         assert len(got) == len(chosen)
         counts.append(counted.count)
     assert counts[0] == counts[1]
+
+
+# --- the chart ---------------------------------------------------------------------------------------------
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def chart_points() -> list[TrendPoint]:
+    """Four months of CPA (lower is better): on target, off target, no data, and the current month to date."""
+    band = (Decimal(20), Decimal(25))
+    return [
+        TrendPoint(parse_period("2026-08"), Decimal(22), False, Decimal(20), band, False),
+        TrendPoint(parse_period("2026-09"), Decimal(31), False, Decimal(20), band, True),
+        TrendPoint(parse_period("2026-10"), None, False),
+        TrendPoint(parse_period("2026-11"), Decimal(18), True),
+    ]
+
+
+def render(points=None, **options):
+    from xml.etree import ElementTree
+
+    from services.api.dashboard.charts import trend_chart
+
+    options = {"label": "CPA by month", "fmt": lambda v: f"€{v:.2f}", "period_name": lambda p: p.label} | options
+    markup = trend_chart(chart_points() if points is None else points, **options)
+    return markup, ElementTree.fromstring(str(markup))  # noqa: S314 - our own markup, built in this test
+
+
+def classes(element) -> set[str]:
+    return set(element.get("class", "").split())
+
+
+def test_the_chart_has_three_labelled_ticks_and_every_period_on_the_large_one():
+    _, small = render()
+    _, large = render(large=True, width=720, height=240)
+    for svg in (small, large):
+        ticks = [t.text for t in svg.iter(f"{SVG}text") if "tick-y" in classes(t)]
+        assert len(ticks) == 3 and all(t.startswith("€") for t in ticks)
+        assert ticks[0] == "€0.00", "the axis starts at 0"
+    x_labels = {
+        name: [t.text for t in svg.iter(f"{SVG}text") if "tick-x" in classes(t)]
+        for name, svg in (("small", small), ("large", large))
+    }
+    assert x_labels == {"small": ["2026-08", "2026-11"], "large": ["2026-08", "2026-09", "2026-10", "2026-11"]}
+
+
+def test_each_point_is_focusable_with_its_value_target_and_state_in_words():
+    _, svg = render()
+    points = [g for g in svg.iter(f"{SVG}g") if "point" in classes(g)]
+    assert [g.get("tabindex") for g in points] == ["0", "0", "0"], "no point for the month without data"
+    titles = [g.find(f"{SVG}title").text for g in points]
+    assert titles == [
+        "2026-08: €22.00 · target €20.00",
+        "2026-09: €31.00 · target €20.00 · off target",
+        "2026-11: €18.00 · no target · to date",
+    ]
+    # Off target is a square, on target a circle; to date is hollow: shape and fill, not colour alone.
+    on, off, to_date = points
+    assert on.find(f"{SVG}circle") is not None and on.find(f"{SVG}rect") is None
+    assert "point-off" in classes(off) and off.find(f"{SVG}rect") is not None and off.find(f"{SVG}circle") is None
+    assert "point-to-date" in classes(to_date) and to_date.find(f"{SVG}circle").get("fill-opacity") == "0"
+    summary = svg.get("aria-label")
+    assert summary == svg.find(f"{SVG}title").text
+    assert summary.startswith("CPA by month, 2026-08 to 2026-11; 2026-11: €18.00")
+
+
+def test_bands_and_targets_only_for_periods_with_a_target_and_the_line_breaks_at_no_data():
+    _, svg = render(id_prefix="kpi-1")
+    bands = [r for r in svg.iter(f"{SVG}rect") if "band" in classes(r)]
+    hatches = [r for r in svg.iter(f"{SVG}rect") if "band-hatch" in classes(r)]
+    targets = [line for line in svg.iter(f"{SVG}line") if "level-target" in classes(line)]
+    assert len(bands) == len(hatches) == len(targets) == 2
+    assert {r.get("fill") for r in hatches} == {"url(#kpi-1-hatch)"}
+    assert [p.get("id") for p in svg.iter(f"{SVG}pattern")] == ["kpi-1-hatch"]
+    # The band spans 20..25: its top is above (smaller y than) the target line at 20, its bottom on it.
+    assert float(bands[0].get("y")) < float(targets[0].get("y1"))
+    assert float(bands[0].get("y")) + float(bands[0].get("height")) == pytest.approx(
+        float(targets[0].get("y1")), abs=0.15
+    )
+    [series] = [p for p in svg.iter(f"{SVG}polyline") if "series" in classes(p)]
+    assert len(series.get("points").split()) == 2, "August to September; October has no data, November stands alone"
+    assert not any(e.get("style") for e in svg.iter()), "no inline styles under the page's CSP"
+
+
+def test_hostile_text_is_escaped_and_translated_words_are_used():
+    from services.api.dashboard.charts import TrendWords
+
+    words = TrendWords(
+        target="Ziel",
+        to_date="bisher",
+        no_data="keine Daten",
+        no_target="kein Ziel",
+        off_target="verfehlt",
+        from_to="{first} bis {last}",
+    )
+    markup, svg = render(
+        label='<script>alert(1)</script>"',
+        period_name=lambda p: f"<b>{p.label}</b>",
+        words=words,
+        id_prefix='x" onload="alert(1)',
+    )
+    assert "<script>" not in markup and "<b>" not in markup and 'onload="' not in markup
+    assert svg.find(f"{SVG}title").text.startswith('<script>alert(1)</script>", <b>2026-08</b> bis <b>2026-11</b>')
+    titles = [g.find(f"{SVG}title").text for g in svg.iter(f"{SVG}g")]
+    assert titles[1] == "<b>2026-09</b>: €31.00 · Ziel €20.00 · verfehlt"
+    assert titles[2] == "<b>2026-11</b>: €18.00 · kein Ziel · bisher"
+
+
+def test_a_chart_without_any_value_still_renders():
+    _, svg = render([TrendPoint(parse_period("2026-11"), None, True)])
+    assert "keine" not in svg.get("aria-label") and svg.get("aria-label").endswith(
+        "2026-11: no data · no target · to date"
+    )
