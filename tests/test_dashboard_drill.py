@@ -28,14 +28,20 @@ ROWS = [
 END = D1 + timedelta(days=2)
 
 
-async def seeded(client, state, org) -> dict[str, Kpi]:
-    points = [
-        point(metric, value, str(D1 + timedelta(days=day)), channel=channel, campaign=campaign)
-        for day, channel, campaign, spend, conversions in ROWS
+def points_of(channel: str | None = None) -> list[dict]:
+    return [
+        point(metric, value, str(D1 + timedelta(days=day)), channel=ch, campaign=campaign)
+        for day, ch, campaign, spend, conversions in ROWS
+        if channel in (None, ch)
         for metric, value in (("spend", spend), ("conversions", conversions))
     ]
-    batch = await push_and_wait(client, org.headers, points, source="ads")
-    assert batch["status"] == "done", batch
+
+
+async def seeded(client, state, org, *, google_ads_currency: str = "USD") -> dict[str, Kpi]:
+    for channel in ("meta", "google_ads"):
+        currency = "USD" if channel == "meta" else google_ads_currency
+        batch = await push_and_wait(client, org.headers, points_of(channel), source=channel, currency=currency)
+        assert batch["status"] == "done", batch
     ids = [
         await make_kpi(state, org.id, name="CPA", formula="spend / conversions", direction="lower_is_better"),
         await make_kpi(state, org.id, name="Spend", formula="spend", unit="currency"),
@@ -131,6 +137,25 @@ async def test_the_statements_do_not_grow_with_the_values(client, state, org, co
 async def test_no_data_no_breakdown(client, state, org):
     kpis = await seeded(client, state, org)
     assert await drill(state, org, kpis["CPA"], start=date(2020, 1, 1), end=date(2020, 1, 31)) == {}
+
+
+async def test_money_in_two_currencies_is_converted_at_each_days_rate_in_every_slice(client, state, org):
+    rates = {
+        "rates": [
+            {"day": str(D1 + timedelta(days=i)), "from": "EUR", "to": "USD", "rate": r}
+            for i, r in enumerate(("2", "1.5", "1"))
+        ]
+    }
+    r = await client.put("/v1/fx-rates", json=rates, headers=org.headers)
+    assert r.status_code == 200, r.text
+    kpis = await seeded(client, state, org, google_ads_currency="EUR")
+    spend = await drill(state, org, kpis["Spend"])
+    google_ads = 30 * 2 + Decimal("90") * Decimal("1.5") + 10 * 1  # 205 USD
+    assert values(spend["channel"]) == {"meta": 200, "google_ads": google_ads}
+    assert values(spend["campaign"]) == {"a": 160, "b": 40, "c": Decimal(195), "x": 10}
+    assert spend["channel"].total == 200 + google_ads
+    cpa = await drill(state, org, kpis["CPA"])
+    assert values(cpa["channel"])["google_ads"] == google_ads / 7
 
 
 def test_a_share_bar_fills_its_share_of_the_track_and_says_so_in_words():
