@@ -65,3 +65,5 @@ class DashboardSession(IdMixin, TimestampMixin, OrgScoped, Base):
     api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The dashboard language the viewer chose for this session (services/api/dashboard/i18n.py); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(8), default=None)

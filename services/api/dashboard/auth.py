@@ -24,6 +24,7 @@ from fastapi import Request
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api.dashboard import i18n
 from services.api.text import unstorable
 from shared.db.scoping import bind_org
 from shared.orgs.clock import remember_zone
@@ -44,6 +45,7 @@ class Viewer:
     org_id: uuid.UUID
     role: Role
     session_id: uuid.UUID
+    locale: str | None = None  # the language chosen for this session; None: the browser's (i18n.locale_of)
 
 
 def session_key(settings: Settings) -> bytes:
@@ -98,8 +100,9 @@ def read(key: bytes, cookie: str | None) -> dict | None:
 
 
 async def current_viewer(request: Request, session: AsyncSession) -> Viewer | None:
-    """The signed-in viewer, with the session bound to their organisation; None when not signed in (no cookie,
-    a bad signature, an expired or ended session, or a revoked key)."""
+    """The signed-in viewer, with the session bound to their organisation and the request's language set to the
+    session's choice; None when not signed in (no cookie, a bad signature, an expired or ended session, or a
+    revoked key)."""
     claims = read(request.app.state.session_key, request.cookies.get(SESSION_COOKIE))
     if claims is None:
         return None
@@ -122,13 +125,22 @@ async def current_viewer(request: Request, session: AsyncSession) -> Viewer | No
         return None
     key, browser, time_zone = found
     remember_zone(session, org_id, time_zone)  # the dashboard's "today" is the organisation's
-    return Viewer(key_id=key.id, org_id=org_id, role=key.role, session_id=browser.id)
+    viewer = Viewer(key_id=key.id, org_id=org_id, role=key.role, session_id=browser.id, locale=browser.locale)
+    i18n.set_locale(i18n.locale_of(request, viewer))  # the messages a route writes are in the viewer's language
+    return viewer
 
 
 async def end_session(session: AsyncSession, viewer: Viewer) -> None:
     """Sign out: the session row is ended, so the cookie is worthless even if a copy survives."""
     await session.execute(
         update(DashboardSession).where(DashboardSession.id == viewer.session_id).values(ended_at=datetime.now(UTC))
+    )
+
+
+async def choose_locale(session: AsyncSession, viewer: Viewer, locale: str) -> None:
+    """Keep a language for this signed-in session (other sessions of the same key keep theirs)."""
+    await session.execute(
+        update(DashboardSession).where(DashboardSession.id == viewer.session_id).values(locale=locale)
     )
 
 

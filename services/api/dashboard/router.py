@@ -11,13 +11,14 @@ import uuid
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from services.api.alerts import service as alerts_service
-from services.api.dashboard import auth, notifications, views
+from services.api.dashboard import auth, i18n, notifications, views
 from services.api.dashboard.charts import number
+from services.api.dashboard.i18n import _
 from services.api.deps import SessionDep, StateDep
 from services.api.orgs import service as org_service
 from services.api.orgs.keys import split_key
@@ -33,8 +34,9 @@ templates.env.filters["number"] = number
 templates.env.filters["pct"] = views.attainment_text
 templates.env.globals["look"] = views.look
 templates.env.globals["severity_look"] = views.severity_look
+i18n.install(templates.env)
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False)
+router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(i18n.request_locale)])
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -47,9 +49,15 @@ MAX_FORM_BYTES = 4096
 LABELS = {"api_key": "API key"}
 
 
-def page(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+def page(
+    request: Request, name: str, context: dict, status_code: int = 200, *, locale: str | None = None
+) -> HTMLResponse:
+    """A rendered page in `locale` (by default the viewer's session choice, else the browser's Accept-Language)."""
+    locale = locale or i18n.locale_of(request, context.get("viewer"))
+    with i18n.use_locale(locale):  # TemplateResponse renders in its constructor: the template reads this language
+        response = templates.TemplateResponse(request, name, {**context, "locale": locale}, status_code=status_code)
     response.headers.update(SECURITY_HEADERS)
+    response.headers["Content-Language"] = locale
     return response
 
 
@@ -84,7 +92,9 @@ async def _form(request: Request) -> Form:
 
 def _unfit_message(unfit: tuple[str, str]) -> str:
     field, reason = unfit
-    return f"The {LABELS.get(field, f'field {field}')} {reason}."
+    # "API key" is also the sign-in form's label (login.html), which is where its msgid is extracted from.
+    label = _(LABELS[field]) if field in LABELS else _("field %(name)s") % {"name": field}
+    return _("The %(field)s %(reason)s.") % {"field": label, "reason": reason}
 
 
 def _login_form(request: Request, *, next_path: str, error: str | None = None, status_code: int = 200):
@@ -114,7 +124,7 @@ async def login(request: Request, session: SessionDep, state: StateDep, throttle
     next_path = auth.safe_next(form.get("next"))
     if not auth.csrf_ok(request.cookies.get(auth.CSRF_COOKIE), form.get("csrf")):
         return _login_form(
-            request, next_path=next_path, error="The form expired; please sign in again.", status_code=403
+            request, next_path=next_path, error=_("The form expired; please sign in again."), status_code=403
         )
     token = (form.get("api_key") or "").strip()
     parts = split_key(token)  # None for anything but a key's exact format: then no query is made (find_key_by_token)
@@ -125,7 +135,7 @@ async def login(request: Request, session: SessionDep, state: StateDep, throttle
         response = _login_form(
             request,
             next_path=next_path,
-            error="Too many failed sign-ins; wait a minute and try again.",
+            error=_("Too many failed sign-ins; wait a minute and try again."),
             status_code=429,
         )
         response.headers.update(exc.headers or {})
@@ -140,14 +150,15 @@ async def login(request: Request, session: SessionDep, state: StateDep, throttle
     if key is None:
         await throttle.failed(attempt)
         return _login_form(
-            request, next_path=next_path, error="That API key is not valid or has been revoked.", status_code=401
+            request, next_path=next_path, error=_("That API key is not valid or has been revoked."), status_code=401
         )
     await throttle.succeeded(attempt)
     if key.role not in auth.DASHBOARD_ROLES:
         return _login_form(
             request,
             next_path=next_path,
-            error=f"A key with role {key.role.value} cannot open the dashboard; use a viewer, editor or admin key.",
+            error=_("A key with role %(role)s cannot open the dashboard; use a viewer, editor or admin key.")
+            % {"role": key.role.value},
             status_code=403,
         )
     response = RedirectResponse(next_path, status_code=303)
@@ -169,9 +180,11 @@ async def logout(request: Request, session: SessionDep):
     viewer = await auth.current_viewer(request, session)
     form = await _form(request)
     if form.unfit is not None:
-        return error_page(request, 422, "Not signed out", _unfit_message(form.unfit), viewer)
+        return error_page(request, 422, _("Not signed out"), _unfit_message(form.unfit), viewer)
     if viewer is not None and not auth.csrf_ok(_csrf(request, viewer), form.get("csrf")):
-        return error_page(request, 403, "Not signed out", "The form expired; reload the page and try again.", viewer)
+        return error_page(
+            request, 403, _("Not signed out"), _("The form expired; reload the page and try again."), viewer
+        )
     if viewer is not None:
         await auth.end_session(session, viewer)
     response = RedirectResponse("/dashboard/login", status_code=303)
@@ -188,7 +201,8 @@ async def overview(request: Request, session: SessionDep, period: str | None = N
         # The default period is the one containing the organisation's today (its zone came with the session).
         chosen = views.resolve(period, await session_today(session))
     except ValueError as exc:
-        return error_page(request, 422, "Unknown period", f"{exc} Try 2026-11, 2026-Q4 or 2026.", viewer)
+        detail = _("%(problem)s Try 2026-11, 2026-Q4 or 2026.") % {"problem": exc}
+        return error_page(request, 422, _("Unknown period"), detail, viewer)
     data = await views.overview(session, org_id=viewer.org_id, period=chosen)
     can_ack = viewer.role in auth.ACKNOWLEDGING_ROLES
     return page(
@@ -204,7 +218,7 @@ async def kpi_detail(request: Request, session: SessionDep, kpi_id: str):
     try:
         data = await views.kpi_page(session, kpi_id=uuid.UUID(kpi_id))
     except (ValueError, NotFound):
-        return error_page(request, 404, "KPI not found", "No KPI with this id in your organisation.", viewer)
+        return error_page(request, 404, _("KPI not found"), _("No KPI with this id in your organisation."), viewer)
     return page(request, "kpi.html", {**data, "viewer": viewer, "csrf": _csrf(request, viewer)})
 
 
@@ -234,17 +248,41 @@ async def acknowledge_alert(request: Request, session: SessionDep, alert_id: str
         return RedirectResponse("/dashboard/login", status_code=303)
     form = await _form(request)
     if form.unfit is not None:
-        return error_page(request, 422, "Not acknowledged", _unfit_message(form.unfit), viewer)
+        return error_page(request, 422, _("Not acknowledged"), _unfit_message(form.unfit), viewer)
     if not auth.csrf_ok(_csrf(request, viewer), form.get("csrf")):
-        return error_page(request, 403, "Not acknowledged", "The form expired; reload the page and try again.", viewer)
+        return error_page(
+            request, 403, _("Not acknowledged"), _("The form expired; reload the page and try again."), viewer
+        )
     if viewer.role not in auth.ACKNOWLEDGING_ROLES:
-        return error_page(request, 403, "Not acknowledged", "Only editor and admin keys acknowledge alerts.", viewer)
+        return error_page(
+            request, 403, _("Not acknowledged"), _("Only editor and admin keys acknowledge alerts."), viewer
+        )
     try:
         await alerts_service.acknowledge(session, alert_id=uuid.UUID(alert_id), key_id=viewer.key_id)
     except (ValueError, NotFound):
-        return error_page(request, 404, "Alert not found", "No alert with this id in your organisation.", viewer)
+        return error_page(request, 404, _("Alert not found"), _("No alert with this id in your organisation."), viewer)
     except Conflict:
         pass  # resolved meanwhile: nothing left to acknowledge, the page shows it
+    return RedirectResponse(auth.safe_next(form.get("next")), status_code=303)
+
+
+@router.post("/language")
+async def choose_language(request: Request, session: SessionDep):
+    """A signed-in viewer picks the dashboard's language for this browser session (until they sign out)."""
+    viewer = await auth.current_viewer(request, session)
+    if viewer is None:
+        return RedirectResponse("/dashboard/login", status_code=303)
+    form = await _form(request)
+    if form.unfit is not None:
+        return error_page(request, 422, _("Language not changed"), _unfit_message(form.unfit), viewer)
+    if not auth.csrf_ok(_csrf(request, viewer), form.get("csrf")):
+        return error_page(
+            request, 403, _("Language not changed"), _("The form expired; reload the page and try again."), viewer
+        )
+    locale = form.get("locale")
+    if locale is None or locale not in i18n.SUPPORTED:
+        return error_page(request, 422, _("Language not changed"), _("Choose English or Tiếng Việt."), viewer)
+    await auth.choose_locale(session, viewer, locale)
     return RedirectResponse(auth.safe_next(form.get("next")), status_code=303)
 
 
