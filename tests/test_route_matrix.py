@@ -167,6 +167,7 @@ RULES: dict[str, Rule] = {
     "GET /dashboard/login": PUBLIC,
     "POST /dashboard/login": PUBLIC,
     "POST /dashboard/logout": PUBLIC,
+    "POST /dashboard/language": PUBLIC,  # like signing out: without a session it only redirects to sign-in
     "GET /dashboard/static/dashboard.css": PUBLIC,
     "GET /dashboard": Rule("session", frozenset({"admin", "editor", "viewer"})),
     "GET /dashboard/kpis/{kpi_id}": Rule("session", frozenset({"admin", "editor", "viewer"}), "own"),
