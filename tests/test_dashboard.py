@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from services.api.dashboard import formatting
 from shared.alerts.models import Alert
 from shared.db.scoping import bind_org
-from shared.numbers import show_number
 from tests.conftest import make_key
 from tests.dashboard_support import MONTH, seed, wait_for_alert
 from tests.ingest_support import point, push_and_wait
@@ -132,15 +132,16 @@ async def test_the_overview_shows_the_scorecards_numbers_grouped_with_charts_bud
         card = re.search(rf'<article class="card ([a-z-]+)" data-kpi="{kpi_id}">(.*?)</article>', html, re.S)
         assert card, name
         row = rows[name]
-        shown = "—" if row["value"] is None else show_number(Decimal(row["value"]))
+        value = None if row["value"] is None else Decimal(row["value"])
+        shown = formatting.value(value, row["unit"], row.get("currency"), "en")  # money as money, by unit
         assert f"<strong>{shown}" in card.group(2), name
         status_text = {"on_track": "On track", "at_risk": "At risk", "off_track": "Off track", "no_data": "No data"}
         assert status_text[row["status"]] in card.group(2), f"{name}: the status in words, not colour alone"
         assert card.group(1) == row["status"].replace("_", "-")
         if row["value"] is not None:
-            assert '<svg class="chart"' in card.group(2) and 'class="level level-target"' in card.group(2)
+            assert '<svg class="chart chart-trend"' in card.group(2) and 'class="level level-target"' in card.group(2)
     assert rows["CPA"]["status"] == "off_track" and rows["NPS"]["status"] == "no_data"
-    assert "no target in" not in html, "every KPI has a target this month"
+    assert "no target in this view" not in html, "every KPI has a target this month"
     r = await client.post(
         "/v1/kpis",
         json={
@@ -153,8 +154,14 @@ async def test_the_overview_shows_the_scorecards_numbers_grouped_with_charts_bud
         headers=org.headers,
     )
     assert r.status_code == 201, r.text
-    hint = re.search(r'<p class="panel untargeted">(.*?)</p>', (await client.get("/dashboard")).text, re.S)
-    assert hint and "Share of voice" in hint.group(1) and "CPA" not in hint.group(1)
+    untargeted = re.search(
+        rf'<article class="card no-target" data-kpi="{r.json()["id"]}">(.*?)</article>',
+        (await client.get("/dashboard")).text,
+        re.S,
+    )
+    assert untargeted, "a KPI without a target is shown, not dropped"
+    assert "Share of voice" in untargeted.group(1) and "No target" in untargeted.group(1)
+    assert "/targets" not in untargeted.group(1), "how to set a target is for editors, not viewers"
 
     alerts = re.search(r'<section class="panel alerts".*?</section>', html, re.S).group(0)
     assert "CPA" in alerts and "Critical" in alerts
@@ -297,16 +304,17 @@ async def test_pages_of_a_fresh_organisation_render_their_empty_states(client, k
     overview = await client.get("/dashboard")
     assert overview.status_code == 200
     for empty in (
-        "No KPI has a target in",
+        "no target in this view",
         "No open alerts.",
         "No approved or active plan with a budget",
         "No objectives yet.",
         "No teams yet.",
-        "no target in",
+        "nothing to compare with",
     ):
         assert empty in overview.text, empty
     detail = await client.get(f"/dashboard/kpis/{kpi.json()['id']}")
-    assert detail.status_code == 200 and "This KPI has no target yet." in detail.text
+    assert detail.status_code == 200 and "This KPI has no target in this view" in detail.text
+    assert "Nothing to split by" in detail.text
     week = await client.get("/dashboard?period=2026-W05")
     assert week.status_code == 200 and "2026-W04" in week.text and "2026-W06" in week.text
 

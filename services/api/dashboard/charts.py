@@ -4,7 +4,7 @@ Colours come from CSS classes (the page's stylesheet), so the charts follow the 
 Content-Security-Policy; every chart has a text alternative (`<title>` + aria-label).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -39,8 +39,11 @@ def line_chart(
     height: int = 64,
     pad: int = 4,
     annotate: bool = False,
+    fmt: Callable[[Decimal], str] = show_number,
+    names: Mapping[str, str] | None = None,
 ) -> Markup:
-    """The KPI's value over the period (to date) with its reference lines; the x axis spans the whole period."""
+    """The KPI's value over the period (to date) with its reference lines; the x axis spans the whole period.
+    `annotate` writes each level's name (`names`: in the reader's language) and the last value (`fmt`)."""
     days = max((end - start).days, 1)
     numbers = [v for _, v in series if v is not None] + [v for level in levels for _, v in level.values]
     low = min([Decimal(0), *numbers])
@@ -73,7 +76,7 @@ def line_chart(
                 end_day, end_value = level.values[-1]
                 parts.append(
                     f'<text class="tick tick-{level.name}" x="{_fmt(x(end_day) + 6)}" y="{_fmt(y(end_value) + 4)}">'
-                    f"{escape(level.name)} {escape(show_number(end_value))}</text>"
+                    f"{escape((names or {}).get(level.name, level.name))} {escape(fmt(end_value))}</text>"
                 )
     segments: list[list[str]] = [[]]
     for day, value in series:
@@ -91,7 +94,7 @@ def line_chart(
         if annotate:
             parts.append(
                 f'<text class="tick" x="{_fmt(x(last[0]))}" y="{_fmt(y(last[1]) - 8)}" text-anchor="middle">'
-                f"{escape(show_number(last[1]))}</text>"
+                f"{escape(fmt(last[1]))}</text>"
             )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - built from numbers and escaped text only
@@ -124,14 +127,6 @@ def budget_bar(planned: Decimal, actual: Decimal, *, label: str, width: int = 24
         parts.append(f'<rect class="bar-over" x="{w(planned)}" y="2" width="{over}" height="{height - 4}" rx="2"/>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - built from numbers and escaped text only
-
-
-def number(value: Decimal | None, unit: str | None = None) -> str:
-    """A value for a card: the evaluation's number style, with % or the currency left to the caller."""
-    if value is None:
-        return "—"
-    text = show_number(value)
-    return f"{text} %" if unit == "percent" else text
 
 
 # --- trends and drill-down --------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ charts, budget bars, open alerts, objectives, the org chart), /dashboard/kpis/{i
 No JavaScript; one self-hosted stylesheet; a strict Content-Security-Policy.
 """
 
+import re
 import secrets
 import uuid
+from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -16,25 +18,22 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from services.api.alerts import service as alerts_service
-from services.api.dashboard import auth, i18n, notifications, views
-from services.api.dashboard.charts import number
-from services.api.dashboard.i18n import _
+from services.api.dashboard import auth, export, i18n, notifications, present, ranges, views
+from services.api.dashboard.i18n import gettext as _
 from services.api.deps import SessionDep, StateDep
 from services.api.orgs import service as org_service
 from services.api.orgs.keys import split_key
 from services.api.problems import Conflict, NotFound, TooManyRequests
 from services.api.text import readable, unstorable
 from services.api.throttle import ThrottleDep
+from shared.metrics.keys import CURRENCY_DIMENSION
 from shared.orgs.clock import session_today
 from shared.orgs.models import Role
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["number"] = number
-templates.env.filters["pct"] = views.attainment_text
-templates.env.globals["look"] = views.look
-templates.env.globals["severity_look"] = views.severity_look
 i18n.install(templates.env)
+present.install(templates.env)
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(i18n.request_locale)])
 
@@ -46,6 +45,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_FORM_BYTES = 4096
+FILTERS_MAX = 3
+DIMENSION = re.compile(r"[a-z][a-z0-9_]{0,63}")
 LABELS = {"api_key": "API key"}
 
 
@@ -192,22 +193,79 @@ async def logout(request: Request, session: SessionDep):
     return response
 
 
+def _view(request: Request, today: date) -> ranges.View:
+    q = request.query_params
+    return ranges.resolve(
+        today=today,
+        range_=q.get("range"),
+        period=q.get("period"),
+        start=q.get("from"),
+        end=q.get("to"),
+        compare=q.get("compare"),
+    )
+
+
+def _filters(request: Request) -> dict[str, str]:
+    """The drill-down's filters from the URL (`filter=channel:meta`, at most FILTERS_MAX); BadRange says why not."""
+    out: dict[str, str] = {}
+    for given in request.query_params.getlist("filter")[: FILTERS_MAX + 1]:
+        dimension, colon, value = given.partition(":")
+        if not colon or not DIMENSION.fullmatch(dimension) or not value or len(value) > 200 or unstorable(value):
+            raise ranges.BadRange(_("A filter is a dimension and a value: filter=channel:meta."))
+        if dimension in out or dimension == CURRENCY_DIMENSION:
+            raise ranges.BadRange(_("Each dimension may be filtered once."))
+        out[dimension] = value
+    if len(out) > FILTERS_MAX:
+        raise ranges.BadRange(_("At most %(n)d filters at once.") % {"n": FILTERS_MAX})
+    return out
+
+
 @router.get("")
-async def overview(request: Request, session: SessionDep, period: str | None = None):
+async def overview(request: Request, session: SessionDep):
     viewer = await auth.current_viewer(request, session)
     if viewer is None:
         return RedirectResponse(auth.login_url(request), status_code=303)
     try:
-        # The default period is the one containing the organisation's today (its zone came with the session).
-        chosen = views.resolve(period, await session_today(session))
-    except ValueError as exc:
-        detail = _("%(problem)s Try 2026-11, 2026-Q4 or 2026.") % {"problem": exc}
-        return error_page(request, 422, _("Unknown period"), detail, viewer)
-    data = await views.overview(session, org_id=viewer.org_id, period=chosen)
-    can_ack = viewer.role in auth.ACKNOWLEDGING_ROLES
-    return page(
-        request, "overview.html", {**data, "viewer": viewer, "csrf": _csrf(request, viewer), "can_ack": can_ack}
-    )
+        # The default is this month, the one containing the organisation's today (its zone came with the session).
+        view = _view(request, await session_today(session))
+    except ranges.BadRange as exc:
+        return error_page(request, 422, _("Unknown period"), str(exc), viewer)
+    data = await views.overview(session, org_id=viewer.org_id, view=view)
+    context = {**data, "viewer": viewer, "csrf": _csrf(request, viewer), **_roles(viewer)}
+    return page(request, "overview.html", context)
+
+
+def _roles(viewer: auth.Viewer) -> dict[str, bool]:
+    return {"can_ack": viewer.role in auth.ACKNOWLEDGING_ROLES, "can_edit": viewer.role in auth.ACKNOWLEDGING_ROLES}
+
+
+@router.get("/export.csv")
+async def overview_csv(request: Request, session: SessionDep):
+    """The overview's KPIs as they are on screen (the same view: range, comparison), one row per KPI."""
+    viewer = await auth.current_viewer(request, session)
+    if viewer is None:
+        return RedirectResponse(auth.login_url(request), status_code=303)
+    try:
+        view = _view(request, await session_today(session))
+    except ranges.BadRange as exc:
+        return error_page(request, 422, _("Unknown period"), str(exc), viewer)
+    cards = await views.view_cards(session, view, await session_today(session))
+    return export.csv_response(export.overview_rows(cards, view), export.filename("kpis", view))
+
+
+async def _kpi_view(request: Request, session, viewer, kpi_id: str):
+    """The KPI page's data, or the error page to answer instead."""
+    try:
+        view = _view(request, await session_today(session))
+        filters = _filters(request)
+    except ranges.BadRange as exc:
+        return None, error_page(request, 422, _("Unknown period"), str(exc), viewer)
+    try:
+        return await views.kpi_page(session, kpi_id=uuid.UUID(kpi_id), view=view, filters=filters), None
+    except (ValueError, NotFound):
+        return None, error_page(
+            request, 404, _("KPI not found"), _("No KPI with this id in your organisation."), viewer
+        )
 
 
 @router.get("/kpis/{kpi_id}")
@@ -215,11 +273,23 @@ async def kpi_detail(request: Request, session: SessionDep, kpi_id: str):
     viewer = await auth.current_viewer(request, session)
     if viewer is None:
         return RedirectResponse(auth.login_url(request), status_code=303)
-    try:
-        data = await views.kpi_page(session, kpi_id=uuid.UUID(kpi_id))
-    except (ValueError, NotFound):
-        return error_page(request, 404, _("KPI not found"), _("No KPI with this id in your organisation."), viewer)
-    return page(request, "kpi.html", {**data, "viewer": viewer, "csrf": _csrf(request, viewer)})
+    data, refused = await _kpi_view(request, session, viewer, kpi_id)
+    if refused is not None:
+        return refused
+    return page(request, "kpi.html", {**data, "viewer": viewer, "csrf": _csrf(request, viewer), **_roles(viewer)})
+
+
+@router.get("/kpis/{kpi_id}/export.csv")
+async def kpi_csv(request: Request, session: SessionDep, kpi_id: str):
+    """The KPI page's drill-down as it is on screen: every slice of every dimension, with the total."""
+    viewer = await auth.current_viewer(request, session)
+    if viewer is None:
+        return RedirectResponse(auth.login_url(request), status_code=303)
+    data, refused = await _kpi_view(request, session, viewer, kpi_id)
+    if refused is not None:
+        return refused
+    rows = export.drill_rows(data["card"], data["breakdowns"], data["view"], data["filters"])
+    return export.csv_response(rows, export.filename(data["kpi"].name, data["view"]))
 
 
 @router.get("/notifications")

@@ -14,6 +14,7 @@ from shared.kpis.compute import Window, kpi_values
 from shared.kpis.evaluation import Direction, Pacing
 from shared.kpis.judging import thresholds_of
 from shared.kpis.models import Kpi, KpiTarget
+from shared.metrics.queries import dimension_filter
 from shared.periods import Period, adjacent_periods
 
 
@@ -64,26 +65,39 @@ def _target_for(targets: list[KpiTarget], period: Period) -> KpiTarget | None:
 
 
 async def trends(
-    session: AsyncSession, kpis: list[Kpi], *, kind: str, last: Period, today: date, count: int = 12
+    session: AsyncSession,
+    kpis: list[Kpi],
+    *,
+    kind: str,
+    last: Period,
+    today: date,
+    count: int = 12,
+    filters: dict[str, str] | None = None,
 ) -> dict[uuid.UUID, list[TrendPoint]]:
     """Each KPI's value over the `count` periods of `kind` ending with `last`, in time order, with each period's
-    target (periods outside the years periods cover are left out)."""
+    target (periods outside the years periods cover are left out). With `filters` (a drill-down's slice) the values
+    are the slice's, and no target is attached: targets are set for the whole KPI."""
     if last.kind != kind:
         raise ValueError(f"the last period {last.label} is not a {kind}")
     periods = [p for p in [*adjacent_periods(last, count - 1), last] if p is not None] if count > 0 else []
     if not kpis or not periods:
         return {kpi.id: [] for kpi in kpis}
     spans = {p: (p.start, min(p.end, today)) for p in periods if p.start <= today}
-    windows = {(kpi.id, p): Window(kpi.id, *span) for kpi in kpis for p, span in spans.items()}
+    narrowed = dimension_filter(filters)
+    windows = {(kpi.id, p): Window(kpi.id, *span, narrowed) for kpi in kpis for p, span in spans.items()}
     values = await kpi_values(session, kpis, windows.values())
-    found = await session.scalars(
-        select(KpiTarget)
-        .where(
-            KpiTarget.kpi_id.in_([kpi.id for kpi in kpis]),
-            KpiTarget.start_date <= periods[-1].end,
-            KpiTarget.end_date >= periods[0].start,
+    found = (
+        []
+        if narrowed
+        else await session.scalars(
+            select(KpiTarget)
+            .where(
+                KpiTarget.kpi_id.in_([kpi.id for kpi in kpis]),
+                KpiTarget.start_date <= periods[-1].end,
+                KpiTarget.end_date >= periods[0].start,
+            )
+            .order_by(KpiTarget.start_date, KpiTarget.end_date)
         )
-        .order_by(KpiTarget.start_date, KpiTarget.end_date)
     )
     targets: dict[uuid.UUID, list[KpiTarget]] = {kpi.id: [] for kpi in kpis}
     for target in found:

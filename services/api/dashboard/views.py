@@ -1,9 +1,12 @@
 """What the dashboard pages show, gathered from the same service functions as the JSON reports (scorecard,
-budget report, department report, KPI evaluations): no second copy of the maths here, only layout data.
+budget report, department report, KPI values and evaluations): no second copy of the maths here, only layout data.
 
-The overview runs a fixed number of statements whatever the number of KPIs: the scorecard's, one for the
-targets behind its rows, two for all the charts' series, one for the KPIs without a target, and the
-department report's; plus three or four per approved or active plan in the period (at most three plans).
+Every KPI is shown, with or without a target: its value over the view's days (`ranges.View`), the same days of the
+comparison period, a trend over the last twelve periods (`trends`), and the standing of its target in force.
+
+The overview runs a fixed number of statements whatever the number of KPIs: the KPIs and their teams, the
+scorecard's, one for the targets behind its rows, two for every value and comparison, three for all the trends,
+and the department report's; plus three or four per approved or active plan in the view (at most three plans).
 """
 
 import uuid
@@ -12,28 +15,40 @@ from datetime import date
 from decimal import Decimal
 
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.crud import get_or_404
+from services.api.dashboard import formatting
 from services.api.dashboard.charts import Level, budget_bar, line_chart, paced
+from services.api.dashboard.drill import drill_down
+from services.api.dashboard.i18n import gettext as _
+from services.api.dashboard.ranges import View, neighbours, trend_kind
+from services.api.dashboard.trends import TrendPoint, trends
 from services.api.problems import NotFound
 from services.api.reports import scorecard as scorecard_service
 from services.api.reports.budget import budget_report
 from services.api.reports.department import department_report
 from services.api.reports.schemas import BudgetReportOut
 from shared.alerts.models import Alert, AlertStatus, KpiEvaluation
-from shared.kpis.compute import to_date_series
+from shared.department.models import Team
+from shared.kpis.compute import Window, kpi_values, to_date_series
 from shared.kpis.evaluation import Pacing
 from shared.kpis.judging import thresholds_of
 from shared.kpis.models import Kpi, KpiTarget
+from shared.metrics.models import MetricUnit
+from shared.metrics.queries import dimension_filter
+from shared.money.fx import reporting_currency
 from shared.orgs.clock import session_today
 from shared.orgs.models import Org
-from shared.periods import Period, adjacent_periods, parse_period, period_containing
+from shared.periods import period_containing
 from shared.plans.models import Plan, PlanStatus
 
 MAX_CHART_DAYS = 366
-UNTARGETED_SHOWN = 20
+
+
+def N_(message: str) -> str:
+    return message
 
 
 @dataclass(frozen=True)
@@ -44,34 +59,84 @@ class StatusLook:
 
 
 STATUS = {
-    "on_track": StatusLook("On track", "✓", "on-track"),
-    "at_risk": StatusLook("At risk", "!", "at-risk"),
-    "off_track": StatusLook("Off track", "✕", "off-track"),
-    "no_data": StatusLook("No data", "?", "no-data"),
+    "on_track": StatusLook(N_("On track"), "✓", "on-track"),
+    "at_risk": StatusLook(N_("At risk"), "!", "at-risk"),
+    "off_track": StatusLook(N_("Off track"), "✕", "off-track"),
+    "no_data": StatusLook(N_("No data"), "?", "no-data"),
 }
 SEVERITY = {
-    "warning": StatusLook("Warning", "!", "at-risk"),
-    "critical": StatusLook("Critical", "✕", "off-track"),
-    "no_data": StatusLook("No data", "?", "no-data"),
+    "warning": StatusLook(N_("Warning"), "!", "at-risk"),
+    "critical": StatusLook(N_("Critical"), "✕", "off-track"),
+    "no_data": StatusLook(N_("No data"), "?", "no-data"),
 }
+
+
+def level_names() -> dict[str, str]:
+    return {"target": _("target"), "warning": _("warning"), "critical": _("critical")}
+
+
+def _translated(found: StatusLook) -> StatusLook:
+    return StatusLook(_(found.text), found.icon, found.css)
 
 
 def look(status: str | None) -> StatusLook:
-    return STATUS.get(status or "no_data", STATUS["no_data"])
+    """A status's badge in the reader's language: its word and icon as well as its colour."""
+    return _translated(STATUS.get(status or "no_data", STATUS["no_data"]))
 
 
 def severity_look(severity) -> StatusLook:
     """An alert's badge: its own text and icon for each severity (colour is never the only signal); an unknown
     severity shows as it is named rather than passing for a warning."""
     key = str(getattr(severity, "value", severity))
-    return SEVERITY.get(key) or StatusLook(key.replace("_", " ").capitalize(), "!", "at-risk")
+    found = SEVERITY.get(key)
+    return _translated(found) if found else StatusLook(key.replace("_", " ").capitalize(), "!", "at-risk")
+
+
+NO_TARGET = StatusLook(N_("No target"), "–", "no-target")
+CATEGORY_HEADINGS = {"input": N_("Input KPIs"), "output": N_("Output KPIs"), "impact": N_("Impact KPIs")}
+CATEGORY_NAMES = {"input": N_("Input"), "output": N_("Output"), "impact": N_("Impact")}
+PRESET_NAMES = {
+    "this_month": N_("This month"),
+    "last_month": N_("Last month"),
+    "quarter_to_date": N_("Quarter to date"),
+    "year_to_date": N_("Year to date"),
+    "last_30_days": N_("Last 30 days"),
+    "last_90_days": N_("Last 90 days"),
+}
+COMPARE_NAMES = {"previous": N_("Previous period"), "last_year": N_("Same period last year")}
+DIRECTION_NAMES = {
+    "higher_is_better": N_("Higher is better"),
+    "lower_is_better": N_("Lower is better"),
+    "target_range": N_("Within a range"),
+}
+
+
+def words(table: dict[str, str], key: str) -> str:
+    """A translated name from one of the tables above (the key itself when unknown)."""
+    return _(table[key]) if key in table else key
+
+
+MAX_CARDS = 500
 
 
 @dataclass(frozen=True)
 class Card:
-    row: scorecard_service.Row
+    """One KPI in the view: its value over the view's days, what it is compared with, its trend, and the standing
+    of its target in force at the view's last day (None: no target overlaps the view)."""
+
+    kpi: Kpi
+    team: str | None
+    currency: str | None  # the reporting currency, for money KPIs
+    row: scorecard_service.Row | None
     status: StatusLook
-    chart: Markup | None
+    value: Decimal | None
+    compared: Decimal | None
+    change_pct: Decimal | None
+    trend: list[TrendPoint]
+
+    @property
+    def unit(self) -> str:
+        return self.kpi.unit.value
 
 
 @dataclass(frozen=True)
@@ -80,19 +145,6 @@ class PlanBudget:
     report: BudgetReportOut
     bars: dict[uuid.UUID, Markup]
     total_bar: Markup
-
-
-def resolve(period: str | None, today: date) -> Period:
-    """The period asked for (a month, quarter or year label); this month when none is given."""
-    if not period:
-        return period_containing("month", today)
-    return parse_period(period)
-
-
-def neighbours(period: Period) -> tuple[str | None, str | None]:
-    """The labels of the periods before and after (None past the years periods cover: no link)."""
-    [before], [after] = adjacent_periods(period, 1), adjacent_periods(period, 1, forward=True)
-    return (before.label if before else None, after.label if after else None)
 
 
 def chart_levels(kpi: Kpi, target: KpiTarget, *, with_thresholds: bool) -> list[Level]:
@@ -111,57 +163,111 @@ def chart_levels(kpi: Kpi, target: KpiTarget, *, with_thresholds: bool) -> list[
     return levels
 
 
-async def overview(session: AsyncSession, *, org_id: uuid.UUID, period: Period, today: date | None = None) -> dict:
-    today = today or await session_today(session)
-    rows = await scorecard_service.scorecard(session, start=period.start, end=period.end)
-    pairs = (
-        [
-            (kpi, target)
-            for kpi, target in await session.execute(
-                select(Kpi, KpiTarget).join(Kpi).where(KpiTarget.id.in_([r.target_id for r in rows]))
-            )
-        ]
-        if rows
-        else []
+def change_of(value: Decimal | None, compared: Decimal | None) -> Decimal | None:
+    """The change in percent against the comparison (None without one, or from zero)."""
+    if value is None or compared is None or compared == 0:
+        return None
+    return ((value - compared) / abs(compared) * 100).quantize(Decimal("0.1"))
+
+
+def _in_force(
+    rows: list[scorecard_service.Row], through: date, dates: dict[uuid.UUID, tuple[date, date]]
+) -> scorecard_service.Row:
+    """Of a KPI's scorecard rows, the target in force on the view's last day read (else the latest begun, else the
+    first)."""
+    covering = [r for r in rows if dates[r.target_id][0] <= through <= dates[r.target_id][1]]
+    if covering:
+        return covering[0]
+    begun = [r for r in rows if dates[r.target_id][0] <= through]
+    return max(begun, key=lambda r: dates[r.target_id][0]) if begun else rows[0]
+
+
+async def view_cards(
+    session: AsyncSession,
+    view: View,
+    today: date,
+    *,
+    kpis: list[Kpi] | None = None,
+    filters: dict[str, str] | None = None,
+) -> list[Card]:
+    """Every KPI of the organisation (or those given) as a card of the view, in category then name order. A fixed
+    number of statements whatever the number of KPIs: the KPIs, their teams, the scorecard's, the targets' dates,
+    one `kpi_values` for the values and comparisons, and the trends'."""
+    if kpis is None:
+        kpis = list((await session.scalars(select(Kpi).order_by(func.lower(Kpi.name), Kpi.id).limit(MAX_CARDS))).all())
+    if not kpis:
+        return []
+    wanted = {k.id for k in kpis}
+    team_ids = {k.owner_team_id for k in kpis if k.owner_team_id is not None}
+    teams = (
+        {t_id: name for t_id, name in await session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids)))}
+        if team_ids
+        else {}
     )
-    charted = [(k, t) for k, t in pairs if (t.end_date - t.start_date).days < MAX_CHART_DAYS]
-    series = await to_date_series(session, charted, today) if charted else {}
-    by_target = {t.id: (k, t) for k, t in pairs}
-    cards: dict[str, list[Card]] = {c.value: [] for c in scorecard_service.CATEGORIES}
-    for row in rows:
-        kpi, target = by_target[row.target_id]
-        chart = None
-        if target.id in series:
-            chart = line_chart(
-                series[target.id],
-                target.start_date,
-                target.end_date,
-                chart_levels(kpi, target, with_thresholds=False),
-                label=f"{row.name} to date against its target, {row.period}",
+    rows = [r for r in await scorecard_service.scorecard(session, start=view.start, end=view.end) if r.kpi_id in wanted]
+    dates: dict[uuid.UUID, tuple[date, date]] = {}
+    if rows:
+        found = await session.execute(
+            select(KpiTarget.id, KpiTarget.start_date, KpiTarget.end_date).where(
+                KpiTarget.id.in_([r.target_id for r in rows])
             )
-        cards[row.category].append(Card(row=row, status=look(row.status), chart=chart))
-    counts = {key: sum(1 for r in rows if (r.status or "no_data") == key) for key in STATUS}
-    untargeted = (
-        await session.scalars(
-            select(Kpi.name)
-            .where(
-                ~Kpi.id.in_(
-                    select(KpiTarget.kpi_id).where(
-                        KpiTarget.start_date <= period.end, KpiTarget.end_date >= period.start
-                    )
-                )
-            )
-            .order_by(Kpi.name)
-            .limit(UNTARGETED_SHOWN + 1)
         )
-    ).all()
+        dates = {t_id: (s, e) for t_id, s, e in found}
+    rows_of: dict[uuid.UUID, list[scorecard_service.Row]] = {}
+    for r in rows:
+        rows_of.setdefault(r.kpi_id, []).append(r)
+    extra = dimension_filter(filters)
+    windows: dict[tuple[uuid.UUID, str], Window] = {}
+    for kpi in kpis:
+        if view.started:
+            windows[(kpi.id, "value")] = Window(kpi.id, view.start, view.through, extra)
+        if view.compare_start is not None and view.compare_end is not None:
+            windows[(kpi.id, "compared")] = Window(kpi.id, view.compare_start, view.compare_end, extra)
+    values = await kpi_values(session, kpis, windows.values())
+    kind = trend_kind(view)
+    last = period_containing(kind, view.through if view.started else view.start)
+    trend_of = await trends(session, kpis, kind=kind, last=last, today=today, filters=filters)
+    money_in = await reporting_currency(session, kpis[0].org_id)
+    cards = []
+    for kpi in kpis:
+        row = _in_force(rows_of[kpi.id], view.through, dates) if kpi.id in rows_of else None
+        value = values[windows[(kpi.id, "value")]] if (kpi.id, "value") in windows else None
+        if row is not None and not extra and dates[row.target_id] == (view.start, view.end):
+            value = row.value  # the view is the target's period: the number the evaluation judged
+        compared = values[windows[(kpi.id, "compared")]] if (kpi.id, "compared") in windows else None
+        cards.append(
+            Card(
+                kpi=kpi,
+                team=teams.get(kpi.owner_team_id) if kpi.owner_team_id else None,
+                currency=money_in if kpi.unit == MetricUnit.currency else None,
+                row=row,
+                status=look(row.status) if row is not None else _translated(NO_TARGET),
+                value=value,
+                compared=compared,
+                change_pct=change_of(value, compared),
+                trend=trend_of.get(kpi.id, []),
+            )
+        )
+    order = {c.value: i for i, c in enumerate(scorecard_service.CATEGORIES)}
+    cards.sort(key=lambda c: (order[c.kpi.category.value], c.kpi.name.lower(), str(c.kpi.id)))
+    return cards
+
+
+async def overview(session: AsyncSession, *, org_id: uuid.UUID, view: View, today: date | None = None) -> dict:
+    today = today or await session_today(session)
+    cards = await view_cards(session, view, today)
+    by_category: dict[str, list[Card]] = {c.value: [] for c in scorecard_service.CATEGORIES}
+    for card in cards:
+        by_category[card.kpi.category.value].append(card)
+    counts = {key: sum(1 for c in cards if c.row is not None and (c.row.status or "no_data") == key) for key in STATUS}
+    counts["no_target"] = sum(1 for c in cards if c.row is None)
 
     plans = (
         await session.scalars(
             select(Plan)
             .where(
-                Plan.start_date <= period.end,
-                Plan.end_date >= period.start,
+                Plan.start_date <= view.end,
+                Plan.end_date >= view.start,
                 Plan.status.in_([PlanStatus.approved, PlanStatus.active]),
             )
             .order_by(Plan.start_date, Plan.name)
@@ -175,25 +281,29 @@ async def overview(session: AsyncSession, *, org_id: uuid.UUID, period: Period, 
             budgets.append(report)
     department = await department_report(session, as_of=today)
     org = await session.get(Org, org_id)
-    previous, following = neighbours(period)
+    previous, following = neighbours(view)
     return {
         "org": org,
-        "period": period,
+        "view": view,
         "previous": previous,
         "following": following,
         "today": today,
-        "cards": cards,
+        "cards": by_category,
+        "all_cards": cards,
         "counts": counts,
-        "total": len(rows),
-        "untargeted": untargeted[:UNTARGETED_SHOWN],
-        "untargeted_more": len(untargeted) > UNTARGETED_SHOWN,
+        "total": len(cards),
         "budgets": budgets,
         "department": department,
     }
 
 
-def _spent(actual: Decimal | None) -> str:
-    return "spend unknown (an exchange rate is missing)" if actual is None else str(actual)
+def _bar_label(name: str, actual: Decimal | None, planned: Decimal, currency: str) -> str:
+    spent = _("spend unknown (an exchange rate is missing)") if actual is None else formatting.money(actual, currency)
+    return _("%(line)s: %(spent)s of %(planned)s") % {
+        "line": name,
+        "spent": spent,
+        "planned": formatting.money(planned, currency),
+    }
 
 
 async def _plan_budget(session: AsyncSession, plan: Plan, today: date) -> PlanBudget | None:
@@ -205,44 +315,56 @@ async def _plan_budget(session: AsyncSession, plan: Plan, today: date) -> PlanBu
         line.line_id: budget_bar(
             line.planned,
             line.actual or Decimal(0),
-            label=f"{line.name or line.channel or 'line'}: {_spent(line.actual)} of {line.planned}",
+            label=_bar_label(line.name or line.channel or _("Line"), line.actual, line.planned, report.currency),
         )
         for line in report.lines
     }
     total = budget_bar(
         report.totals.planned,
         report.totals.actual or Decimal(0),
-        label=f"All lines: {_spent(report.totals.actual)} of {report.totals.planned} {report.currency}",
+        label=_bar_label(_("All lines"), report.totals.actual, report.totals.planned, report.currency),
     )
     return PlanBudget(plan=plan, report=report, bars=bars, total_bar=total)
 
 
-async def kpi_page(session: AsyncSession, *, kpi_id: uuid.UUID, today: date | None = None) -> dict:
+async def kpi_page(
+    session: AsyncSession,
+    *,
+    kpi_id: uuid.UUID,
+    view: View,
+    filters: dict[str, str] | None = None,
+    today: date | None = None,
+) -> dict:
+    """One KPI in the view: its card (value, comparison, a larger trend), the drill-down by each dimension its
+    metrics carry (narrowed by `filters`), the target in force with its levels, its alerts and status changes."""
     today = today or await session_today(session)
     kpi = await get_or_404(session, Kpi, kpi_id)
-    targets = (
-        await session.scalars(select(KpiTarget).where(KpiTarget.kpi_id == kpi.id).order_by(KpiTarget.start_date))
-    ).all()
-    current = next((t for t in targets if t.start_date <= today <= t.end_date), None)
-    if current is None and targets:
-        current = max((t for t in targets if t.start_date <= today), key=lambda t: t.start_date, default=targets[0])
-    chart, row = None, None
-    if current is not None:
-        period_rows = await scorecard_service.scorecard(session, start=current.start_date, end=current.end_date)
-        row = next((r for r in period_rows if r.target_id == current.id), None)
-        if (current.end_date - current.start_date).days < MAX_CHART_DAYS and current.start_date <= today:
-            series = await to_date_series(session, [(kpi, current)], today)
-            chart = line_chart(
-                series[current.id],
-                current.start_date,
-                current.end_date,
-                chart_levels(kpi, current, with_thresholds=True),
-                label=f"{kpi.name} to date with its target, warning and critical levels",
-                width=720,
-                height=240,
-                pad=8,
-                annotate=True,
-            )
+    filters = filters or {}
+    [card] = await view_cards(session, view, today, kpis=[kpi], filters=filters)
+    breakdowns = (
+        await drill_down(session, kpi, start=view.start, end=view.through, filters=filters) if view.started else []
+    )
+    current = await session.get(KpiTarget, card.row.target_id) if card.row is not None else None
+    chart = None
+    if (
+        current is not None
+        and (current.end_date - current.start_date).days < MAX_CHART_DAYS
+        and current.start_date <= today
+    ):
+        series = await to_date_series(session, [(kpi, current)], today)
+        chart = line_chart(
+            series[current.id],
+            current.start_date,
+            current.end_date,
+            chart_levels(kpi, current, with_thresholds=True),
+            label=_("%(name)s to date with its target, warning and critical levels") % {"name": kpi.name},
+            fmt=lambda v: formatting.value(v, kpi.unit.value, card.currency),
+            names=level_names(),
+            width=720,
+            height=240,
+            pad=8,
+            annotate=True,
+        )
     evaluations = (
         await session.scalars(
             select(KpiEvaluation)
@@ -259,19 +381,22 @@ async def kpi_page(session: AsyncSession, *, kpi_id: uuid.UUID, today: date | No
             .limit(20)
         )
     ).all()
+    previous, following = neighbours(view)
     return {
         "org": await session.get(Org, kpi.org_id),
         "kpi": kpi,
+        "view": view,
+        "previous": previous,
+        "following": following,
+        "filters": filters,
+        "card": card,
+        "breakdowns": breakdowns,
         "target": current,
         "thresholds": thresholds_of(kpi, current) if current else None,
-        "row": row,
-        "status": look(row.status if row else None),
+        "row": card.row,
+        "status": card.status,
         "chart": chart,
         "transitions": evaluations,
         "alerts": alerts,
         "today": today,
     }
-
-
-def attainment_text(value: Decimal | None) -> str:
-    return "—" if value is None else f"{value.quantize(Decimal('0.1'))} %"
