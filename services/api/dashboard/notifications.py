@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from babel.dates import format_datetime, format_skeleton, get_day_names
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.dashboard.views import StatusLook
+from services.api.dashboard.i18n import current_locale
+from services.api.dashboard.i18n import gettext as _
+from services.api.dashboard.views import N_, StatusLook, words
 from services.api.notifications import service as notifications
+from services.api.notifications.schemas import WEEKDAYS
 from services.api.pagination import MAX_LIMIT, PageParams
 from shared.department.models import Team
 from shared.kpis.models import Kpi
@@ -28,53 +32,59 @@ from shared.webhooks.channels.routing import MATCH_FIELDS
 from shared.webhooks.models import DeliveryStatus, WebhookDelivery
 
 ALL = PageParams(limit=MAX_LIMIT, after=None)
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
+# The page's words, marked with N_ and translated when a page is made (never at import).
 MODES = {
-    "first": ("First matching rule", "an event goes to the channels of the first rule it matches"),
-    "all": ("Every matching rule", "an event goes to the channels of every rule it matches"),
+    "first": (N_("First matching rule"), N_("an event goes to the channels of the first rule it matches")),
+    "all": (N_("Every matching rule"), N_("an event goes to the channels of every rule it matches")),
 }
+KIND_WORDS = {"email": N_("E-mail")}  # Slack and Microsoft Teams are names: CHANNEL_KINDS as they are
 EVENT_WORDS = {
-    "kpi.off_track": "KPI off track",
-    "kpi.at_risk": "KPI at risk",
-    "kpi.recovered": "KPI back on track",
-    "kpi.no_data": "KPI without data",
-    "budget.overspend": "budget overspent",
-    "ingest.batch_failed": "ingest batch failed",
+    "kpi.off_track": N_("KPI off track"),
+    "kpi.at_risk": N_("KPI at risk"),
+    "kpi.recovered": N_("KPI back on track"),
+    "kpi.no_data": N_("KPI without data"),
+    "budget.overspend": N_("budget overspent"),
+    "ingest.batch_failed": N_("ingest batch failed"),
 }
 FIELD_WORDS = {
-    "event_types": "Event",
-    "severities": "Severity",
-    "categories": "KPI category",
-    "team_ids": "Team",
-    "kpi_ids": "KPI",
+    "event_types": N_("Event"),
+    "severities": N_("Severity"),
+    "categories": N_("KPI category"),
+    "team_ids": N_("Team"),
+    "kpi_ids": N_("KPI"),
 }
 # A delivery's status as a word and an icon, never colour alone (the CSS classes are the dashboard's statuses).
 DELIVERY = {
-    DeliveryStatus.delivered: StatusLook("Delivered", "✓", "on-track"),
-    DeliveryStatus.pending: StatusLook("Sending (retrying)", "…", "at-risk"),
-    DeliveryStatus.failed: StatusLook("Failed", "✕", "off-track"),
-    DeliveryStatus.gone: StatusLook("Gone: the receiver answered 410", "✕", "off-track"),
-    DeliveryStatus.skipped: StatusLook("Skipped: the channel was disabled", "–", "no-data"),
-    DeliveryStatus.held: StatusLook("Held for quiet hours", "…", "no-data"),
-    DeliveryStatus.silenced: StatusLook("Silenced", "–", "no-data"),
-    DeliveryStatus.superseded: StatusLook("Superseded by a later one", "–", "no-data"),
+    DeliveryStatus.delivered: StatusLook(N_("Delivered"), "✓", "on-track"),
+    DeliveryStatus.pending: StatusLook(N_("Sending (retrying)"), "…", "at-risk"),
+    DeliveryStatus.failed: StatusLook(N_("Failed"), "✕", "off-track"),
+    DeliveryStatus.gone: StatusLook(N_("Gone: the receiver answered 410"), "✕", "off-track"),
+    DeliveryStatus.skipped: StatusLook(N_("Skipped: the channel was disabled"), "–", "no-data"),
+    DeliveryStatus.held: StatusLook(N_("Held for quiet hours"), "…", "no-data"),
+    DeliveryStatus.silenced: StatusLook(N_("Silenced"), "–", "no-data"),
+    DeliveryStatus.superseded: StatusLook(N_("Superseded by a later one"), "–", "no-data"),
 }
-NOTHING_SENT = StatusLook("Nothing sent yet", "–", "no-data")
-ENABLED = StatusLook("Enabled", "✓", "on-track")
-FAILING = StatusLook("Enabled, failing", "!", "at-risk")
-DISABLED = StatusLook("Disabled", "✕", "off-track")
+NOTHING_SENT = StatusLook(N_("Nothing sent yet"), "–", "no-data")
+ENABLED = StatusLook(N_("Enabled"), "✓", "on-track")
+FAILING = StatusLook(N_("Enabled, failing"), "!", "at-risk")
+DISABLED = StatusLook(N_("Disabled"), "✕", "off-track")
 SILENCE_STATES = {
-    "active": StatusLook("Active", "✓", "on-track"),
-    "pending": StatusLook("Pending", "…", "no-data"),
-    "expired": StatusLook("Ended", "–", "no-data"),
+    "active": StatusLook(N_("Active"), "✓", "on-track"),
+    "pending": StatusLook(N_("Pending"), "…", "no-data"),
+    "expired": StatusLook(N_("Ended"), "–", "no-data"),
 }
+
+
+def translated(found: StatusLook) -> StatusLook:
+    """A status of the tables above in the page's language."""
+    return StatusLook(_(found.text), found.icon, found.css)
 
 
 @dataclass(frozen=True)
 class Moment:
-    """An instant as the organisation reads it: "Mon 23 Nov 2026 09:00", with its ISO form for `<time>`."""
+    """An instant as the organisation reads it: "Mon 23 Nov 2026 09:00" ("T2, 23 thg 11, 2026 09:00" in Vietnamese),
+    with its ISO form for `<time>`."""
 
     text: str
     iso: str
@@ -84,10 +94,12 @@ def moment(at: datetime | None, tz: str) -> Moment | None:
     if at is None:
         return None
     local = at.astimezone(zone(tz))
-    return Moment(
-        f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} {local:%H:%M}",
-        local.isoformat(),
-    )
+    loc = current_locale()
+    if loc == "en":
+        text = format_datetime(local, "EEE d MMM y HH:mm", locale=loc)
+    else:  # the language's own order of weekday, day, month and year (Babel's CLDR data)
+        text = f"{format_skeleton('yMMMEd', local, locale=loc)} {local:%H:%M}"
+    return Moment(text, local.isoformat())
 
 
 @dataclass(frozen=True)
@@ -132,19 +144,21 @@ def digest_words(channel: NotificationChannel, tz: str) -> str | None:
     if schedule is None:
         return None
     if schedule.weekday is not None:
-        return f"Weekly on {schedule.weekday.capitalize()} at {schedule.time} ({tz})"
-    return f"Daily at {schedule.time} ({tz})"
+        day = get_day_names("wide", locale=current_locale())[WEEKDAYS.index(schedule.weekday)]
+        return _("Weekly on %(day)s at %(time)s (%(zone)s)") % {"day": day, "time": schedule.time, "zone": tz}
+    return _("Daily at %(time)s (%(zone)s)") % {"time": schedule.time, "zone": tz}
 
 
 def _state(channel: NotificationChannel, tz: str) -> tuple[StatusLook, str | None]:
     if not channel.enabled:
         when = moment(channel.disabled_at, tz)
-        reason = channel.disabled_reason or "by an admin"
-        return DISABLED, f"{reason}{f' ({when.text})' if when else ''}"
+        reason = channel.disabled_reason or _("by an admin")  # a reason the service wrote is shown as written
+        return translated(DISABLED), f"{reason}{f' ({when.text})' if when else ''}"
     if channel.failing_since is not None:
         since = moment(channel.failing_since, tz)
-        return FAILING, f"every delivery has failed since {since.text}" if since else None
-    return ENABLED, None
+        failing = _("every delivery has failed since %(when)s") % {"when": since.text} if since else None
+        return translated(FAILING), failing
+    return translated(ENABLED), None
 
 
 def match_words(match: Mapping[str, Any] | None, names: Mapping[str, str]) -> list[str]:
@@ -155,14 +169,15 @@ def match_words(match: Mapping[str, Any] | None, names: Mapping[str, str]) -> li
         if not values:
             continue
         if field == "event_types":
-            shown = [EVENT_WORDS.get(v, v) for v in values]
+            shown = [words(EVENT_WORDS, v) for v in values]
         elif field in ("team_ids", "kpi_ids"):
-            gone = "a deleted team" if field == "team_ids" else "a deleted KPI"
+            gone = _("a deleted team") if field == "team_ids" else _("a deleted KPI")
             shown = [names.get(str(v), gone) for v in values]
         else:
             shown = [str(v) for v in values]
-        phrases.append(f"{FIELD_WORDS[field]}: {' or '.join(shown)}")
-    return phrases or ["Every event"]
+        either = _("or")
+        phrases.append(f"{words(FIELD_WORDS, field)}: {f' {either} '.join(shown)}")
+    return phrases or [_("Every event")]
 
 
 async def _last_deliveries(session: AsyncSession, channel_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
@@ -192,9 +207,9 @@ async def _last_deliveries(session: AsyncSession, channel_ids: list[uuid.UUID]) 
 
 def _last(row: Any, tz: str) -> LastDelivery:
     if row is None:
-        return LastDelivery(NOTHING_SENT, None, None)
+        return LastDelivery(translated(NOTHING_SENT), None, None)
     status = DeliveryStatus(row.status)
-    look = DELIVERY.get(status, StatusLook(status.value.capitalize(), "–", "no-data"))
+    look = translated(DELIVERY[status]) if status in DELIVERY else StatusLook(status.value.capitalize(), "–", "no-data")
     until = moment(row.next_attempt_at, tz) if status == DeliveryStatus.held else None
     return LastDelivery(look, moment(row.delivered_at or row.created_at, tz), until)
 
@@ -226,10 +241,10 @@ async def notifications_page(session: AsyncSession, *, org_id: uuid.UUID, now: d
         session, [*(r.get("match") for r in (routing.rules if routing else [])), *(s.matchers for s in silences)]
     )
 
-    channel_names = {str(c.id): c.name + ("" if c.enabled else " (disabled)") for c in channels}
+    channel_names = {str(c.id): c.name if c.enabled else _("%(name)s (disabled)") % {"name": c.name} for c in channels}
 
     def named(ids: Iterable[str]) -> list[str]:
-        return [channel_names.get(str(c), "a channel not listed here") for c in ids]
+        return [channel_names.get(str(c), _("a channel not listed here")) for c in ids]
 
     rows = []
     for channel in channels:
@@ -237,7 +252,9 @@ async def notifications_page(session: AsyncSession, *, org_id: uuid.UUID, now: d
         rows.append(
             ChannelRow(
                 channel=channel,
-                kind=CHANNEL_KINDS.get(channel.kind.value, channel.kind.value),
+                kind=words(KIND_WORDS, channel.kind.value)
+                if channel.kind.value in KIND_WORDS
+                else CHANNEL_KINDS.get(channel.kind.value, channel.kind.value),
                 target=notifications.target_of(channel),
                 state=state,
                 state_detail=detail,
@@ -247,11 +264,16 @@ async def notifications_page(session: AsyncSession, *, org_id: uuid.UUID, now: d
             )
         )
     rules = [
-        RuleRow(i, rule.get("name") or f"Rule {i}", match_words(rule.get("match"), names), named(rule["channel_ids"]))
+        RuleRow(
+            i,
+            rule.get("name") or _("Rule %(n)d") % {"n": i},
+            match_words(rule.get("match"), names),
+            named(rule["channel_ids"]),
+        )
         for i, rule in enumerate(routing.rules if routing else [], start=1)
     ]
     mode = routing.mode if routing else "first"
-    mode_text, mode_detail = MODES.get(mode, (mode, ""))
+    mode_text, mode_detail = (_(MODES[mode][0]), _(MODES[mode][1])) if mode in MODES else (mode, "")
     quiet = routing.quiet_hours if routing else None
     return {
         "org": await session.get(Org, org_id),
@@ -267,7 +289,7 @@ async def notifications_page(session: AsyncSession, *, org_id: uuid.UUID, now: d
         "silences": [
             SilenceRow(
                 silence=s,
-                state=SILENCE_STATES[notifications.silence_state(s, now)],
+                state=translated(SILENCE_STATES[notifications.silence_state(s, now)]),
                 matches=match_words(s.matchers, names),
                 starts=moment(s.starts_at, tz),
                 ends=moment(s.ends_at, tz),
