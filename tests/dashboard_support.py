@@ -134,3 +134,35 @@ async def wait_for_alert(client, headers, kpi_id: str, timeout_s: float = 20) ->
             return items[0]
         assert time.monotonic() < deadline, "the evaluation opened no alert"
         await asyncio.sleep(0.05)
+
+
+PREVIOUS_START = (MONTH_START - timedelta(days=1)).replace(day=1)
+PREVIOUS_DAYS = (MONTH_START - PREVIOUS_START).days
+# Google Ads this month, beside seed()'s Meta: a second channel and campaign to drill down into, with a CPA of its
+# own (80 a conversion against Meta's 33.33), so a ratio of sums per slice differs from any mean.
+GOOGLE_PER_DAY = {"spend": 80, "impressions": 4_000, "clicks": 40, "conversions": 1, "revenue": 500}
+# Meta last month spent less a day: this month's spend is a rise, worse for a KPI where lower is better.
+PREVIOUS_PER_DAY = {"spend": 150, "impressions": 9_000, "clicks": 120, "conversions": 6, "revenue": 1_500}
+
+
+async def seed_history(client, headers) -> str:
+    """Last month on Meta, Google Ads this month, and a KPI without a target (its id is returned)."""
+    points = [
+        point(metric, value, str(PREVIOUS_START + timedelta(days=i)), channel="meta", campaign="autumn")
+        for i in range(PREVIOUS_DAYS)
+        for metric, value in PREVIOUS_PER_DAY.items()
+    ]
+    points += [
+        point(metric, value, str(MONTH_START + timedelta(days=i)), channel="google_ads", campaign="brand")
+        for i in range(DAYS)
+        for metric, value in GOOGLE_PER_DAY.items()
+    ]
+    batch = await push_and_wait(client, headers, points, source="google_ads")
+    assert batch["status"] == "done", batch
+    untargeted = await _post(
+        client,
+        "/v1/kpis",
+        {"name": "Clicks", "category": "output", "formula": "clicks", "unit": "count", "direction": "higher_is_better"},
+        headers,
+    )
+    return untargeted["id"]

@@ -171,6 +171,8 @@ RULES: dict[str, Rule] = {
     "GET /dashboard/static/dashboard.css": PUBLIC,
     "GET /dashboard": Rule("session", frozenset({"admin", "editor", "viewer"})),
     "GET /dashboard/kpis/{kpi_id}": Rule("session", frozenset({"admin", "editor", "viewer"}), "own"),
+    "GET /dashboard/export.csv": Rule("session", frozenset({"admin", "editor", "viewer"})),
+    "GET /dashboard/kpis/{kpi_id}/export.csv": Rule("session", frozenset({"admin", "editor", "viewer"}), "own"),
     "GET /dashboard/notifications": Rule("session", frozenset({"admin", "editor", "viewer"})),
     "POST /dashboard/alerts/{alert_id}/ack": Rule("session", frozenset({"admin", "editor"}), "own"),
 }

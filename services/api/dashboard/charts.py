@@ -92,8 +92,10 @@ def line_chart(
     if last is not None:
         parts.append(f'<circle class="series-end" cx="{_fmt(x(last[0]))}" cy="{_fmt(y(last[1]))}" r="2.5"/>')
         if annotate:
+            # Near the left edge (the period's first days) the label starts at the point rather than centring on it.
+            anchor = "start" if x(last[0]) < width / 8 else "middle"
             parts.append(
-                f'<text class="tick" x="{_fmt(x(last[0]))}" y="{_fmt(y(last[1]) - 8)}" text-anchor="middle">'
+                f'<text class="tick" x="{_fmt(x(last[0]))}" y="{_fmt(y(last[1]) - 8)}" text-anchor="{anchor}">'
                 f"{escape(fmt(last[1]))}</text>"
             )
     parts.append("</svg>")
@@ -170,12 +172,14 @@ def trend_chart(
     width: int = 240,
     height: int = 120,
     large: bool = False,
+    tick_fmt: Callable[[Decimal], str] | None = None,
 ) -> Markup:
     """A KPI period by period (`services.api.dashboard.trends`): the value as a line broken where a period has no
     data, each period's acceptable band (hatched) and target (dashed), a y axis of three ticks and the periods
     below (every one on the large chart, the first and last on the small one). Each point is focusable with its
     own title; one off target is a square rather than a circle, one to date is hollow, so neither relies on
-    colour. `id_prefix` must be unique on the page (it names the hatch pattern)."""
+    colour. `id_prefix` must be unique on the page (it names the hatch pattern); `tick_fmt` writes the axis's
+    numbers (short ones: 4.6K), `fmt` the points' titles."""
     hatch = f"{_safe_id(id_prefix)}-hatch"
     left, right, top, bottom = (56 if large else 40), 6, 6, 18
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -216,7 +220,7 @@ def trend_chart(
         )
         parts.append(
             f'<text class="tick tick-y" x="{left - 4}" y="{_fmt(y(value) + 4)}" text-anchor="end">'
-            f"{escape(fmt(value))}</text>"
+            f"{escape((tick_fmt or fmt)(value))}</text>"
         )
     parts.append(f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{_fmt(y(low))}"/>')
     parts.append(f'<line class="axis" x1="{left}" y1="{_fmt(y(low))}" x2="{width - right}" y2="{_fmt(y(low))}"/>')

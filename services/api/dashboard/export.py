@@ -58,7 +58,7 @@ def overview_rows(cards: Iterable[Card], view: View) -> list[Sequence[object]]:
         _("Compared to"),
         _("Compared value"),
         _("Change %"),
-        _("Change is"),
+        _("Verdict"),
         _("Target period"),
         _("Target"),
         _("Attainment %"),
@@ -94,7 +94,16 @@ def overview_rows(cards: Iterable[Card], view: View) -> list[Sequence[object]]:
 
 def drill_rows(card: Card, breakdowns: list[Breakdown], view: View, filters: dict[str, str]) -> list[Sequence[object]]:
     where = "; ".join(f"{k} = {v}" for k, v in sorted(filters.items()))
-    header = [_("KPI"), _("From"), _("To"), _("Filters"), _("Dimension"), _("Slice"), _("Value"), _("Share %")]
+    header = [
+        _("KPI"),
+        _("From"),
+        _("To"),
+        _("Filters"),
+        _("Dimension"),
+        _("Dimension value"),
+        _("Value"),
+        _("Share %"),
+    ]
     rows: list[Sequence[object]] = [header]
     through = view.through if view.started else None
     rows.append([card.kpi.name, view.start, through, where, "", _("All"), card.value, None])

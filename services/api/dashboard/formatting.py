@@ -13,7 +13,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_interval, format_skeleton
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import (
+    format_compact_decimal,
+    format_currency,
+    format_decimal,
+    format_percent,
+)
 
 from services.api.dashboard.i18n import current_locale, gettext
 from shared.periods import Period
@@ -38,6 +43,17 @@ def value(amount: Decimal | None, unit: str | None, currency: str | None = None,
     if unit == "count":
         return format_decimal(amount, "#,##0.#", locale=loc)
     return format_decimal(amount, "#,##0.##", locale=loc)
+
+
+def short(amount: Decimal | None, unit: str | None, currency: str | None = None, locale: str | None = None) -> str:
+    """A value in few characters, for a chart's axis: 4.6K, 2,8 Tr, 12.5% (money without its currency, which the
+    chart's title and the card say: "4,6 N US$" would not fit beside a small chart)."""
+    if amount is None:
+        return DASH
+    loc = _loc(locale)
+    if unit == "percent":
+        return format_percent(amount / 100, "#,##0.#%", locale=loc)
+    return format_compact_decimal(amount, locale=loc, fraction_digits=1)
 
 
 def number(amount: Decimal | None, locale: str | None = None) -> str:

@@ -67,7 +67,8 @@ def trend(card: Card, large: bool = False) -> Markup:
         points,
         label=label,
         fmt=lambda v: formatting.value(v, card.unit, card.currency),
-        period_name=lambda p: formatting.period_name(p, short=not large),
+        tick_fmt=lambda v: formatting.short(v, card.unit, card.currency),
+        period_name=lambda p: formatting.period_name(p, short=True),
         words=TrendWords(
             target=_("target"),
             to_date=_("to date"),
@@ -77,7 +78,7 @@ def trend(card: Card, large: bool = False) -> Markup:
             from_to=_("{first} to {last}"),
         ),
         width=720 if large else 260,
-        height=260 if large else 110,
+        height=220 if large else 110,
         large=large,
         id_prefix=f"t{card.kpi.id.hex[:12]}{'L' if large else ''}",
     )
@@ -114,8 +115,14 @@ def filter_query(filters: dict[str, str], add: tuple[str, str] | None = None, re
     return urlencode([("filter", f"{k}:{v}") for k, v in wanted.items()])
 
 
+def code(text: str) -> Markup:
+    """An API call or other code inside a translated sentence (a placeholder's value, escaped)."""
+    return Markup("<code>{}</code>").format(text)
+
+
 def install(env: Environment) -> None:
     env.globals.update(
+        code=code,
         fmt=formatting,
         look=views.look,
         severity_look=views.severity_look,

@@ -149,8 +149,9 @@ def resolve(
     elif period:
         try:
             label = parse_period(period)
-        except ValueError as exc:
-            raise BadRange(_("%(problem)s. Try 2026-11, 2026-Q4 or 2026.") % {"problem": exc}) from None
+        except ValueError:
+            given = period.strip()[:40]
+            raise BadRange(_("%(given)r is not a period. Try 2026-11, 2026-Q4 or 2026.") % {"given": given}) from None
         first, last = label.start, label.end
     elif start or end:
         if not (start and end):
@@ -180,7 +181,7 @@ def neighbours(view: View) -> tuple[Period | None, Period | None]:
     """For a calendar period: the one before and the one after (None past the years periods cover)."""
     if view.period is None:
         return None, None
-    out = []
+    out: list[Period | None] = []
     for day in (view.period.start - timedelta(days=1), view.period.end + timedelta(days=1)):
         try:
             out.append(period_containing(view.period.kind, day))

@@ -3,6 +3,7 @@ the dashboard's trend charts. Three statements whatever the number of KPIs and p
 every KPI and period (two) and one for the targets overlapping the span."""
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -86,7 +87,7 @@ async def trends(
     narrowed = dimension_filter(filters)
     windows = {(kpi.id, p): Window(kpi.id, *span, narrowed) for kpi in kpis for p, span in spans.items()}
     values = await kpi_values(session, kpis, windows.values())
-    found = (
+    found: Iterable[KpiTarget] = (
         []
         if narrowed
         else await session.scalars(
