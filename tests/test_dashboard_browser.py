@@ -3,7 +3,7 @@ the DevTools protocol, against the app served by uvicorn on loopback, on either 
 and goes through each part of the dashboard with no console errors or failed requests; saves screenshots under
 test-artifacts/: dashboard-<backend>.png (overview), -phone.png, -kpi.png (a KPI with its drill-down), -vi.png
 (the Vietnamese overview), -print.png and dashboard-<backend>.pdf (the printed page), and
-dashboard-notifications.png."""
+dashboard-<backend>-notifications.png; dashboard-<backend>-kpi.pdf is the printed KPI page."""
 
 import asyncio
 import csv
@@ -76,7 +76,7 @@ async def test_the_dashboard_in_chromium_ranges_trends_drill_down_money_export_p
     support.ARTIFACTS.mkdir(exist_ok=True)
     names = ("", "-phone", "-kpi", "-vi", "-print")
     shots = {name: support.ARTIFACTS / f"dashboard-{support.BACKEND}{name}.png" for name in names}
-    shots["-notifications"] = support.ARTIFACTS / "dashboard-notifications.png"
+    shots["-notifications"] = support.ARTIFACTS / f"dashboard-{support.BACKEND}-notifications.png"
     problems: list[str] = []
     try:
         async with async_playwright() as pw:
@@ -116,10 +116,14 @@ async def test_the_dashboard_in_chromium_ranges_trends_drill_down_money_export_p
             point = chart.locator("g.point").last
             assert "target" in await point.locator("title").text_content()
             assert await point.locator("rect.marker").count() == 1, "CPA is off target: a square"
+            assert not await point.locator("text.point-label").is_visible()
             await point.focus()
             assert await page.evaluate("document.activeElement.getAttribute('class')") == await point.get_attribute(
                 "class"
             )
+            shown = point.locator("text.point-label")
+            assert await shown.is_visible(), "a focused point shows its value, not only a hover title"
+            assert (await shown.text_content()).startswith("$")
             await page.screenshot(path=str(shots[""]), full_page=True)
 
             # 1. Presets and the comparison are links that put the choice in the URL; a custom range is a form.
@@ -183,6 +187,15 @@ async def test_the_dashboard_in_chromium_ranges_trends_drill_down_money_export_p
             assert await page.locator(".kpi-value .value strong").inner_text() == "$80.00"
             campaigns = await page.locator("table.drill-table tbody tr").all_inner_texts()
             assert [c.split("\t")[0] for c in campaigns] == ["brand"], campaigns
+            # The KPI page fits a phone, and prints on one page too.
+            await page.set_viewport_size({"width": 390, "height": 844})
+            await _no_overflow(page, "the KPI page")
+            await page.set_viewport_size({"width": 1280, "height": 900})
+            await page.emulate_media(media="print")
+            kpi_pdf = await page.pdf(format="A4", print_background=True)
+            (support.ARTIFACTS / f"dashboard-{support.BACKEND}-kpi.pdf").write_bytes(kpi_pdf)
+            assert _pdf_pages(kpi_pdf) == 1, f"the KPI page printed on {_pdf_pages(kpi_pdf)} pages"
+            await page.emulate_media(media="screen")
 
             # 7. Vietnamese, chosen on the page and remembered by the session; numbers and dates in its format.
             await page.goto(f"{base}/dashboard")

@@ -71,6 +71,8 @@ def test_times_are_shown_in_the_organisations_zone():
     [
         (Decimal("100.00"), "100"),
         (Decimal("33.3333"), "33.3333"),
+        (Decimal("1.333333333333333333333333333"), "1.333333"),
+        (Decimal("80.65000000"), "80.65"),
         (Decimal("-5"), "-5"),
         ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
         ("+1 buy now", "'+1 buy now"),
@@ -82,3 +84,9 @@ def test_times_are_shown_in_the_organisations_zone():
 )
 def test_csv_cells_are_plain_numbers_and_never_formulas(given, written):
     assert cell(given) == written
+
+
+def test_halves_round_up_as_in_a_spreadsheet():
+    assert formatting.value(Decimal("1.25"), "percent", None, "en") == "1.3%"
+    assert formatting.value(Decimal("0.125"), "currency", "USD", "en") == "$0.13"
+    assert formatting.percent(Decimal("80.65"), "en") == "80.7%"

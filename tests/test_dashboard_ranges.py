@@ -117,3 +117,25 @@ def test_a_period_has_neighbours_within_the_years_covered():
     assert (before.label, after.label) == ("2026-Q3", "2027-Q1")
     assert neighbours(resolve(today=TODAY, period="1900"))[0] is None
     assert neighbours(resolve(today=TODAY, range_="last_30_days")) == (None, None)
+
+
+def test_to_date_presets_compare_within_their_whole_period():
+    qtd = resolve(today=TODAY, range_="quarter_to_date")
+    assert (qtd.compare_start, qtd.compare_end) == (date(2026, 7, 1), date(2026, 8, 20))
+    ytd = resolve(today=TODAY, range_="year_to_date")
+    assert (ytd.compare_start, ytd.compare_end) == (date(2025, 1, 1), date(2025, 11, 20))
+    ytd_last_year = resolve(today=TODAY, range_="year_to_date", compare="last_year")
+    assert (ytd_last_year.compare_start, ytd_last_year.compare_end) == (date(2025, 1, 1), date(2025, 11, 20))
+
+
+def test_a_whole_period_last_year_is_that_whole_period():
+    # February 2025 against all 29 days of February 2024; an ISO week against the same week number.
+    feb = resolve(today=TODAY, period="2025-02", compare="last_year")
+    assert (feb.compare_start, feb.compare_end) == (date(2024, 2, 1), date(2024, 2, 29))
+    week = resolve(today=TODAY, period="2026-W10", compare="last_year")
+    assert week.compare_start.isoweekday() == 1 and week.compare_start.isocalendar().week == 10
+
+
+def test_a_view_not_begun_has_nothing_to_compare():
+    view = resolve(today=TODAY, period="2027-01")
+    assert (view.compare_start, view.compare_end) == (None, None)

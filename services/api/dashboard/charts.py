@@ -268,7 +268,15 @@ def trend_chart(
         else:
             marker = f'<circle class="marker" cx="{_fmt(cx)}" cy="{_fmt(cy)}" r="{r}"{hollow}/>'
         title = _point_title(p, fmt, period_name(p.period), words)
-        parts.append(f'<g class="{css}" tabindex="0"><title>{escape(title)}</title>{marker}</g>')
+        # The value written beside the point, shown by the stylesheet while the point has focus or the pointer (a
+        # `<title>` shows on hover only): above it, kept inside the chart at either end.
+        anchor = "end" if i == len(points) - 1 and len(points) > 1 else "start" if i == 0 else "middle"
+        above = cy - r - 4 if cy - r - 4 > top + 10 else cy + r + 12
+        shown = (
+            f'<text class="point-label" x="{_fmt(cx)}" y="{_fmt(above)}" text-anchor="{anchor}">'
+            f"{escape(fmt(p.value))}</text>"
+        )
+        parts.append(f'<g class="{css}" tabindex="0"><title>{escape(title)}</title>{marker}{shown}</g>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - built from numbers and escaped text only
 

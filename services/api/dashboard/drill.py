@@ -120,8 +120,8 @@ async def drill_down(
 ) -> list[Breakdown]:
     """The KPI over [start, end] split by each dimension its metrics carry, by dimension name; dimensions the KPI
     or `filters` already fix are not offered. `filters` (dimension -> value, validated by the caller) narrow
-    every slice and the total. A value's share is of the sum of the values shown, or of the total when some are
-    left out past `limit`."""
+    every slice and the total. A value's share is of the total (data without the dimension counts in the total and
+    in no slice, so the shares then add up to less than one)."""
     filters = dict(filters or {})
     formula = formulas_of([kpi])[kpi.id]
     metrics = sorted(formula.metrics)
@@ -143,10 +143,7 @@ async def drill_down(
     for dimension, (shown, count) in sorted(values.items()):
         found = {value: computed[windows[dimension, value]] for value in shown}
         more = count - len(shown)
-        whole = None
-        if additive:
-            whole = total if more else sum((v for v in found.values() if v is not None), Decimal(0))
-        slices = [Slice(value, v, _share(v, whole)) for value, v in found.items()]
+        slices = [Slice(value, v, _share(v, total) if additive else None) for value, v in found.items()]
         slices.sort(key=lambda s: (s.kpi_value is None, -(s.kpi_value or 0), s.value))
         out.append(Breakdown(dimension, slices, total, more))
     return out

@@ -10,7 +10,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import quote
 
 from fastapi.responses import Response
@@ -29,7 +29,10 @@ def cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+        # At most six decimals (a ratio's 1.3333…), trailing zeros dropped: 100, 33.333333, 80.65.
+        if value.as_tuple().exponent < -6:  # type: ignore[operator]
+            value = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+        return format(value.normalize(), "f")
     text = str(value)
     if text.startswith(FORMULA_START) and not _is_number(text):
         return "'" + text

@@ -1,5 +1,5 @@
 """Numbers, money, changes and dates as a reader of the dashboard's language expects them, with Babel's CLDR data:
-`74.429,5 ₫` and `74,429.50 US$` in Vietnamese, `$74,429.50` in English; `12,5 %`; `1 thg 11, 2026`.
+`74.430 ₫` and `74.429,50 US$` in Vietnamese, `$74,429.50` in English; `12,5 %`; `1 thg 11, 2026`.
 
 Each value is shown by its KPI's unit: money in the organisation's reporting currency with that currency's
 digits, percentages (KPI values in percent units: 1.5 means 1.5 %) with one decimal, counts grouped, ratios and
@@ -7,9 +7,13 @@ scores with up to two decimals. A change is judged by the KPI's direction: a ris
 is "worse", in words and with an icon, never by colour alone.
 """
 
+import decimal
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_interval, format_skeleton
@@ -24,6 +28,22 @@ from services.api.dashboard.i18n import current_locale, gettext
 from shared.periods import Period
 
 DASH = "—"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def half_up(func: Callable[P, R]) -> Callable[P, R]:
+    """Round halves up, as people and spreadsheets do (Babel's default is to the even: 1.25 % would read 1.2 %)."""
+
+    @functools.wraps(func)
+    def rounded(*args: P.args, **kwargs: P.kwargs) -> R:
+        with decimal.localcontext() as context:
+            context.rounding = decimal.ROUND_HALF_UP
+            return func(*args, **kwargs)
+
+    return rounded
+
+
 CURRENCY_FALLBACK = "USD"
 
 
@@ -31,6 +51,7 @@ def _loc(locale: str | None) -> str:
     return locale or current_locale()
 
 
+@half_up
 def value(amount: Decimal | None, unit: str | None, currency: str | None = None, locale: str | None = None) -> str:
     """A KPI value by its unit (None: a dash)."""
     if amount is None:
@@ -45,6 +66,7 @@ def value(amount: Decimal | None, unit: str | None, currency: str | None = None,
     return format_decimal(amount, "#,##0.##", locale=loc)
 
 
+@half_up
 def short(amount: Decimal | None, unit: str | None, currency: str | None = None, locale: str | None = None) -> str:
     """A value in few characters, for a chart's axis: 4.6K, 2,8 Tr, 12.5% (money without its currency, which the
     chart's title and the card say: "4,6 N US$" would not fit beside a small chart)."""
@@ -56,15 +78,18 @@ def short(amount: Decimal | None, unit: str | None, currency: str | None = None,
     return format_compact_decimal(amount, locale=loc, fraction_digits=1)
 
 
+@half_up
 def number(amount: Decimal | None, locale: str | None = None) -> str:
     """A plain number (budget shares, counts of things) with up to two decimals."""
     return DASH if amount is None else format_decimal(amount, "#,##0.##", locale=_loc(locale))
 
 
+@half_up
 def money(amount: Decimal | None, currency: str, locale: str | None = None) -> str:
     return DASH if amount is None else format_currency(amount, currency, locale=_loc(locale))
 
 
+@half_up
 def percent(pct: Decimal | float | None, locale: str | None = None) -> str:
     """A share already in percent units (87.5 → 87.5 %)."""
     return DASH if pct is None else format_percent(Decimal(str(pct)) / 100, "#,##0.0%", locale=_loc(locale))
@@ -81,6 +106,7 @@ class Change:
     css: str  # better, worse, flat, neutral
 
 
+@half_up
 def change(pct: Decimal | None, direction: str | None, locale: str | None = None) -> Change | None:
     """The change judged by the KPI's direction (None when there is nothing to compare with)."""
     if pct is None:

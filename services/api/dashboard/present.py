@@ -27,6 +27,17 @@ SMART_WORDS = {
     "warn": N_("warn"),
     "fail": N_("fail"),
 }
+ROLE_NAMES = {"admin": N_("admin"), "editor": N_("editor"), "viewer": N_("viewer")}
+FREQUENCY_NAMES = {
+    "daily": N_("daily"),
+    "weekly": N_("weekly"),
+    "monthly": N_("monthly"),
+    "quarterly": N_("quarterly"),
+}
+PACING_NAMES = {
+    "linear": N_("linear: expected to grow evenly over the period"),
+    "none": N_("none: the same level all period"),
+}
 DIMENSION_NAMES = {"channel": N_("channel"), "campaign": N_("campaign"), "country": N_("country")}
 
 
@@ -132,6 +143,9 @@ def install(env: Environment) -> None:
         dimension_name=dimension_name,
         alert_state=lambda state: views.words(ALERT_STATES, state),
         smart_word=lambda word: views.words(SMART_WORDS, word),
+        role_name=lambda role: views.words(ROLE_NAMES, role),
+        frequency_name=lambda f: views.words(FREQUENCY_NAMES, f),
+        pacing_name=lambda p: views.words(PACING_NAMES, p),
         trend=trend,
         drill_top=drill_top,
         drill_bar=drill_bar,

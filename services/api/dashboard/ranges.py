@@ -13,11 +13,22 @@ from urllib.parse import urlencode
 
 from services.api.dashboard.i18n import gettext as _
 from services.api.reports.scorecard import previous_window
-from shared.periods import FIRST_YEAR, LAST_YEAR, Period, calendar_period_of, parse_period, period_containing
+from shared.periods import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    Period,
+    calendar_period_of,
+    parse_period,
+    period_containing,
+    same_period_last_year,
+)
 
 PRESETS = ("this_month", "last_month", "quarter_to_date", "year_to_date", "last_30_days", "last_90_days")
 CUSTOM = "custom"
 COMPARISONS = ("previous", "last_year")
+# To-date presets are compared within their whole period: 1 October - 20 November (quarter to date) with
+# 1 July - 20 August, not with the 51 days before 1 October.
+TO_DATE_FRAMES = {"quarter_to_date": "quarter", "year_to_date": "year"}
 MAX_DAYS = 3 * 366  # a custom range longer than this is refused (its charts and drill-downs would read years)
 
 
@@ -105,17 +116,29 @@ def _year_earlier(day: date) -> date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def _compared(start: date, end: date, through: date, compare: str) -> tuple[date | None, date | None]:
-    last = max(min(end, through), start)
+def _compared(
+    start: date, end: date, through: date, compare: str, frame: Period | None
+) -> tuple[date | None, date | None]:
+    """The same days in the other period. `frame` is the calendar period the view is (or runs to date within: a
+    quarter or year to date), None for other days: their previous period is as many days just before them."""
+    if through < start:  # not begun: nothing read, nothing to compare
+        return None, None
+    last = min(end, through)
     try:
         if compare == "last_year":
-            if start.year - 1 < FIRST_YEAR:
-                return None, None
-            return _year_earlier(start), _year_earlier(last)
-        span = previous_window(start, end, start, last)
-    except (ValueError, OverflowError):
+            if frame is None or frame.kind == "day":
+                return _year_earlier(start), _year_earlier(last)
+            before = same_period_last_year(frame)  # a week: the same ISO week, so weekdays line up
+            first = before.start + (start - frame.start)
+            span: tuple[date, date] | None = (first, min(first + (last - start), before.end))
+            if (start, last) == (frame.start, frame.end):  # a whole period: the whole of last year's (29 February)
+                span = (before.start, before.end)
+        else:
+            outer = (frame.start, frame.end) if frame is not None else (start, end)
+            span = previous_window(*outer, start, last)
+    except (ValueError, OverflowError):  # before the first year periods cover
         return None, None
-    if span is None or span[0].year < FIRST_YEAR:
+    if span is None or span[0].year < FIRST_YEAR or span[0] > span[1]:
         return None, None
     return span
 
@@ -151,7 +174,10 @@ def resolve(
             label = parse_period(period)
         except ValueError:
             given = period.strip()[:40]
-            raise BadRange(_("%(given)r is not a period. Try 2026-11, 2026-Q4 or 2026.") % {"given": given}) from None
+            raise BadRange(
+                _("%(given)r is not a period within %(first)s-%(last)s. Try 2026-11, 2026-Q4 or 2026.")
+                % {"given": given, "first": FIRST_YEAR, "last": LAST_YEAR}
+            ) from None
         first, last = label.start, label.end
     elif start or end:
         if not (start and end):
@@ -166,7 +192,8 @@ def resolve(
         first, last = _preset(preset, today)
     calendar = label or calendar_period_of(first, last)
     through = min(last, today)
-    compare_start, compare_end = _compared(first, last, through, compare)
+    frame = period_containing(TO_DATE_FRAMES[preset], first) if preset in TO_DATE_FRAMES else calendar
+    compare_start, compare_end = _compared(first, last, through, compare, frame)
     return View(preset, first, last, through, calendar, compare, compare_start, compare_end)
 
 

@@ -257,15 +257,21 @@ async def _kpi_view(request: Request, session, viewer, kpi_id: str):
     """The KPI page's data, or the error page to answer instead."""
     try:
         view = _view(request, await session_today(session))
-        filters = _filters(request)
     except ranges.BadRange as exc:
         return None, error_page(request, 422, _("Unknown period"), str(exc), viewer)
     try:
-        return await views.kpi_page(session, kpi_id=uuid.UUID(kpi_id), view=view, filters=filters), None
-    except (ValueError, NotFound):
-        return None, error_page(
-            request, 404, _("KPI not found"), _("No KPI with this id in your organisation."), viewer
-        )
+        filters = _filters(request)
+    except ranges.BadRange as exc:
+        return None, error_page(request, 422, _("Unknown filter"), str(exc), viewer)
+    missing = error_page(request, 404, _("KPI not found"), _("No KPI with this id in your organisation."), viewer)
+    try:
+        wanted = uuid.UUID(kpi_id)
+    except ValueError:
+        return None, missing
+    try:
+        return await views.kpi_page(session, kpi_id=wanted, view=view, filters=filters), None
+    except NotFound:
+        return None, missing
 
 
 @router.get("/kpis/{kpi_id}")

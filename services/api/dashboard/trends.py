@@ -58,11 +58,9 @@ def is_off(direction: Direction, value: Decimal, band: tuple[Decimal, Decimal]) 
 
 
 def _target_for(targets: list[KpiTarget], period: Period) -> KpiTarget | None:
-    """The target set for exactly this period, else the one covering its last day."""
-    exact = next((t for t in targets if (t.start_date, t.end_date) == (period.start, period.end)), None)
-    if exact is not None:
-        return exact
-    return next((t for t in targets if t.start_date <= period.end <= t.end_date), None)
+    """The target set for exactly this period: a month's value is never judged against a quarter's target (three
+    times a month's worth for a KPI that sums)."""
+    return next((t for t in targets if (t.start_date, t.end_date) == (period.start, period.end)), None)
 
 
 async def trends(

@@ -133,6 +133,7 @@ class Card:
     compared: Decimal | None
     change_pct: Decimal | None
     trend: list[TrendPoint]
+    target_fits: bool = True  # the target's period is the view's days (else the card names the target's period)
 
     @property
     def unit(self) -> str:
@@ -246,6 +247,7 @@ async def view_cards(
                 compared=compared,
                 change_pct=change_of(value, compared),
                 trend=trend_of.get(kpi.id, []),
+                target_fits=row is None or dates[row.target_id] == (view.start, view.end),
             )
         )
     order = {c.value: i for i, c in enumerate(scorecard_service.CATEGORIES)}
