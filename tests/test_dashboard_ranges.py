@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from services.api.dashboard.ranges import BadRange, View, neighbours, resolve, trend_kind
+from services.api.dashboard.ranges import BadRange, View, from_query, neighbours, resolve, trend_kind
 
 TODAY = date(2026, 11, 20)
 
@@ -83,15 +83,7 @@ def test_what_cannot_be_shown_says_why(params, message):
 
 
 def _again(view: View, query: str) -> View:
-    given = dict(parse_qsl(query))
-    return resolve(
-        today=TODAY,
-        range_=given.get("range"),
-        period=given.get("period"),
-        start=given.get("from"),
-        end=given.get("to"),
-        compare=given.get("compare"),
-    )
+    return from_query(dict(parse_qsl(query)), TODAY)
 
 
 @pytest.mark.parametrize(

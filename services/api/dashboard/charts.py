@@ -28,6 +28,22 @@ def _fmt(x: float) -> str:
     return f"{x:.1f}"
 
 
+def _series_lines(points: list[tuple[float, float] | None]) -> list[str]:
+    """The value's line through the points, broken where one is missing (None: no data that day or period)."""
+    segments: list[list[str]] = [[]]
+    for point in points:
+        if point is None:
+            if segments[-1]:
+                segments.append([])
+            continue
+        segments[-1].append(f"{_fmt(point[0])},{_fmt(point[1])}")
+    return [
+        f'<polyline class="series" fill="none" points="{" ".join(segment)}"/>'
+        for segment in segments
+        if len(segment) > 1
+    ]
+
+
 def line_chart(
     series: list[tuple[date, Decimal | None]],
     start: date,
@@ -78,16 +94,7 @@ def line_chart(
                     f'<text class="tick tick-{level.name}" x="{_fmt(x(end_day) + 6)}" y="{_fmt(y(end_value) + 4)}">'
                     f"{escape((names or {}).get(level.name, level.name))} {escape(fmt(end_value))}</text>"
                 )
-    segments: list[list[str]] = [[]]
-    for day, value in series:
-        if value is None:
-            if segments[-1]:
-                segments.append([])
-            continue
-        segments[-1].append(f"{_fmt(x(day))},{_fmt(y(value))}")
-    for segment in segments:
-        if len(segment) > 1:
-            parts.append(f'<polyline class="series" points="{" ".join(segment)}"/>')
+    parts.extend(_series_lines([None if v is None else (x(d), y(v)) for d, v in series]))
     last = next(((d, v) for d, v in reversed(series) if v is not None), None)
     if last is not None:
         parts.append(f'<circle class="series-end" cx="{_fmt(x(last[0]))}" cy="{_fmt(y(last[1]))}" r="2.5"/>')
@@ -244,16 +251,7 @@ def trend_chart(
                 f'<line class="level level-target" x1="{_fmt(x(i) - half)}" y1="{_fmt(y(p.target))}" '
                 f'x2="{_fmt(x(i) + half)}" y2="{_fmt(y(p.target))}" stroke-dasharray="4 2"/>'
             )
-    segments: list[list[str]] = [[]]
-    for i, p in enumerate(points):
-        if p.value is None:
-            if segments[-1]:
-                segments.append([])
-            continue
-        segments[-1].append(f"{_fmt(x(i))},{_fmt(y(p.value))}")
-    for segment in segments:
-        if len(segment) > 1:
-            parts.append(f'<polyline class="series" fill="none" points="{" ".join(segment)}"/>')
+    parts.extend(_series_lines([None if p.value is None else (x(i), y(p.value)) for i, p in enumerate(points)]))
     r = 4 if large else 3
     for i, p in enumerate(points):
         if p.value is None:

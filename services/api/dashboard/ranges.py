@@ -7,6 +7,7 @@ the same days of the other period (1-20 November against 1-20 October, or agains
 month to date is never compared with a whole month.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlencode
@@ -195,6 +196,18 @@ def resolve(
     frame = period_containing(TO_DATE_FRAMES[preset], first) if preset in TO_DATE_FRAMES else calendar
     compare_start, compare_end = _compared(first, last, through, compare, frame)
     return View(preset, first, last, through, calendar, compare, compare_start, compare_end)
+
+
+def from_query(query: Mapping[str, str], today: date) -> View:
+    """The view a URL's query parameters ask for (`range`, `period`, `from`, `to`, `compare`)."""
+    return resolve(
+        today=today,
+        range_=query.get("range"),
+        period=query.get("period"),
+        start=query.get("from"),
+        end=query.get("to"),
+        compare=query.get("compare"),
+    )
 
 
 def trend_kind(view: View) -> str:

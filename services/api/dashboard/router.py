@@ -9,7 +9,6 @@ No JavaScript; one self-hosted stylesheet; a strict Content-Security-Policy.
 import re
 import secrets
 import uuid
-from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -193,16 +192,13 @@ async def logout(request: Request, session: SessionDep):
     return response
 
 
-def _view(request: Request, today: date) -> ranges.View:
-    q = request.query_params
-    return ranges.resolve(
-        today=today,
-        range_=q.get("range"),
-        period=q.get("period"),
-        start=q.get("from"),
-        end=q.get("to"),
-        compare=q.get("compare"),
-    )
+async def _view(request: Request, session, viewer) -> tuple[ranges.View | None, HTMLResponse | None]:
+    """The view the URL asks for (the default: this month, the one containing the organisation's today, whose zone
+    came with the session), or the 422 page to answer instead."""
+    try:
+        return ranges.from_query(request.query_params, await session_today(session)), None
+    except ranges.BadRange as exc:
+        return None, error_page(request, 422, _("Unknown period"), str(exc), viewer)
 
 
 def _filters(request: Request) -> dict[str, str]:
@@ -225,11 +221,9 @@ async def overview(request: Request, session: SessionDep):
     viewer = await auth.current_viewer(request, session)
     if viewer is None:
         return RedirectResponse(auth.login_url(request), status_code=303)
-    try:
-        # The default is this month, the one containing the organisation's today (its zone came with the session).
-        view = _view(request, await session_today(session))
-    except ranges.BadRange as exc:
-        return error_page(request, 422, _("Unknown period"), str(exc), viewer)
+    view, refused = await _view(request, session, viewer)
+    if view is None:
+        return refused
     data = await views.overview(session, org_id=viewer.org_id, view=view)
     context = {**data, "viewer": viewer, "csrf": _csrf(request, viewer), **_roles(viewer)}
     return page(request, "overview.html", context)
@@ -245,20 +239,18 @@ async def overview_csv(request: Request, session: SessionDep):
     viewer = await auth.current_viewer(request, session)
     if viewer is None:
         return RedirectResponse(auth.login_url(request), status_code=303)
-    try:
-        view = _view(request, await session_today(session))
-    except ranges.BadRange as exc:
-        return error_page(request, 422, _("Unknown period"), str(exc), viewer)
+    view, refused = await _view(request, session, viewer)
+    if view is None:
+        return refused
     cards = await views.view_cards(session, view, await session_today(session))
     return export.csv_response(export.overview_rows(cards, view), export.filename("kpis", view))
 
 
 async def _kpi_view(request: Request, session, viewer, kpi_id: str):
     """The KPI page's data, or the error page to answer instead."""
-    try:
-        view = _view(request, await session_today(session))
-    except ranges.BadRange as exc:
-        return None, error_page(request, 422, _("Unknown period"), str(exc), viewer)
+    view, refused = await _view(request, session, viewer)
+    if view is None:
+        return None, refused
     try:
         filters = _filters(request)
     except ranges.BadRange as exc:
