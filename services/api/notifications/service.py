@@ -20,7 +20,7 @@ from services.api.notifications.schemas import (
 )
 from services.api.pagination import PageParams, encode_cursor, fetch_page
 from services.api.problems import Conflict, Unprocessable
-from services.api.webhooks.service import safe_url
+from services.api.webhooks.service import require_enabled, safe_url
 from shared.alerts.notices import conclude_silence, schedule_next
 from shared.department.models import Team
 from shared.kpis.models import Kpi
@@ -161,10 +161,7 @@ async def list_channels(session: AsyncSession, *, page: PageParams):
 async def send_test(session: AsyncSession, *, channel_id: uuid.UUID, settings: Settings) -> WebhookEvent:
     """A `notification.test` message to this channel only, now: no routing, silence or quiet hours apply."""
     channel = await get_or_404(session, NotificationChannel, channel_id)
-    if not channel.enabled:
-        raise Conflict(
-            f"Channel {channel.id} is disabled ({channel.disabled_reason or 'by an admin'}); enable it first."
-        )
+    require_enabled(channel)
     return await emit_to(
         session,
         org_id=channel.org_id,

@@ -13,7 +13,8 @@ from services.api.webhooks.schemas import EndpointCreate, EndpointUpdate
 from shared.jobs.handles import DELIVER_WEBHOOK
 from shared.kpis.models import Kpi
 from shared.settings import Settings
-from shared.webhooks.delivery import destination
+from shared.webhooks.channels.models import NotificationChannel
+from shared.webhooks.delivery import Destination, destination
 from shared.webhooks.events import delivery_job_id, emit_to
 from shared.webhooks.models import (
     DeliveryStatus,
@@ -152,6 +153,14 @@ async def list_operator_events(
     return await fetch_page(session, stmt, OperatorEvent.id, page)
 
 
+def require_enabled(target: Destination) -> None:
+    """Sending to a disabled endpoint or channel (a test, a replay) is a 409 that says why it is off and what to do."""
+    if not target.enabled:
+        noun = "Channel" if isinstance(target, NotificationChannel) else "Endpoint"
+        why = target.disabled_reason or "by an admin"
+        raise Conflict(f"{noun} {target.id} is disabled ({why}); enable it first.")
+
+
 async def replay(session: AsyncSession, *, delivery_id: uuid.UUID, to_channel: bool = False) -> WebhookDelivery:
     """Send a delivery again now, with the same webhook-id (a manual attempt).
 
@@ -160,12 +169,7 @@ async def replay(session: AsyncSession, *, delivery_id: uuid.UUID, to_channel: b
     delivery = await get_or_404(session, WebhookDelivery, delivery_id)
     if (delivery.channel_id is not None) != to_channel:  # each route replays its own kind of delivery
         raise NotFound(f"No {'notification' if to_channel else 'webhook'} delivery {delivery_id}.")
-    endpoint = await destination(session, delivery)
-    if not endpoint.enabled:
-        noun = "Channel" if delivery.channel_id is not None else "Endpoint"
-        raise Conflict(
-            f"{noun} {endpoint.id} is disabled ({endpoint.disabled_reason or 'by an admin'}); enable it first."
-        )
+    require_enabled(await destination(session, delivery))
     delivery.status, delivery.next_attempt_at = DeliveryStatus.pending, datetime.now(UTC)
     await session.flush()
     DELIVER_WEBHOOK.defer(
@@ -182,10 +186,7 @@ async def send_test(session: AsyncSession, *, endpoint_id: uuid.UUID, settings: 
     """A signed `webhook.test` event to this endpoint only (whatever it subscribes to), delivered after the commit
     through the normal path: same signature, retries and delivery log as every event."""
     endpoint = await get_or_404(session, WebhookEndpoint, endpoint_id)
-    if not endpoint.enabled:
-        raise Conflict(
-            f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason or 'by an admin'}); enable it first."
-        )
+    require_enabled(endpoint)
     return await emit_to(
         session,
         org_id=endpoint.org_id,
