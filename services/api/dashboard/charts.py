@@ -233,8 +233,13 @@ def trend_chart(
     parts.append(f'<line class="axis" x1="{left}" y1="{_fmt(y(low))}" x2="{width - right}" y2="{_fmt(y(low))}"/>')
     for i, p in enumerate(points):
         if large or i in (0, len(points) - 1):
+            # On the small chart the first and last labels start and end at the plot's edges, so a long one
+            # ("thg 12 2026") is not cut off; on the large one each is centred under its period.
+            at, anchor = x(i), "middle"
+            if not large and len(points) > 1:
+                at, anchor = (left, "start") if i == 0 else (width - right, "end")
             parts.append(
-                f'<text class="tick tick-x" x="{_fmt(x(i))}" y="{height - 4}" text-anchor="middle">'
+                f'<text class="tick tick-x" x="{_fmt(at)}" y="{height - 4}" text-anchor="{anchor}">'
                 f"{escape(period_name(p.period))}</text>"
             )
     half = slot * 0.35
