@@ -219,10 +219,9 @@ async def silences_ended(ctx: JobContext, now: str | None = None) -> int:
         ).all()
         subscribers = Subscribers(session)
         concluded = 0
-        for silence in ended:
-            before = silence.concluded_at
+        for silence in ended:  # each read unconcluded: it is concluded here if this sweep's claim took it
             await conclude_silence(session, silence, at, subscribers)
-            concluded += before is None and silence.concluded_at is not None
+            concluded += silence.concluded_at is not None
     return concluded
 
 

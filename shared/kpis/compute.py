@@ -32,6 +32,8 @@ class Window:
 
 def _where(kpi: Kpi, window: Window) -> Filter | None:
     """The window's dimension filter: the KPI's own and the window's; None when they contradict each other."""
+    if not window.dimensions:  # evaluation's windows: the KPI's own filter, as before the drill-down
+        return dimension_filter(kpi.dimension_filter)
     own = dict(kpi.dimension_filter or {})
     for dimension, value in window.dimensions:
         if own.setdefault(dimension, value) != value:

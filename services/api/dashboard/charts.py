@@ -28,6 +28,15 @@ def _fmt(x: float) -> str:
     return f"{x:.1f}"
 
 
+def _value_range(numbers: list[Decimal]) -> tuple[Decimal, Decimal]:
+    """The y axis's bottom and top: from zero (or below it) to the largest number, with 8 % of headroom."""
+    low = min([Decimal(0), *numbers])
+    high = max([Decimal(0), *numbers])
+    if high == low:
+        high = low + 1
+    return low, high + (high - low) * Decimal("0.08")
+
+
 def _series_lines(points: list[tuple[float, float] | None]) -> list[str]:
     """The value's line through the points, broken where one is missing (None: no data that day or period)."""
     segments: list[list[str]] = [[]]
@@ -62,12 +71,7 @@ def line_chart(
     `annotate` writes each level's name (`names`: in the reader's language) and the last value (`fmt`)."""
     days = max((end - start).days, 1)
     numbers = [v for _, v in series if v is not None] + [v for level in levels for _, v in level.values]
-    low = min([Decimal(0), *numbers])
-    high = max([Decimal(0), *numbers])
-    if high == low:
-        high = low + 1
-    span = high - low
-    high += span * Decimal("0.08")
+    low, high = _value_range(numbers)
     span = high - low
 
     right = 96 if annotate else pad  # room for the level names at the right-hand end
@@ -193,11 +197,7 @@ def trend_chart(
     numbers = [p.value for p in points if p.value is not None]
     numbers += [p.target for p in points if p.target is not None]
     numbers += [edge for p in points if p.band is not None for edge in p.band]
-    low = min([Decimal(0), *numbers])
-    high = max([Decimal(0), *numbers])
-    if high == low:
-        high = low + 1
-    high += (high - low) * Decimal("0.08")
+    low, high = _value_range(numbers)
     span = high - low
     slot = plot_w / max(len(points), 1)
 

@@ -6,12 +6,9 @@ Excel read Vietnamese names. A cell that a spreadsheet would run as a formula (s
 carriage return) is prefixed with an apostrophe (OWASP's advice against CSV injection).
 """
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from urllib.parse import quote
 
 from fastapi.responses import Response
 
@@ -20,27 +17,21 @@ from services.api.dashboard.drill import Breakdown
 from services.api.dashboard.i18n import gettext as _
 from services.api.dashboard.ranges import View
 from services.api.dashboard.views import CATEGORY_NAMES, Card, words
+from services.api.reports.csv_export import csv_cell
+from services.api.reports.csv_export import csv_response as reports_csv
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+SIX_PLACES = Decimal("0.000001")
+NUMBER = re.compile(r"[-+]?\d+(\.\d+)?")
 
 
 def cell(value: object) -> str:
-    """One cell's text: numbers plain, None empty, text safe from formula injection."""
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        # At most six decimals (a ratio's 1.3333…), trailing zeros dropped: 100, 33.333333, 80.65.
-        if value.as_tuple().exponent < -6:  # type: ignore[operator]
-            value = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
-        return format(value.normalize(), "f")
-    text = str(value)
-    if text.startswith(FORMULA_START) and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    return re.fullmatch(r"[-+]?\d+(\.\d+)?", text) is not None
+    """One cell: the reports' rule (`csv_cell`: numbers plain, text safe from formula injection), with numbers to at
+    most six decimals (a ratio's 1.3333…) and text that is a plain number (a campaign named -2) left a number."""
+    if isinstance(value, Decimal) and value.as_tuple().exponent < -6:  # type: ignore[operator]
+        value = value.quantize(SIX_PLACES, rounding=ROUND_HALF_UP)
+    if isinstance(value, str) and NUMBER.fullmatch(value):
+        return value
+    return csv_cell(value)
 
 
 def _verdict(card: Card) -> str:
@@ -125,18 +116,8 @@ def filename(name: str, view: View) -> str:
 
 
 def csv_response(rows: list[Sequence[object]], name: str) -> Response:
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([cell(v) for v in row])
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "export.csv"
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f"attachment; filename=\"{safe}\"; filename*=UTF-8''{quote(name)}",
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    """The view's rows (the first the header) as the reports' CSV, with a byte order mark for Excel; not cached,
+    like the pages."""
+    response = reports_csv([str(h) for h in rows[0]], rows[1:], name, cell=cell, bom=True)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -78,21 +78,18 @@ def short(amount: Decimal | None, unit: str | None, currency: str | None = None,
     return format_compact_decimal(amount, locale=loc, fraction_digits=1)
 
 
-@half_up
 def number(amount: Decimal | None, locale: str | None = None) -> str:
     """A plain number (budget shares, counts of things) with up to two decimals."""
-    return DASH if amount is None else format_decimal(amount, "#,##0.##", locale=_loc(locale))
+    return value(amount, "ratio", locale=locale)
 
 
-@half_up
 def money(amount: Decimal | None, currency: str, locale: str | None = None) -> str:
-    return DASH if amount is None else format_currency(amount, currency, locale=_loc(locale))
+    return value(amount, "currency", currency, locale)
 
 
-@half_up
-def percent(pct: Decimal | float | None, locale: str | None = None) -> str:
+def percent(pct: Decimal | None, locale: str | None = None) -> str:
     """A share already in percent units (87.5 → 87.5 %)."""
-    return DASH if pct is None else format_percent(Decimal(str(pct)) / 100, "#,##0.0%", locale=_loc(locale))
+    return value(pct, "percent", locale=locale)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.dashboard.i18n import current_locale
 from services.api.dashboard.i18n import gettext as _
-from services.api.dashboard.views import N_, StatusLook, words
+from services.api.dashboard.views import N_, StatusLook, translated, words
 from services.api.notifications import service as notifications
 from services.api.notifications.schemas import WEEKDAYS
 from services.api.pagination import MAX_LIMIT, PageParams
@@ -74,11 +74,6 @@ SILENCE_STATES = {
     "pending": StatusLook(N_("Pending"), "…", "no-data"),
     "expired": StatusLook(N_("Ended"), "–", "no-data"),
 }
-
-
-def translated(found: StatusLook) -> StatusLook:
-    """A status of the tables above in the page's language."""
-    return StatusLook(_(found.text), found.icon, found.css)
 
 
 @dataclass(frozen=True)

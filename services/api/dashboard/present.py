@@ -1,7 +1,6 @@
 """What the templates call to show things in the reader's language: names of views, periods, states and
 dimensions, the trend charts, drill-down bars and filter links. Registered as Jinja globals by the router."""
 
-from datetime import date
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -14,7 +13,7 @@ from services.api.dashboard.drill import Breakdown, Slice
 from services.api.dashboard.i18n import gettext as _
 from services.api.dashboard.views import N_, Card
 from services.api.reports.scorecard import Row
-from shared.periods import parse_period
+from shared.periods import calendar_period_of
 
 ALERT_STATES = {"open": N_("Open"), "acknowledged": N_("Acknowledged"), "resolved": N_("Resolved")}
 SMART_WORDS = {
@@ -54,18 +53,12 @@ def target_period(row: Row | None) -> str:
     """A target's period in words ("November 2026"), or its dates."""
     if row is None:
         return ""
-    try:
-        return formatting.period_name(parse_period(row.period))
-    except ValueError:
-        start, _sep, end = row.period.partition("..")
-        try:
-            return formatting.days(date.fromisoformat(start), date.fromisoformat(end))
-        except ValueError:
-            return row.period
+    period = calendar_period_of(row.target_start, row.target_end)
+    return formatting.period_name(period) if period is not None else formatting.days(row.target_start, row.target_end)
 
 
 def dimension_name(dimension: str) -> str:
-    return views.words(DIMENSION_NAMES, dimension) if dimension in DIMENSION_NAMES else dimension.replace("_", " ")
+    return views.words(DIMENSION_NAMES, dimension).replace("_", " ")
 
 
 def trend(card: Card, large: bool = False) -> Markup:

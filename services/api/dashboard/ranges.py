@@ -18,6 +18,7 @@ from shared.periods import (
     FIRST_YEAR,
     LAST_YEAR,
     Period,
+    adjacent_periods,
     calendar_period_of,
     parse_period,
     period_containing,
@@ -221,10 +222,5 @@ def neighbours(view: View) -> tuple[Period | None, Period | None]:
     """For a calendar period: the one before and the one after (None past the years periods cover)."""
     if view.period is None:
         return None, None
-    out: list[Period | None] = []
-    for day in (view.period.start - timedelta(days=1), view.period.end + timedelta(days=1)):
-        try:
-            out.append(period_containing(view.period.kind, day))
-        except ValueError:
-            out.append(None)
-    return out[0], out[1]
+    [before], [after] = adjacent_periods(view.period, 1), adjacent_periods(view.period, 1, forward=True)
+    return before, after

@@ -49,13 +49,11 @@ DIMENSION = re.compile(r"[a-z][a-z0-9_]{0,63}")
 LABELS = {"api_key": "API key"}
 
 
-def page(
-    request: Request, name: str, context: dict, status_code: int = 200, *, locale: str | None = None
-) -> HTMLResponse:
-    """A rendered page in `locale` (by default the viewer's session choice, else the browser's Accept-Language)."""
-    locale = locale or i18n.locale_of(request, context.get("viewer"))
-    with i18n.use_locale(locale):  # TemplateResponse renders in its constructor: the template reads this language
-        response = templates.TemplateResponse(request, name, {**context, "locale": locale}, status_code=status_code)
+def page(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
+    """A rendered page in the request's language: the browser's (the router's dependency), or the session's choice
+    once `auth.current_viewer` has read it."""
+    locale = i18n.current_locale()
+    response = templates.TemplateResponse(request, name, {**context, "locale": locale}, status_code=status_code)
     response.headers.update(SECURITY_HEADERS)
     response.headers["Content-Language"] = locale
     return response
@@ -225,12 +223,18 @@ async def overview(request: Request, session: SessionDep):
     if view is None:
         return refused
     data = await views.overview(session, org_id=viewer.org_id, view=view)
-    context = {**data, "viewer": viewer, "csrf": _csrf(request, viewer), **_roles(viewer)}
-    return page(request, "overview.html", context)
+    return page(request, "overview.html", _context(request, viewer, data))
 
 
-def _roles(viewer: auth.Viewer) -> dict[str, bool]:
-    return {"can_ack": viewer.role in auth.ACKNOWLEDGING_ROLES, "can_edit": viewer.role in auth.ACKNOWLEDGING_ROLES}
+def _context(request: Request, viewer: auth.Viewer, data: dict) -> dict:
+    """A signed-in page's context: its data, who looks, the forms' CSRF token, and whether they may act (editors
+    and admins acknowledge alerts and are shown how to set targets)."""
+    return {
+        **data,
+        "viewer": viewer,
+        "csrf": _csrf(request, viewer),
+        "can_edit": viewer.role in auth.ACKNOWLEDGING_ROLES,
+    }
 
 
 @router.get("/export.csv")
@@ -255,15 +259,18 @@ async def _kpi_view(request: Request, session, viewer, kpi_id: str):
         filters = _filters(request)
     except ranges.BadRange as exc:
         return None, error_page(request, 422, _("Unknown filter"), str(exc), viewer)
-    missing = error_page(request, 404, _("KPI not found"), _("No KPI with this id in your organisation."), viewer)
     try:
         wanted = uuid.UUID(kpi_id)
     except ValueError:
-        return None, missing
+        return None, _no_such_kpi(request, viewer)
     try:
         return await views.kpi_page(session, kpi_id=wanted, view=view, filters=filters), None
     except NotFound:
-        return None, missing
+        return None, _no_such_kpi(request, viewer)
+
+
+def _no_such_kpi(request: Request, viewer: auth.Viewer) -> HTMLResponse:
+    return error_page(request, 404, _("KPI not found"), _("No KPI with this id in your organisation."), viewer)
 
 
 @router.get("/kpis/{kpi_id}")
@@ -274,7 +281,7 @@ async def kpi_detail(request: Request, session: SessionDep, kpi_id: str):
     data, refused = await _kpi_view(request, session, viewer, kpi_id)
     if refused is not None:
         return refused
-    return page(request, "kpi.html", {**data, "viewer": viewer, "csrf": _csrf(request, viewer), **_roles(viewer)})
+    return page(request, "kpi.html", _context(request, viewer, data))
 
 
 @router.get("/kpis/{kpi_id}/export.csv")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.kpis.compute import Window, kpi_values
-from shared.kpis.evaluation import Direction, Pacing
+from shared.kpis.evaluation import Direction, Pacing, Status, evaluate
 from shared.kpis.judging import thresholds_of
 from shared.kpis.models import Kpi, KpiTarget
 from shared.metrics.queries import dimension_filter
@@ -34,7 +34,7 @@ class TrendPoint:
     to_date: bool
     target: Decimal | None = None
     band: tuple[Decimal, Decimal] | None = None  # the acceptable zone, low to high
-    off_target: bool | None = None  # the value is on the wrong side of the band; None: not judged
+    off_target: bool | None = None  # the evaluation would not call the value on track; None: not judged
 
 
 def band_of(kpi: Kpi, target: KpiTarget) -> tuple[Decimal, Decimal]:
@@ -44,17 +44,6 @@ def band_of(kpi: Kpi, target: KpiTarget) -> tuple[Decimal, Decimal]:
     if kpi.direction == Direction.target_range:
         return t.target, t.target_high if t.target_high is not None else t.target
     return min(t.target, t.warning), max(t.target, t.warning)
-
-
-def is_off(direction: Direction, value: Decimal, band: tuple[Decimal, Decimal]) -> bool:
-    """The value is on the wrong side of the band: below it when higher is better, above it when lower is, outside
-    it for a range (beyond the target on the good side is not off target)."""
-    low, high = band
-    if direction == Direction.higher_is_better:
-        return value < low
-    if direction == Direction.lower_is_better:
-        return value > high
-    return not low <= value <= high
 
 
 def _target_for(targets: list[KpiTarget], period: Period) -> KpiTarget | None:
@@ -113,9 +102,17 @@ async def trends(
             if aim is None:
                 points.append(TrendPoint(period, value, to_date))
                 continue
-            band = band_of(kpi, aim)
-            judged = value is not None and not (to_date and aim.pacing == Pacing.linear)
-            off = is_off(kpi.direction, value, band) if judged and value is not None else None
-            points.append(TrendPoint(period, value, to_date, aim.target_value, band, off))
+            off = None
+            if value is not None and not (to_date and aim.pacing == Pacing.linear):
+                # The evaluation's own judgement of the period's value against its target, unpaced.
+                judged = evaluate(
+                    value=value,
+                    direction=kpi.direction,
+                    thresholds=thresholds_of(kpi, aim),
+                    pacing=Pacing.none,
+                    elapsed=Decimal(1),
+                )
+                off = judged.status != Status.on_track
+            points.append(TrendPoint(period, value, to_date, aim.target_value, band_of(kpi, aim), off))
         out[kpi.id] = points
     return out

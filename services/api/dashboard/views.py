@@ -75,13 +75,14 @@ def level_names() -> dict[str, str]:
     return {"target": _("target"), "warning": _("warning"), "critical": _("critical")}
 
 
-def _translated(found: StatusLook) -> StatusLook:
+def translated(found: StatusLook) -> StatusLook:
+    """A badge of the tables here (or a page's own) in the page's language."""
     return StatusLook(_(found.text), found.icon, found.css)
 
 
 def look(status: str | None) -> StatusLook:
     """A status's badge in the reader's language: its word and icon as well as its colour."""
-    return _translated(STATUS.get(status or "no_data", STATUS["no_data"]))
+    return translated(STATUS.get(status or "no_data", STATUS["no_data"]))
 
 
 def severity_look(severity) -> StatusLook:
@@ -89,7 +90,7 @@ def severity_look(severity) -> StatusLook:
     severity shows as it is named rather than passing for a warning."""
     key = str(getattr(severity, "value", severity))
     found = SEVERITY.get(key)
-    return _translated(found) if found else StatusLook(key.replace("_", " ").capitalize(), "!", "at-risk")
+    return translated(found) if found else StatusLook(key.replace("_", " ").capitalize(), "!", "at-risk")
 
 
 NO_TARGET = StatusLook(N_("No target"), "–", "no-target")
@@ -128,16 +129,22 @@ class Card:
     team: str | None
     currency: str | None  # the reporting currency, for money KPIs
     row: scorecard_service.Row | None
-    status: StatusLook
     value: Decimal | None
     compared: Decimal | None
-    change_pct: Decimal | None
     trend: list[TrendPoint]
     target_fits: bool = True  # the target's period is the view's days (else the card names the target's period)
 
     @property
     def unit(self) -> str:
         return self.kpi.unit.value
+
+    @property
+    def status(self) -> StatusLook:
+        return look(self.row.status) if self.row is not None else translated(NO_TARGET)
+
+    @property
+    def change_pct(self) -> Decimal | None:
+        return scorecard_service.percent_change(self.value, self.compared)
 
 
 @dataclass(frozen=True)
@@ -164,23 +171,14 @@ def chart_levels(kpi: Kpi, target: KpiTarget, *, with_thresholds: bool) -> list[
     return levels
 
 
-def change_of(value: Decimal | None, compared: Decimal | None) -> Decimal | None:
-    """The change in percent against the comparison (None without one, or from zero)."""
-    if value is None or compared is None or compared == 0:
-        return None
-    return ((value - compared) / abs(compared) * 100).quantize(Decimal("0.1"))
-
-
-def _in_force(
-    rows: list[scorecard_service.Row], through: date, dates: dict[uuid.UUID, tuple[date, date]]
-) -> scorecard_service.Row:
+def _in_force(rows: list[scorecard_service.Row], through: date) -> scorecard_service.Row:
     """Of a KPI's scorecard rows, the target in force on the view's last day read (else the latest begun, else the
     first)."""
-    covering = [r for r in rows if dates[r.target_id][0] <= through <= dates[r.target_id][1]]
+    covering = [r for r in rows if r.target_start <= through <= r.target_end]
     if covering:
         return covering[0]
-    begun = [r for r in rows if dates[r.target_id][0] <= through]
-    return max(begun, key=lambda r: dates[r.target_id][0]) if begun else rows[0]
+    begun = [r for r in rows if r.target_start <= through]
+    return max(begun, key=lambda r: r.target_start) if begun else rows[0]
 
 
 async def view_cards(
@@ -192,28 +190,22 @@ async def view_cards(
     filters: dict[str, str] | None = None,
 ) -> list[Card]:
     """Every KPI of the organisation (or those given) as a card of the view, in category then name order. A fixed
-    number of statements whatever the number of KPIs: the KPIs, their teams, the scorecard's, the targets' dates,
+    number of statements whatever the number of KPIs: the KPIs, their teams, the scorecard's,
     one `kpi_values` for the values and comparisons, and the trends'."""
+    whole_org = kpis is None
     if kpis is None:
         kpis = list((await session.scalars(select(Kpi).order_by(func.lower(Kpi.name), Kpi.id).limit(MAX_CARDS))).all())
     if not kpis:
         return []
-    wanted = {k.id for k in kpis}
     team_ids = {k.owner_team_id for k in kpis if k.owner_team_id is not None}
     teams = (
         {t_id: name for t_id, name in await session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids)))}
         if team_ids
         else {}
     )
-    rows = [r for r in await scorecard_service.scorecard(session, start=view.start, end=view.end) if r.kpi_id in wanted]
-    dates: dict[uuid.UUID, tuple[date, date]] = {}
-    if rows:
-        found = await session.execute(
-            select(KpiTarget.id, KpiTarget.start_date, KpiTarget.end_date).where(
-                KpiTarget.id.in_([r.target_id for r in rows])
-            )
-        )
-        dates = {t_id: (s, e) for t_id, s, e in found}
+    rows = await scorecard_service.scorecard(
+        session, start=view.start, end=view.end, kpi_ids=None if whole_org else [k.id for k in kpis]
+    )
     rows_of: dict[uuid.UUID, list[scorecard_service.Row]] = {}
     for r in rows:
         rows_of.setdefault(r.kpi_id, []).append(r)
@@ -231,9 +223,10 @@ async def view_cards(
     money_in = await reporting_currency(session, kpis[0].org_id)
     cards = []
     for kpi in kpis:
-        row = _in_force(rows_of[kpi.id], view.through, dates) if kpi.id in rows_of else None
+        row = _in_force(rows_of[kpi.id], view.through) if kpi.id in rows_of else None
+        fits = row is None or (row.target_start, row.target_end) == (view.start, view.end)
         value = values[windows[(kpi.id, "value")]] if (kpi.id, "value") in windows else None
-        if row is not None and not extra and dates[row.target_id] == (view.start, view.end):
+        if row is not None and fits and not extra:
             value = row.value  # the view is the target's period: the number the evaluation judged
         compared = values[windows[(kpi.id, "compared")]] if (kpi.id, "compared") in windows else None
         cards.append(
@@ -242,12 +235,10 @@ async def view_cards(
                 team=teams.get(kpi.owner_team_id) if kpi.owner_team_id else None,
                 currency=money_in if kpi.unit == MetricUnit.currency else None,
                 row=row,
-                status=look(row.status) if row is not None else _translated(NO_TARGET),
                 value=value,
                 compared=compared,
-                change_pct=change_of(value, compared),
                 trend=trend_of.get(kpi.id, []),
-                target_fits=row is None or dates[row.target_id] == (view.start, view.end),
+                target_fits=fits,
             )
         )
     order = {c.value: i for i, c in enumerate(scorecard_service.CATEGORIES)}

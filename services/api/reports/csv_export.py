@@ -3,7 +3,10 @@ columns and rows."""
 
 import csv
 import io
+import re
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -33,18 +36,33 @@ def csv_cell(value) -> str:
     return str(value)
 
 
-def csv_response(header: list[str], rows: list[list], filename: str) -> Response:
+def csv_response(
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    filename: str,
+    *,
+    cell: Callable[[object], str] = csv_cell,
+    bom: bool = False,
+) -> Response:
     """RFC 4180 CSV (quoted where needed, CRLF) with a header row; decimals with a point, no exponent; text
-    cells escaped against formula injection (`csv_cell`)."""
+    cells escaped against formula injection (`csv_cell`, or a caller's `cell` built on it). `bom`: a UTF-8 byte
+    order mark first, so Excel reads non-ASCII text (the dashboard's exports). A filename beyond plain ASCII (a KPI's
+    name) goes as RFC 6266 `filename*`, with an ASCII stand-in."""
     buffer = io.StringIO()
+    if bom:
+        buffer.write("\ufeff")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow([csv_cell(v) for v in row])
+        writer.writerow([cell(v) for v in row])
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "-", filename).strip("-") or "export.csv"
+    disposition = f'attachment; filename="{ascii_name}"'
+    if ascii_name != filename:
+        disposition += f"; filename*=UTF-8''{quote(filename)}"
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -10,6 +10,7 @@ A constant number of statements whatever the number of KPIs: targets with KPIs a
 """
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -43,6 +44,8 @@ class Row:
     owner_team: str | None
     target_id: uuid.UUID
     period: str
+    target_start: date
+    target_end: date  # inclusive
     target_value: Decimal
     value: Decimal | None
     expected_to_date: Decimal | None
@@ -112,7 +115,8 @@ def previous_window(
     return (start, end) if start <= end else None
 
 
-def _change(value: Decimal | None, previous: Decimal | None) -> Decimal | None:
+def percent_change(value: Decimal | None, previous: Decimal | None) -> Decimal | None:
+    """The change from `previous` to `value` in percent (None without a previous value, or from zero)."""
     if value is None or previous is None or previous == 0:
         return None
     return ((value - previous) / abs(previous) * 100).quantize(Decimal("0.01"))
@@ -127,9 +131,10 @@ async def scorecard(
     category: KpiCategory | None = None,
     status: Status | None = None,
     objective_id: uuid.UUID | None = None,
+    kpi_ids: Collection[uuid.UUID] | None = None,
     now: datetime | None = None,
 ) -> list[Row]:
-    """The rows of the scorecard, in category order then KPI name."""
+    """The rows of the scorecard, in category order then KPI name (of the KPIs `kpi_ids` names, when given)."""
     stmt = (
         select(Kpi, KpiTarget, Team.name)
         .join(KpiTarget, KpiTarget.kpi_id == Kpi.id)
@@ -138,6 +143,8 @@ async def scorecard(
     )
     if team_id is not None:
         stmt = stmt.where(Kpi.owner_team_id == team_id)
+    if kpi_ids is not None:
+        stmt = stmt.where(Kpi.id.in_(kpi_ids))
     if category is not None:
         stmt = stmt.where(Kpi.category == category)
     if objective_id is not None:
@@ -177,6 +184,8 @@ async def scorecard(
                 owner_team=team_name,
                 target_id=target.id,
                 period=target.period_label or f"{target.start_date}..{target.end_date}",
+                target_start=target.start_date,
+                target_end=target.end_date,
                 target_value=target.target_value,
                 value=current.value,
                 expected_to_date=current.expected_to_date,
@@ -189,7 +198,7 @@ async def scorecard(
                 previous_value=prev,
                 previous_from=prev_window.start if prev_window else None,
                 previous_to=prev_window.end if prev_window else None,
-                change_pct=_change(current.value, prev),
+                change_pct=percent_change(current.value, prev),
             )
         )
     order = {c.value: i for i, c in enumerate(CATEGORIES)}
